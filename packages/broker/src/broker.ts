@@ -1,0 +1,247 @@
+import net from 'node:net';
+import { unlinkSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import {
+  FrameKind, decode, encode, splitEnvelope, asEnvelopeHeader, asInstanceInfo, asSubscribe,
+  ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
+} from '@squadron/protocol';
+import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
+import { Registry } from './registry.ts';
+import { TopicTable } from './pubsub.ts';
+import { PeerLink } from './peer-link.ts';
+import type { BrokerStats } from './stats.ts';
+
+export interface BrokerOptions {
+  site: string;
+  /** Sites in configured order (failover order). Defaults to this site, then the peers. */
+  sites?: string[];
+  /** `tcp://host:port` (port 0 picks one) or `unix:///path`. */
+  listen?: string;
+  /** Other sites' brokers: site → address. More can be added with `setPeers`. */
+  peers?: Record<string, string>;
+  limits?: WireLimits;
+  /** Unread bytes a subscriber may hold before its messages are dropped. */
+  maxSubscriberBacklogBytes?: number;
+  heartbeatMs?: number;
+  logger?: Logger;
+}
+
+interface Session {
+  conn: Connection;
+  auth: AuthBody;
+  instances: Set<string>;
+  unwatch: Array<() => void>;
+  lastSeen: number;
+}
+
+/**
+ * A site's broker: the registry of the site's live instances, pub/sub fan-out, and the links
+ * that share both with the other sites' brokers. It is never on the request-reply path.
+ */
+export class Broker {
+  readonly site: string;
+  readonly log: Logger;
+  readonly registry: Registry;
+  private readonly topics: TopicTable;
+  private readonly links = new Map<string, PeerLink>();
+  private readonly sessions = new Set<Session>();
+  private readonly server: net.Server;
+  private readonly limits: WireLimits;
+  private readonly heartbeatMs: number;
+  private siteOrder: string[];
+  private heartbeat: NodeJS.Timeout | null = null;
+  private _address = '';
+  private published = 0;
+
+  constructor(private readonly options: BrokerOptions) {
+    this.site = options.site;
+    this.log = options.logger ?? pino({ name: `broker:${options.site}` });
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.siteOrder = options.sites ?? [options.site, ...Object.keys(options.peers ?? {})];
+    this.registry = new Registry(this.site, () => this.siteOrder);
+    this.topics = new TopicTable(options.maxSubscriberBacklogBytes ?? 4 * 1024 * 1024);
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  /** The address clients dial, once started. */
+  get address(): string {
+    return this._address;
+  }
+
+  async start(): Promise<string> {
+    const requested = parseEndpoint(this.options.listen ?? 'tcp://127.0.0.1:0');
+    if (requested.kind === 'unix') {
+      try { unlinkSync(requested.path); } catch { /* no stale socket */ }
+    }
+    this._address = formatEndpoint(await listen(this.server, requested));
+    this.setPeers(this.options.peers ?? {});
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
+    this.heartbeat.unref();
+    this.log.info({ site: this.site, address: this._address }, 'broker listening');
+    return this._address;
+  }
+
+  /** Link to other sites' brokers (site → address); links not named are closed. */
+  setPeers(peers: Record<string, string>, sites?: string[]): void {
+    if (sites) this.siteOrder = sites;
+    for (const [site, link] of this.links) {
+      if (peers[site] !== link.address) {
+        link.stop();
+        this.links.delete(site);
+        this.registry.dropRemoteSite(site, 'peer removed');
+        this.topics.dropRemoteSite(site);
+      }
+    }
+    for (const [site, address] of Object.entries(peers)) {
+      if (site === this.site || this.links.has(site)) continue;
+      const link = new PeerLink(site, address, this.site, this.registry, this.topics, this.log);
+      this.links.set(site, link);
+      if (!this.siteOrder.includes(site)) this.siteOrder.push(site);
+      link.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const link of this.links.values()) link.stop();
+    for (const s of this.sessions) s.conn.close('CLOSED', 'broker stopping');
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  stats(): BrokerStats {
+    const bySite = new Map<string, number>();
+    for (const i of this.registry.allInstances()) bySite.set(i.site, (bySite.get(i.site) ?? 0) + 1);
+    return {
+      site: this.site,
+      address: this._address,
+      sites: this.siteOrder,
+      connections: this.sessions.size,
+      published: this.published,
+      instances: this.registry.localInstances(),
+      peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded })),
+      subscriptions: this.topics.stats(),
+    };
+  }
+
+  private accept(socket: net.Socket): void {
+    const conn = new Connection(socket, { limits: this.limits });
+    acceptHandshake(conn, { site: this.site, server: 'broker', sites: () => this.siteOrder })
+      .then((auth) => this.open(conn, auth))
+      .catch((err: Error) => this.log.debug({ remote: conn.remote, err: err.message }, 'handshake refused'));
+  }
+
+  private open(conn: Connection, auth: AuthBody): void {
+    const session: Session = { conn, auth, instances: new Set(), unwatch: [], lastSeen: Date.now() };
+    this.sessions.add(session);
+    conn.onFrame = (kind, id, body) => {
+      session.lastSeen = Date.now();
+      this.onFrame(session, kind, id, body);
+    };
+    conn.onClose((err) => this.closeSession(session, err.message));
+    if (auth.role === 'broker') this.openPeerSession(session);
+  }
+
+  /** A peer site's broker dialed in: give it this site's instances and groups, and keep it current. */
+  private openPeerSession(session: Session): void {
+    for (const { topic, group } of this.topics.localGroups()) {
+      session.conn.sendValue(FrameKind.Interest, 0, { topic, group, present: true });
+    }
+  }
+
+  private announceInterest(topic: string, group: string, present: boolean): void {
+    const body = encode({ topic, group, present });
+    for (const s of this.sessions) if (s.auth.role === 'broker') s.conn.send(FrameKind.Interest, 0, body);
+  }
+
+  private onFrame(session: Session, kind: number, id: number, body: Buffer): void {
+    const { conn } = session;
+    switch (kind) {
+      case FrameKind.Publish: {
+        const { header, payload } = splitEnvelope(body);
+        const [topic, traceId] = asEnvelopeHeader(decode(header));
+        this.published++;
+        this.topics.publish(topic, header, payload, this.siteOrder, (site, group) =>
+          this.links.get(site)?.forward(topic, traceId, group, payload) ?? false);
+        return;
+      }
+      case FrameKind.Forward: {
+        if (session.auth.role !== 'broker') throw new ProtocolError('only a broker may forward');
+        const { header, payload } = splitEnvelope(body);
+        const [topic, , group] = asEnvelopeHeader(decode(header));
+        if (!group) throw new ProtocolError('forward without a group');
+        this.topics.deliverForwarded(topic, group, header, payload);
+        return;
+      }
+      case FrameKind.Subscribe: {
+        const sub = asSubscribe(decode(body));
+        if (this.topics.subscribe(conn, id, sub.topic, sub.group)) this.announceInterest(sub.topic, sub.group, true);
+        return;
+      }
+      case FrameKind.Unsubscribe: {
+        const gone = this.topics.unsubscribe(conn, id);
+        if (gone) this.announceInterest(gone.topic, gone.name, false);
+        return;
+      }
+      case FrameKind.Register: {
+        if (session.auth.role !== 'instance') throw new ProtocolError('only an instance may register');
+        const info = asInstanceInfo(decode(body));
+        if (info.site !== this.site) throw new ProtocolError(`instance of site '${info.site}' registered at the broker of '${this.site}'`);
+        session.instances.add(info.id);
+        this.registry.addLocal(info);
+        this.log.info({ service: info.service, instance: info.id, address: info.address }, 'instance up');
+        return;
+      }
+      case FrameKind.Deregister: {
+        for (const instanceId of session.instances) this.registry.removeLocal(instanceId, 'deregistered');
+        session.instances.clear();
+        return;
+      }
+      case FrameKind.Load: {
+        const inFlight = decode(body);
+        if (typeof inFlight !== 'number') throw new ProtocolError('malformed load frame');
+        for (const instanceId of session.instances) this.registry.setLoad(instanceId, inFlight);
+        return;
+      }
+      case FrameKind.Watch: {
+        const send = (ev: RegistryEvent) => conn.sendValue(FrameKind.RegistryEvent, id, ev);
+        session.unwatch.push(this.registry.watch({ localOnly: session.auth.role === 'broker', send }));
+        return;
+      }
+      case FrameKind.Query:
+        conn.sendValue(FrameKind.Reply, id, this.stats());
+        return;
+      case FrameKind.Ping:
+        conn.send(FrameKind.Pong, id);
+        return;
+      case FrameKind.Pong:
+        return;
+      case FrameKind.Goaway:
+        conn.destroy();
+        return;
+      default:
+        throw new ProtocolError(`a broker does not take frames of kind ${kind}`);
+    }
+  }
+
+  private closeSession(session: Session, reason: string): void {
+    this.sessions.delete(session);
+    for (const unwatch of session.unwatch) unwatch();
+    for (const instanceId of session.instances) {
+      if (this.registry.removeLocal(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');
+    }
+    for (const group of this.topics.removeConnection(session.conn)) this.announceInterest(group.topic, group.name, false);
+  }
+
+  /** Ping every session; one silent for three beats is closed (a hung or vanished peer). */
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const s of this.sessions) {
+      if (now - s.lastSeen > 3 * this.heartbeatMs) {
+        s.conn.destroy(new ProtocolError(`no frame for ${now - s.lastSeen} ms`));
+      } else {
+        s.conn.send(FrameKind.Ping, 0);
+      }
+    }
+  }
+}

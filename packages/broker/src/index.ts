@@ -1,0 +1,4 @@
+export { Broker } from './broker.ts';
+export type { BrokerOptions } from './broker.ts';
+export type { BrokerStats } from './stats.ts';
+export type { SubscriptionStats } from './pubsub.ts';

@@ -1,0 +1,111 @@
+import type { Logger } from 'pino';
+import { FrameKind, decode, encode, asRegistryEvent, asInterest } from '@squadron/protocol';
+import { Connection, connectHandshake, dial } from '@squadron/transport';
+import type { Registry } from './registry.ts';
+import type { TopicTable } from './pubsub.ts';
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
+/**
+ * This broker's link to another site's broker. Over it this side learns the other site's
+ * instances and subscription groups, and forwards publishes for groups that live only there.
+ * It reconnects with backoff; while it is down, that site's instances are out of this site's view.
+ */
+export class PeerLink {
+  private conn: Connection | null = null;
+  private stopped = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  forwarded = 0;
+
+  constructor(
+    readonly site: string,
+    readonly address: string,
+    private readonly localSite: string,
+    private readonly registry: Registry,
+    private readonly topics: TopicTable,
+    private readonly log: Logger,
+  ) {}
+
+  get up(): boolean {
+    return this.conn !== null && !this.conn.closed;
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.conn?.close('CLOSED', 'broker stopping');
+  }
+
+  /** Send one publish to the other site for one of its groups. False when the link is down. */
+  forward(topic: string, traceId: string, group: string, payload: Uint8Array): boolean {
+    const conn = this.conn;
+    if (!conn || conn.closed) return false;
+    conn.sendEnvelope(FrameKind.Forward, 0, encode([topic, traceId, group]), payload);
+    this.forwarded++;
+    return true;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const socket = await dial(this.address);
+      const conn = new Connection(socket);
+      await connectHandshake(conn, { role: 'broker', site: this.localSite, name: `broker:${this.localSite}` });
+      if (this.stopped) {
+        conn.close();
+        return;
+      }
+      this.conn = conn;
+      this.attempt = 0;
+      conn.onFrame = (kind, _id, body) => this.onFrame(kind, body);
+      conn.onClose((err) => this.lost(err.message));
+      conn.sendValue(FrameKind.Watch, 1, null);
+      this.log.info({ peer: this.site, address: this.address }, 'linked to peer site broker');
+    } catch (err) {
+      this.retry((err as Error).message);
+    }
+  }
+
+  private onFrame(kind: number, body: Buffer): void {
+    switch (kind) {
+      case FrameKind.RegistryEvent: {
+        const ev = asRegistryEvent(decode(body));
+        if (ev.type === 'snapshot') this.registry.replaceRemote(this.site, ev.instances);
+        else if (ev.type === 'up' && ev.instance.site === this.site) this.registry.addRemote(ev.instance);
+        else if (ev.type === 'down') this.registry.removeRemote(this.site, ev.id, ev.reason);
+        return;
+      }
+      case FrameKind.Interest: {
+        const i = asInterest(decode(body));
+        this.topics.setRemoteInterest(this.site, i.topic, i.group, i.present);
+        return;
+      }
+      case FrameKind.Ping:
+        this.conn?.send(FrameKind.Pong, 0);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private lost(reason: string): void {
+    this.conn = null;
+    this.registry.dropRemoteSite(this.site, `link to ${this.site} lost: ${reason}`);
+    this.topics.dropRemoteSite(this.site);
+    this.retry(reason);
+  }
+
+  private retry(reason: string): void {
+    if (this.stopped) return;
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt++);
+    if (this.attempt === 1 || this.attempt % 10 === 0) this.log.warn({ peer: this.site, reason, retryInMs: delay }, 'peer site broker unreachable');
+    this.timer = setTimeout(() => void this.connect(), delay);
+    this.timer.unref();
+  }
+}

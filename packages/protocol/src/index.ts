@@ -1,0 +1,22 @@
+export { FrameKind, isFrameKind, frameKindName } from './kinds.ts';
+export { DEFAULT_LIMITS, FRAME_HEADER_BYTES, PROTOCOL_VERSION, maxFrameLength } from './limits.ts';
+export type { WireLimits } from './limits.ts';
+export { FrameDecoder } from './frame-decoder.ts';
+export type { FrameHandler } from './frame-decoder.ts';
+export { FrameWriter } from './frame-writer.ts';
+export { splitEnvelope } from './envelope.ts';
+export type { EnvelopeParts } from './envelope.ts';
+export { encode, decode } from './codec.ts';
+export {
+  ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
+  HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError,
+  UnavailableError, ClosedError, errorToWire, errorFromWire,
+} from './errors.ts';
+export type { SquadronErrorOptions, WireError } from './errors.ts';
+export {
+  asAuth, asHello, asReady, asInstanceInfo, asSubscribe, asInterest, asEnvelopeHeader, asRegistryEvent, asRequest,
+} from './messages.ts';
+export type {
+  PeerRole, HelloBody, AuthBody, ReadyBody, InstanceInfo, MethodInfo, RegistryEvent, SubscribeBody,
+  EnvelopeHeader, InterestBody, QueryBody, RequestBody,
+} from './messages.ts';

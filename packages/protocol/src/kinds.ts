@@ -1,0 +1,60 @@
+/**
+ * Frame kinds. Every frame is `u32 length | u8 kind | u32 id | body`, where `length` counts the
+ * bytes after itself. The meaning of `id` depends on the kind (request id, subscription id, 0).
+ */
+export const FrameKind = {
+  /** server → client, first frame on every connection: { nonce, site, role, version } */
+  Hello: 1,
+  /** client → server: identity claims answering Hello */
+  Auth: 2,
+  /** server → client: handshake accepted */
+  Ready: 3,
+  /** request: id = request id; body msgpack [method, deadlineEpochMs, traceId, payload] */
+  Request: 10,
+  /** reply: id = request id; body msgpack payload */
+  Reply: 11,
+  /** error reply: id = request id; body msgpack [code, message, retryable, details] */
+  ErrorReply: 12,
+  /** fire-and-forget publish: id = 0; body = u16 headerLength | msgpack [topic, traceId] | payload */
+  Publish: 20,
+  /** broker → subscriber: id = subscription id; body as Publish */
+  Message: 21,
+  /** client → broker: id = subscription id; body msgpack { topic, group } */
+  Subscribe: 22,
+  /** client → broker: id = subscription id */
+  Unsubscribe: 23,
+  /** instance → broker: body msgpack InstanceInfo */
+  Register: 30,
+  /** instance → broker: leave the registry now (draining) */
+  Deregister: 31,
+  /** client → broker: stream the registry; id = watch id */
+  Watch: 32,
+  /** broker → watcher: body msgpack RegistryEvent */
+  RegistryEvent: 33,
+  /** instance → broker: load report { inFlight } */
+  Load: 34,
+  /** either side: id = correlation id; Pong echoes it */
+  Ping: 40,
+  Pong: 41,
+  /** client → broker: id = correlation; body msgpack StatsRequest; answered by Reply */
+  Query: 42,
+  /** broker ↔ broker: interest for a topic (group) appears or goes away */
+  Interest: 50,
+  /** broker → broker: a publish forwarded for one group in the receiving site */
+  Forward: 51,
+  /** either side, last frame: body msgpack [code, message] */
+  Goaway: 60,
+} as const;
+
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+const known = new Set<number>(Object.values(FrameKind));
+
+export function isFrameKind(kind: number): kind is FrameKind {
+  return known.has(kind);
+}
+
+export function frameKindName(kind: number): string {
+  for (const [name, value] of Object.entries(FrameKind)) if (value === kind) return name;
+  return `unknown(${kind})`;
+}

@@ -1,0 +1,174 @@
+import { ProtocolError } from './errors.ts';
+
+/** What kind of peer opened a connection. */
+export type PeerRole = 'client' | 'instance' | 'broker' | 'control';
+
+/** First frame from the accepting side. Identity proofs (issue: insulation) sign `nonce`. */
+export interface HelloBody {
+  version: number;
+  /** Fresh random bytes, base64; a credential must sign this to be accepted. */
+  nonce: string;
+  /** The accepting side's site. */
+  site: string;
+  /** 'broker' or 'instance'. */
+  server: 'broker' | 'instance';
+}
+
+/** The connecting side's answer to Hello. */
+export interface AuthBody {
+  version: number;
+  role: PeerRole;
+  site: string;
+  /** Free-form name for logs and status (`cli`, service name, broker site). */
+  name: string;
+  /** Service and instance id when role = 'instance'. */
+  service?: string;
+  instance?: string;
+}
+
+export interface ReadyBody {
+  /** Sites in configured order; callers fail over along it. */
+  sites: string[];
+}
+
+/** One live instance as the registry holds it. */
+export interface InstanceInfo {
+  id: string;
+  service: string;
+  site: string;
+  /** `tcp://host:port` */
+  address: string;
+  /** Unix socket path, usable by callers on the same host. */
+  unixPath?: string;
+  /** Host identity; callers with the same one prefer `unixPath`. */
+  host: string;
+  pid: number;
+  methods: MethodInfo[];
+  topics: string[];
+  startedAt: number;
+  /** Requests in flight, as last reported. */
+  inFlight: number;
+}
+
+export interface MethodInfo {
+  name: string;
+  idempotent: boolean;
+}
+
+/** Registry stream: a snapshot first, then changes. */
+export type RegistryEvent =
+  | { type: 'snapshot'; site: string; sites: string[]; instances: InstanceInfo[] }
+  | { type: 'up'; instance: InstanceInfo }
+  | { type: 'down'; id: string; site: string; reason: string }
+  | { type: 'load'; id: string; inFlight: number };
+
+export interface SubscribeBody {
+  topic: string;
+  /** Instances that share a group share its messages; each group gets every message. */
+  group: string;
+}
+
+/** Header of Publish, Message and Forward envelopes: msgpack [topic, traceId, group?]. */
+export type EnvelopeHeader = [topic: string, traceId: string, group?: string];
+
+export interface InterestBody {
+  topic: string;
+  group: string;
+  present: boolean;
+}
+
+export type QueryBody = { what: 'stats' };
+
+// ---- validation of bodies that arrive from the wire ----
+
+function fail(what: string): never {
+  throw new ProtocolError(`malformed ${what} frame`);
+}
+
+const isString = (v: unknown, max = 256): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+export function asAuth(v: unknown): AuthBody {
+  const o = v as Partial<AuthBody> | null;
+  if (!o || typeof o !== 'object' || typeof o.version !== 'number' || !isString(o.role) || !isString(o.site) || !isString(o.name)) fail('auth');
+  if (!['client', 'instance', 'broker', 'control'].includes(o.role)) fail('auth');
+  if (o.role === 'instance' && (!isString(o.service) || !isString(o.instance))) fail('auth');
+  return o as AuthBody;
+}
+
+export function asHello(v: unknown): HelloBody {
+  const o = v as Partial<HelloBody> | null;
+  if (!o || typeof o !== 'object' || typeof o.version !== 'number' || !isString(o.nonce, 1024) || !isString(o.site)) fail('hello');
+  return o as HelloBody;
+}
+
+export function asReady(v: unknown): ReadyBody {
+  const o = v as Partial<ReadyBody> | null;
+  if (!o || typeof o !== 'object' || !Array.isArray(o.sites) || !o.sites.every((s) => isString(s))) fail('ready');
+  return o as ReadyBody;
+}
+
+export function asInstanceInfo(v: unknown): InstanceInfo {
+  const o = v as Partial<InstanceInfo> | null;
+  if (
+    !o || typeof o !== 'object' || !isString(o.id) || !isString(o.service) || !isString(o.site) ||
+    !isString(o.address, 1024) || !isString(o.host, 1024) || typeof o.pid !== 'number' ||
+    !Array.isArray(o.methods) || !Array.isArray(o.topics) || typeof o.startedAt !== 'number'
+  ) fail('register');
+  for (const m of o.methods) if (!m || !isString(m.name) || typeof m.idempotent !== 'boolean') fail('register');
+  for (const t of o.topics) if (!isString(t)) fail('register');
+  if (o.unixPath !== undefined && o.unixPath !== null && !isString(o.unixPath, 1024)) fail('register');
+  return { ...(o as InstanceInfo), inFlight: typeof o.inFlight === 'number' ? o.inFlight : 0 };
+}
+
+export function asSubscribe(v: unknown): SubscribeBody {
+  const o = v as Partial<SubscribeBody> | null;
+  if (!o || typeof o !== 'object' || !isString(o.topic) || !isString(o.group)) fail('subscribe');
+  return o as SubscribeBody;
+}
+
+export function asInterest(v: unknown): InterestBody {
+  const o = v as Partial<InterestBody> | null;
+  if (!o || typeof o !== 'object' || !isString(o.topic) || !isString(o.group) || typeof o.present !== 'boolean') fail('interest');
+  return o as InterestBody;
+}
+
+export function asEnvelopeHeader(v: unknown): EnvelopeHeader {
+  if (!Array.isArray(v) || !isString(v[0]) || typeof v[1] !== 'string' || (v[2] !== undefined && v[2] !== null && typeof v[2] !== 'string')) {
+    fail('envelope header');
+  }
+  return v as EnvelopeHeader;
+}
+
+export function asRegistryEvent(v: unknown): RegistryEvent {
+  const o = v as { type?: unknown } | null;
+  if (!o || typeof o !== 'object') fail('registry event');
+  switch (o.type) {
+    case 'snapshot': {
+      const s = o as { site?: unknown; sites?: unknown; instances?: unknown };
+      if (!isString(s.site) || !Array.isArray(s.sites) || !Array.isArray(s.instances)) fail('registry snapshot');
+      return { type: 'snapshot', site: s.site, sites: s.sites as string[], instances: s.instances.map(asInstanceInfo) };
+    }
+    case 'up':
+      return { type: 'up', instance: asInstanceInfo((o as { instance?: unknown }).instance) };
+    case 'down': {
+      const d = o as { id?: unknown; site?: unknown; reason?: unknown };
+      if (!isString(d.id) || !isString(d.site)) fail('registry down');
+      return { type: 'down', id: d.id, site: d.site, reason: typeof d.reason === 'string' ? d.reason : 'gone' };
+    }
+    case 'load': {
+      const l = o as { id?: unknown; inFlight?: unknown };
+      if (!isString(l.id) || typeof l.inFlight !== 'number') fail('registry load');
+      return { type: 'load', id: l.id, inFlight: l.inFlight };
+    }
+    default:
+      fail('registry event');
+  }
+}
+
+/** Request body: [method, deadlineEpochMs, traceId, payload]. */
+export type RequestBody = [method: string, deadline: number, traceId: string, payload: unknown];
+
+export function asRequest(v: unknown): RequestBody {
+  if (!Array.isArray(v) || v.length !== 4 || !isString(v[0]) || typeof v[1] !== 'number' || typeof v[2] !== 'string') fail('request');
+  return v as RequestBody;
+}

@@ -1,0 +1,191 @@
+import type { Logger } from 'pino';
+import {
+  FrameKind, decode, encode, asRegistryEvent, ClosedError, SquadronError,
+  type AuthBody, type InstanceInfo, type RegistryEvent,
+} from '@squadron/protocol';
+import { Connection, connectHandshake, dial } from '@squadron/transport';
+
+export interface BrokerSessionHandlers {
+  /** Called after every (re)connect, before anything else is sent: restore registrations. */
+  onConnected(session: BrokerSession): void;
+  onRegistryEvent(event: RegistryEvent): void;
+  onMessage(sid: number, body: Buffer): void;
+}
+
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 2000;
+
+/**
+ * The SDK's connection to its site's broker. It reconnects with backoff and, on every new
+ * connection, lets its owner restore what the broker must know (registrations, subscriptions,
+ * the registry watch).
+ */
+export class BrokerSession {
+  private conn: Connection | null = null;
+  private closed = false;
+  private attempt = 0;
+  private queryId = 0;
+  private readonly queries = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly waiters: Array<() => void> = [];
+  /** Sites in failover order, as the broker last said. */
+  sites: string[] = [];
+
+  constructor(
+    readonly address: string,
+    private readonly auth: Omit<AuthBody, 'version'>,
+    private readonly handlers: BrokerSessionHandlers,
+    private readonly log: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.conn !== null && !this.conn.closed;
+  }
+
+  /** Connect; rejects if the broker cannot be reached within `timeoutMs`. */
+  async start(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: Error | null = null;
+    while (!this.closed && Date.now() < deadline) {
+      try {
+        await this.open();
+        return;
+      } catch (err) {
+        lastError = err as Error;
+        await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
+      }
+    }
+    throw new SquadronError('UNAVAILABLE', `cannot reach the broker at ${this.address}: ${lastError?.message ?? 'closed'}. Is the platform running (squadron up)?`, { retryable: true });
+  }
+
+  private async open(): Promise<void> {
+    const socket = await dial(this.address);
+    const conn = new Connection(socket);
+    const { ready } = await connectHandshake(conn, this.auth);
+    if (this.closed) {
+      conn.close();
+      return;
+    }
+    this.sites = ready.sites;
+    this.conn = conn;
+    this.attempt = 0;
+    conn.onFrame = (kind, id, body) => this.onFrame(kind, id, body);
+    conn.onClose((err) => this.lost(conn, err));
+    this.handlers.onConnected(this);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private lost(conn: Connection, err: Error): void {
+    if (this.conn === conn) this.conn = null;
+    for (const q of this.queries.values()) q.reject(err);
+    this.queries.clear();
+    if (this.closed) return;
+    this.log.warn({ broker: this.address, reason: err.message }, 'lost the broker; reconnecting');
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    while (!this.closed && !this.connected) {
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt++);
+      await new Promise((r) => setTimeout(r, delay).unref());
+      try {
+        await this.open();
+      } catch {
+        /* try again */
+      }
+    }
+  }
+
+  private onFrame(kind: number, id: number, body: Buffer): void {
+    switch (kind) {
+      case FrameKind.Message:
+        this.handlers.onMessage(id, body);
+        return;
+      case FrameKind.RegistryEvent:
+        this.handlers.onRegistryEvent(asRegistryEvent(decode(body)));
+        return;
+      case FrameKind.Ping:
+        this.conn?.send(FrameKind.Pong, id);
+        return;
+      case FrameKind.Reply: {
+        const q = this.queries.get(id);
+        this.queries.delete(id);
+        q?.resolve(decode(body));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  publish(header: Uint8Array, payload: Uint8Array): boolean {
+    const conn = this.conn;
+    if (!conn || conn.closed) return false;
+    conn.sendEnvelope(FrameKind.Publish, 0, header, payload);
+    return true;
+  }
+
+  /** Bytes queued toward the broker and not yet taken by the kernel. */
+  get backlog(): number {
+    return this.conn?.backlog ?? 0;
+  }
+
+  subscribe(sid: number, topic: string, group: string): void {
+    this.conn?.sendValue(FrameKind.Subscribe, sid, { topic, group });
+  }
+
+  unsubscribe(sid: number): void {
+    this.conn?.send(FrameKind.Unsubscribe, sid);
+  }
+
+  register(info: InstanceInfo): void {
+    this.conn?.send(FrameKind.Register, 0, encode(info));
+  }
+
+  deregister(): void {
+    this.conn?.send(FrameKind.Deregister, 0);
+    this.conn?.flush();
+  }
+
+  reportLoad(inFlight: number): void {
+    this.conn?.sendValue(FrameKind.Load, 0, inFlight);
+  }
+
+  watch(): void {
+    this.conn?.send(FrameKind.Watch, 1);
+  }
+
+  /** Ask the broker for its stats. */
+  query<T>(): Promise<T> {
+    const conn = this.conn;
+    if (!conn) return Promise.reject(new ClosedError('not connected to the broker'));
+    const id = ++this.queryId;
+    return new Promise<T>((resolve, reject) => {
+      this.queries.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      conn.sendValue(FrameKind.Query, id, { what: 'stats' });
+    });
+  }
+
+  /** Resolves once everything queued so far has been handed to the kernel. */
+  async flush(): Promise<void> {
+    const conn = this.conn;
+    if (!conn) return;
+    conn.flush();
+    if (conn.socket.writableLength === 0) return;
+    await new Promise<void>((resolve) => {
+      conn.socket.once('drain', resolve);
+      conn.onClose(() => resolve());
+    });
+  }
+
+  /** Resolves when connected (now or after a reconnect). */
+  whenConnected(): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.conn?.close('CLOSED', 'client closing');
+    this.conn = null;
+  }
+}

@@ -1,0 +1,231 @@
+import pino, { type Logger } from 'pino';
+import { encode, ClosedError, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
+import { BrokerSession } from './broker-session.ts';
+import { Directory } from './directory.ts';
+import { RetryBudget } from './retry-budget.ts';
+import { callWithRetries } from './caller.ts';
+import { LocalSubscription, type Subscription, type Delivery } from './subscriptions.ts';
+import { SubscriptionContext, type ContextHost, type MessageContext } from './context.ts';
+import { newTraceId } from './trace.ts';
+import {
+  DEFAULT_TIMEOUT_MS, DEFAULT_RETRY_POLICY, DEFAULT_OUTLIER_POLICY,
+  type CallOptions, type BalancePolicy, type RetryPolicy, type OutlierPolicy,
+} from './options.ts';
+import { resolveBroker } from './resolve-broker.ts';
+
+export interface ConnectOptions {
+  /** The site this process lives in; its broker is the one used. */
+  site: string;
+  /** The site broker's address. Without it, the control plane at `url` is asked. */
+  broker?: string;
+  /** The platform's API (default SQUADRON_URL, then http://127.0.0.1:7700). */
+  url?: string;
+  /** Shown in the broker's status and logs. */
+  name?: string;
+  balance?: BalancePolicy;
+  retry?: Partial<RetryPolicy>;
+  outlier?: Partial<OutlierPolicy>;
+  limits?: WireLimits;
+  logger?: Logger;
+  /** How long to try to reach the broker before giving up (default 5000 ms). */
+  connectTimeoutMs?: number;
+}
+
+export interface SubscribeOptions {
+  /** Subscribers sharing a group share its messages. Default: a group of its own. */
+  group?: string;
+  concurrency?: number;
+  /** Messages held while the handler is busy; more are dropped and counted (default 1024). */
+  maxQueued?: number;
+}
+
+/** Internal construction parameters shared with the service runtime. */
+export interface ClientInit {
+  session: BrokerSessionInit;
+  site: string;
+  name: string;
+  instance: string;
+  service: string;
+  log: Logger;
+  balance: BalancePolicy;
+  retry: RetryPolicy;
+  outlier: OutlierPolicy;
+  limits?: WireLimits;
+}
+
+interface BrokerSessionInit {
+  address: string;
+  auth: Omit<AuthBody, 'version'>;
+  /** Extra work after each (re)connect, before the watch (the runtime registers here). */
+  onConnected?: (session: BrokerSession) => void;
+}
+
+let subscriberCounter = 0;
+
+/**
+ * A connection to the platform: call services, publish, subscribe. One per process; services
+ * get one from their runtime, other processes from `connect()`.
+ */
+export class Client implements ContextHost {
+  readonly site: string;
+  readonly instance: string;
+  readonly service: string;
+  readonly log: Logger;
+  readonly directory: Directory;
+  readonly session: BrokerSession;
+  private readonly budget: RetryBudget;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly subs = new Map<number, LocalSubscription>();
+  private nextSid = 0;
+  private closed = false;
+  /** Publishes refused because the broker connection was down or backed up. */
+  publishDropped = 0;
+
+  constructor(init: ClientInit) {
+    this.site = init.site;
+    this.instance = init.instance;
+    this.service = init.service;
+    this.log = init.log;
+    this.retryPolicy = init.retry;
+    this.budget = new RetryBudget(init.retry);
+    this.directory = new Directory(init.site, init.outlier, init.session.auth, init.balance, init.limits);
+    this.session = new BrokerSession(init.session.address, init.session.auth, {
+      onConnected: (s) => {
+        init.session.onConnected?.(s);
+        for (const sub of this.subs.values()) s.subscribe(sub.sid, sub.topic, sub.group);
+        s.watch();
+      },
+      onRegistryEvent: (ev) => this.directory.apply(ev),
+      onMessage: (sid, body) => this.subs.get(sid)?.accept(body),
+    }, init.log);
+  }
+
+  /** Sites in failover order, this one first. */
+  get sites(): readonly string[] {
+    return this.directory.sites;
+  }
+
+  /**
+   * Call a method of a service and wait for its reply.
+   *
+   * @example
+   * const reply = await client.call<{ text: string }>('greeter', 'hello', { name: 'ada' }, { timeoutMs: 500 });
+   */
+  call<Res = unknown>(service: string, method: string, payload?: unknown, options: CallOptions = {}): Promise<Res> {
+    if (this.closed) return Promise.reject(new ClosedError('client is closed'));
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (timeoutMs <= 0) return Promise.reject(new TimeoutError(`deadline for ${service}.${method} passed before the call was made`));
+    const deadline = Date.now() + timeoutMs;
+    return callWithRetries(
+      this.directory, this.budget, this.retryPolicy, service, method, payload ?? null, deadline,
+      options.traceId ?? newTraceId(), options.site,
+    ) as Promise<Res>;
+  }
+
+  /** Publish a message to a topic, at most once. Every subscription gets it; one member of each. */
+  publish(topic: string, message: unknown, traceId: string = newTraceId()): void {
+    if (!this.session.publish(encode([topic, traceId]), encode(message))) this.publishDropped++;
+  }
+
+  /**
+   * Subscribe to a topic. Returns at once; messages flow once the broker has the subscription.
+   *
+   * @example
+   * client.subscribe('user.created', async (msg, ctx) => console.log(ctx.topic, msg));
+   */
+  subscribe<Msg = unknown>(
+    topic: string,
+    handler: (message: Msg, ctx: MessageContext) => void | Promise<void>,
+    options: SubscribeOptions = {},
+  ): Subscription {
+    const sid = ++this.nextSid;
+    const group = options.group ?? `_sub.${this.instance}.${++subscriberCounter}`;
+    const deliver: Delivery = (message, t, traceId) => handler(message as Msg, new SubscriptionContext(this, t, traceId));
+    const sub = new LocalSubscription(sid, topic, group, deliver, options.concurrency ?? 64, options.maxQueued ?? 1024,
+      (err, t) => this.log.error({ err, topic: t }, 'subscription handler failed'),
+      (id) => {
+        if (this.subs.delete(id)) this.session.unsubscribe(id);
+      });
+    this.subs.set(sid, sub);
+    this.session.subscribe(sid, topic, group);
+    return sub;
+  }
+
+  /** Live instances this client knows of (all sites), optionally of one service. */
+  instances(service?: string): InstanceInfo[] {
+    return this.directory.instances(service);
+  }
+
+  /** Resolve once `count` instances of `service` are known (polls the view against a deadline). */
+  waitForInstances(service: string, count = 1, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.directory.instances(service).length >= count) {
+          off();
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const off = this.directory.onChange(check);
+      const timer = setTimeout(() => {
+        off();
+        reject(new TimeoutError(`${count} instance(s) of '${service}' not seen within ${timeoutMs} ms`));
+      }, timeoutMs);
+      check();
+    });
+  }
+
+  /** Resolves once everything published so far has left this process. */
+  flush(): Promise<void> {
+    return this.session.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.session.flush().catch(() => {});
+    this.session.close();
+    this.directory.close();
+  }
+}
+
+/**
+ * Connect a process that is not a service (a script, a tool, a test) to the platform.
+ *
+ * @example
+ * const client = await connect({ site: 'sto' });
+ * console.log(await client.call('greeter', 'hello', { name: 'ada' }));
+ */
+export async function connect(options: ConnectOptions): Promise<Client> {
+  const address = options.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(options.site, options.url));
+  const name = options.name ?? 'client';
+  const instance = `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const client = new Client({
+    session: { address, auth: { role: 'client', site: options.site, name } },
+    site: options.site,
+    name,
+    instance,
+    service: name,
+    log: options.logger ?? pino({ name, level: process.env.SQUADRON_LOG_LEVEL ?? 'warn' }),
+    balance: options.balance ?? 'least-outstanding',
+    retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
+    outlier: { ...DEFAULT_OUTLIER_POLICY, ...options.outlier },
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+  await client.session.start(options.connectTimeoutMs);
+  await firstSnapshot(client);
+  return client;
+}
+
+/** The registry snapshot follows the handshake at once; wait for it so the first call can route. */
+export function firstSnapshot(client: Client, timeoutMs = 5000): Promise<void> {
+  if (client.sites.length > 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError('no registry snapshot from the broker')), timeoutMs);
+    const off = client.directory.onChange(() => {
+      off();
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

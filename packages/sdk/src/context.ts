@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { CallOptions } from './options.ts';
+
+/** What a handler can do besides returning: call, publish, and read where and when it runs. */
+export interface Context {
+  /** The site this instance runs in. */
+  readonly site: string;
+  /** This instance's id. */
+  readonly instance: string;
+  readonly service: string;
+  /** The trace this call belongs to; calls and publishes made through ctx continue it. */
+  readonly traceId: string;
+  /** Epoch milliseconds after which the caller has given up. */
+  readonly deadline: number;
+  /** Milliseconds left before the deadline (never negative). */
+  remainingMs(): number;
+  /** Call another service; the remaining deadline and the trace travel with it. */
+  call<Res = unknown>(service: string, method: string, payload?: unknown, options?: CallOptions): Promise<Res>;
+  /** Publish to a topic, at most once, in this trace. */
+  publish(topic: string, message: unknown): void;
+  readonly log: Logger;
+}
+
+/** A subscription handler's context. */
+export interface MessageContext extends Omit<Context, 'deadline' | 'remainingMs'> {
+  readonly topic: string;
+}
+
+/** The parts of a running instance that a context needs. */
+export interface ContextHost {
+  readonly site: string;
+  readonly instance: string;
+  readonly service: string;
+  readonly log: Logger;
+  call<Res>(service: string, method: string, payload: unknown, options: CallOptions): Promise<Res>;
+  publish(topic: string, message: unknown, traceId: string): void;
+}
+
+/** One request's context. A class, so that the per-request cost is one small object. */
+export class RequestContext implements Context {
+  constructor(private readonly host: ContextHost, readonly traceId: string, readonly deadline: number) {}
+
+  get site(): string { return this.host.site; }
+  get instance(): string { return this.host.instance; }
+  get service(): string { return this.host.service; }
+  get log(): Logger { return this.host.log; }
+
+  remainingMs(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
+  call<Res = unknown>(service: string, method: string, payload?: unknown, options: CallOptions = {}): Promise<Res> {
+    const remaining = this.deadline - Date.now();
+    const timeoutMs = Math.min(options.timeoutMs ?? remaining, remaining);
+    return this.host.call<Res>(service, method, payload, { ...options, timeoutMs, traceId: options.traceId ?? this.traceId });
+  }
+
+  publish(topic: string, message: unknown): void {
+    this.host.publish(topic, message, this.traceId);
+  }
+}
+
+export class SubscriptionContext implements MessageContext {
+  constructor(private readonly host: ContextHost, readonly topic: string, readonly traceId: string) {}
+
+  get site(): string { return this.host.site; }
+  get instance(): string { return this.host.instance; }
+  get service(): string { return this.host.service; }
+  get log(): Logger { return this.host.log; }
+
+  call<Res = unknown>(service: string, method: string, payload?: unknown, options: CallOptions = {}): Promise<Res> {
+    return this.host.call<Res>(service, method, payload, { ...options, traceId: options.traceId ?? this.traceId });
+  }
+
+  publish(topic: string, message: unknown): void {
+    this.host.publish(topic, message, this.traceId);
+  }
+}

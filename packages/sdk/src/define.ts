@@ -1,0 +1,71 @@
+import type { Context, MessageContext } from './context.ts';
+
+/** A method handler: gets the request payload and the call's context, returns the reply. */
+export type MethodHandler<Req = any, Res = any> = (req: Req, ctx: Context) => Res | Promise<Res>;
+
+export interface MethodSpec<Req = any, Res = any> {
+  handler: MethodHandler<Req, Res>;
+  /**
+   * Safe to run more than once for one call. Only idempotent methods are retried on another
+   * instance after a failure that may have reached the callee.
+   */
+  idempotent?: boolean;
+}
+
+export type MessageHandler<Msg = any> = (msg: Msg, ctx: MessageContext) => void | Promise<void>;
+
+export interface SubscriptionSpec<Msg = any> {
+  handler: MessageHandler<Msg>;
+  /** Handler runs at once at most this many (default 64); beyond a bounded queue, drops are counted. */
+  concurrency?: number;
+}
+
+export interface ServiceDefinition {
+  name: string;
+  methods?: Record<string, MethodHandler | MethodSpec>;
+  subscriptions?: Record<string, MessageHandler | SubscriptionSpec>;
+}
+
+/** A definition after normalisation: every method and subscription in its long form. */
+export interface NormalizedService {
+  name: string;
+  methods: Map<string, Required<MethodSpec>>;
+  subscriptions: Map<string, Required<SubscriptionSpec>>;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Declare a service. The default export of a service folder's entry file.
+ *
+ * @example
+ * export default defineService({
+ *   name: 'greeter',
+ *   methods: { hello: async (req: { name: string }, ctx) => ({ text: `hello ${req.name}` }) },
+ * });
+ */
+export function defineService<T extends ServiceDefinition>(definition: T): T {
+  normalizeService(definition);
+  return definition;
+}
+
+/** Validate a definition and expand its short forms. Throws TypeError naming what is wrong. */
+export function normalizeService(def: ServiceDefinition): NormalizedService {
+  if (!def || typeof def !== 'object') throw new TypeError('a service definition must be an object');
+  if (typeof def.name !== 'string' || !NAME.test(def.name)) {
+    throw new TypeError(`service name '${String(def.name)}' must be lower-case letters, digits and dashes, starting with a letter`);
+  }
+  const methods = new Map<string, Required<MethodSpec>>();
+  for (const [name, m] of Object.entries(def.methods ?? {})) {
+    const spec = typeof m === 'function' ? { handler: m } : m;
+    if (!spec || typeof spec.handler !== 'function') throw new TypeError(`method '${name}' of '${def.name}' has no handler function`);
+    methods.set(name, { handler: spec.handler, idempotent: spec.idempotent === true });
+  }
+  const subscriptions = new Map<string, Required<SubscriptionSpec>>();
+  for (const [topic, s] of Object.entries(def.subscriptions ?? {})) {
+    const spec = typeof s === 'function' ? { handler: s } : s;
+    if (!spec || typeof spec.handler !== 'function') throw new TypeError(`subscription '${topic}' of '${def.name}' has no handler function`);
+    subscriptions.set(topic, { handler: spec.handler, concurrency: spec.concurrency ?? 64 });
+  }
+  return { name: def.name, methods, subscriptions };
+}

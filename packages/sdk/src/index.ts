@@ -1,0 +1,20 @@
+export { defineService, normalizeService } from './define.ts';
+export type {
+  ServiceDefinition, MethodHandler, MethodSpec, MessageHandler, SubscriptionSpec, NormalizedService,
+} from './define.ts';
+export type { Context, MessageContext } from './context.ts';
+export { Client, connect } from './client.ts';
+export type { ConnectOptions, SubscribeOptions } from './client.ts';
+export type { Subscription } from './subscriptions.ts';
+export { runService } from './runtime.ts';
+export type { RunOptions, RunningService } from './runtime.ts';
+export { platformUrl, resolveBroker } from './resolve-broker.ts';
+export {
+  DEFAULT_TIMEOUT_MS, DEFAULT_RETRY_POLICY, DEFAULT_OUTLIER_POLICY,
+} from './options.ts';
+export type { CallOptions, BalancePolicy, RetryPolicy, OutlierPolicy } from './options.ts';
+export {
+  SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError, HandlerError,
+  BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError, UnavailableError, ClosedError,
+  ErrorCode,
+} from '@squadron/protocol';

@@ -1,0 +1,23 @@
+import { SquadronError } from '@squadron/protocol';
+
+/** The platform's API address: the argument, else SQUADRON_URL, else the local default. */
+export function platformUrl(url?: string): string {
+  return (url ?? process.env.SQUADRON_URL ?? 'http://127.0.0.1:7700').replace(/\/+$/, '');
+}
+
+/** Ask the control plane where a site's broker listens. */
+export async function resolveBroker(site: string, url?: string): Promise<string> {
+  const base = platformUrl(url);
+  let res: Response;
+  try {
+    res = await fetch(`${base}/v1/sites`, { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    throw new SquadronError('UNAVAILABLE', `cannot reach the platform at ${base}: ${(err as Error).message}. Start it with 'squadron up' or set SQUADRON_URL.`, { retryable: true });
+  }
+  if (!res.ok) throw new SquadronError('UNAVAILABLE', `the platform at ${base} answered ${res.status} to /v1/sites`, { retryable: true });
+  const body = (await res.json()) as { sites: Array<{ name: string; broker: { address: string } | null }> };
+  const found = body.sites.find((s) => s.name === site);
+  if (!found) throw new SquadronError('BAD_REQUEST', `no site '${site}'; the platform has: ${body.sites.map((s) => s.name).join(', ')}`);
+  if (!found.broker) throw new SquadronError('UNAVAILABLE', `site '${site}' has no broker running`, { retryable: true });
+  return found.broker.address;
+}

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import pino, { type Logger } from 'pino';
+import type { InstanceInfo, WireLimits } from '@squadron/protocol';
+import { Client, firstSnapshot } from './client.ts';
+import { ServiceServer } from './service-server.ts';
+import { normalizeService, type ServiceDefinition } from './define.ts';
+import { SubscriptionContext } from './context.ts';
+import { HOST_ID } from './directory.ts';
+import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy } from './options.ts';
+
+export interface RunOptions {
+  site: string;
+  /** The site broker's address. */
+  broker: string;
+  /** Instance id (default: service name and random suffix). */
+  instanceId?: string;
+  /** TCP listen address for callers (default tcp://127.0.0.1:0). */
+  listen?: string;
+  /** Directory for the instance's Unix socket (default the OS temp dir); null for TCP only. */
+  socketDir?: string | null;
+  balance?: BalancePolicy;
+  limits?: WireLimits;
+  logger?: Logger;
+  /** How long in-flight requests may take to finish on stop (default 10 s). */
+  drainTimeoutMs?: number;
+}
+
+/** A running instance of a service. */
+export interface RunningService {
+  readonly info: InstanceInfo;
+  readonly client: Client;
+  readonly server: ServiceServer;
+  /** Leave the registry at once, finish in-flight requests, close. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Run one instance of a service: serve its methods, register with the site broker, subscribe
+ * its topics (the instances of one service share each subscription), report load.
+ */
+export async function runService(definition: ServiceDefinition, options: RunOptions): Promise<RunningService> {
+  const service = normalizeService(definition);
+  const id = options.instanceId ?? `${service.name}-${randomBytes(4).toString('hex')}`;
+  const log = options.logger ?? pino({ name: id, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
+  const socketDir = options.socketDir === undefined ? tmpdir() : options.socketDir;
+  let info: InstanceInfo | null = null;
+
+  const client = new Client({
+    session: {
+      address: options.broker,
+      auth: { role: 'instance', site: options.site, name: service.name, service: service.name, instance: id },
+      onConnected: (session) => {
+        if (info) session.register(info);
+      },
+    },
+    site: options.site,
+    name: service.name,
+    instance: id,
+    service: service.name,
+    log,
+    balance: options.balance ?? 'least-outstanding',
+    retry: DEFAULT_RETRY_POLICY,
+    outlier: DEFAULT_OUTLIER_POLICY,
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+
+  const server = new ServiceServer(service, client, {
+    site: options.site,
+    log,
+    ...(options.listen ? { listen: options.listen } : {}),
+    ...(socketDir ? { unixPath: join(socketDir, `squadron-${id}.sock`) } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+  await server.start();
+
+  for (const [topic, spec] of service.subscriptions) {
+    client.subscribe(topic, (msg, ctx) => spec.handler(msg, ctx as SubscriptionContext), { group: service.name, concurrency: spec.concurrency });
+  }
+
+  info = {
+    id,
+    service: service.name,
+    site: options.site,
+    address: server.address,
+    ...(server.unixAddress ? { unixPath: server.unixAddress } : {}),
+    host: HOST_ID,
+    pid: process.pid,
+    methods: [...service.methods].map(([name, m]) => ({ name, idempotent: m.idempotent })),
+    topics: [...service.subscriptions.keys()],
+    startedAt: Date.now(),
+    inFlight: 0,
+  };
+  await client.session.start();
+  await firstSnapshot(client);
+
+  let lastLoad = -1;
+  const loadTimer = setInterval(() => {
+    if (server.inFlight !== lastLoad) client.session.reportLoad((lastLoad = server.inFlight));
+  }, 1000);
+  loadTimer.unref();
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(loadTimer);
+      client.session.deregister();
+      await server.drain(options.drainTimeoutMs ?? 10_000);
+      await client.close();
+      log.info({ instance: id, handled: server.handled }, 'instance stopped');
+    })());
+
+  log.info({ instance: id, site: options.site, address: server.address }, 'instance ready');
+  return { info, client, server, stop };
+}

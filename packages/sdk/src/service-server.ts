@@ -1,0 +1,146 @@
+import net from 'node:net';
+import { unlinkSync } from 'node:fs';
+import type { Logger } from 'pino';
+import {
+  FrameKind, decode, encode, errorToWire, asRequest, ProtocolError, DeadlineExceededError,
+  NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, type WireLimits,
+} from '@squadron/protocol';
+import { Connection, acceptHandshake, listen, formatEndpoint, parseEndpoint } from '@squadron/transport';
+import { RequestContext, type ContextHost } from './context.ts';
+import type { NormalizedService } from './define.ts';
+
+export interface ServiceServerOptions {
+  site: string;
+  /** TCP listen address (default tcp://127.0.0.1:0). */
+  listen?: string;
+  /** Also listen on this Unix socket, for callers on the same host. */
+  unixPath?: string;
+  limits?: WireLimits;
+  log: Logger;
+}
+
+/**
+ * An instance's own server: callers connect to it directly and send requests. It refuses a
+ * request whose deadline has passed without starting it, answers NO_SUCH_METHOD for unknown
+ * methods, and while draining refuses new requests as UNAVAILABLE (safe to retry elsewhere).
+ */
+export class ServiceServer {
+  private readonly servers: net.Server[] = [];
+  private readonly conns = new Set<Connection>();
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+  inFlight = 0;
+  handled = 0;
+  address = '';
+  unixAddress: string | undefined;
+
+  constructor(
+    private readonly service: NormalizedService,
+    private readonly host: ContextHost,
+    private readonly options: ServiceServerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    const tcp = net.createServer((s) => this.accept(s));
+    this.servers.push(tcp);
+    this.address = formatEndpoint(await listen(tcp, parseEndpoint(this.options.listen ?? 'tcp://127.0.0.1:0')));
+    if (this.options.unixPath) {
+      try { unlinkSync(this.options.unixPath); } catch { /* none left over */ }
+      const unix = net.createServer((s) => this.accept(s));
+      this.servers.push(unix);
+      await listen(unix, { kind: 'unix', path: this.options.unixPath });
+      this.unixAddress = this.options.unixPath;
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    const conn = new Connection(socket, { limits: this.options.limits ?? DEFAULT_LIMITS });
+    this.conns.add(conn);
+    conn.onClose(() => this.conns.delete(conn));
+    acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site] })
+      .then(() => {
+        conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body);
+      })
+      .catch((err: Error) => this.options.log.debug({ err: err.message }, 'caller handshake refused'));
+  }
+
+  private onFrame(conn: Connection, kind: number, id: number, body: Buffer): void {
+    if (kind === FrameKind.Ping) return conn.send(FrameKind.Pong, id);
+    if (kind === FrameKind.Goaway) return conn.destroy();
+    if (kind !== FrameKind.Request) throw new ProtocolError(`an instance does not take frames of kind ${kind}`);
+    const [method, deadline, traceId, payload] = asRequest(decode(body));
+    if (this.draining) return this.fail(conn, id, new UnavailableError(`instance ${this.host.instance} is draining`));
+    if (Date.now() >= deadline) {
+      return this.fail(conn, id, new DeadlineExceededError(`request for ${this.service.name}.${method} arrived after its deadline`));
+    }
+    const spec = this.service.methods.get(method);
+    if (spec === undefined) return this.fail(conn, id, NoSuchMethodError.of(this.service.name, method));
+    this.inFlight++;
+    let result: unknown;
+    try {
+      result = spec.handler(payload, new RequestContext(this.host, traceId, deadline));
+    } catch (err) {
+      this.done();
+      return this.fail(conn, id, asHandlerError(err));
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => {
+          this.done();
+          conn.send(FrameKind.Reply, id, encode(value ?? null));
+        },
+        (err: unknown) => {
+          this.done();
+          this.fail(conn, id, asHandlerError(err));
+        },
+      );
+    } else {
+      this.done();
+      conn.send(FrameKind.Reply, id, encode(result ?? null));
+    }
+  }
+
+  private fail(conn: Connection, id: number, err: SquadronError): void {
+    conn.send(FrameKind.ErrorReply, id, encode(errorToWire(err)));
+  }
+
+  private done(): void {
+    this.inFlight--;
+    this.handled++;
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Refuse new requests, wait for those in flight (up to `timeoutMs`), then close. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    for (const s of this.servers) s.close();
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const c of this.conns) c.close('CLOSED', 'instance stopping');
+  }
+}
+
+/** Codes a handler may throw as they are; anything else is wrapped as HANDLER_ERROR. */
+const PASSED_THROUGH = new Set<string>([ErrorCode.HANDLER_ERROR, ErrorCode.BAD_REQUEST]);
+
+/**
+ * A handler's throw, as the typed error its caller receives. A failure of the handler's own
+ * downstream call (say UNAVAILABLE) must not reach the caller as if it were this instance's: the
+ * caller would think the request never started here and send it again.
+ */
+function asHandlerError(err: unknown): SquadronError {
+  if (err instanceof SquadronError) {
+    if (PASSED_THROUGH.has(err.code)) return err;
+    return new HandlerError(`${err.code}: ${err.message}`, { details: { cause: err.code } });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const retryable = typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true;
+  return new HandlerError(message, { retryable });
+}

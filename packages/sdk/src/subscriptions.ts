@@ -1,0 +1,81 @@
+import { decode, splitEnvelope, asEnvelopeHeader } from '@squadron/protocol';
+
+export type Delivery = (message: unknown, topic: string, traceId: string) => void | Promise<void>;
+
+export interface SubscriptionState {
+  readonly topic: string;
+  readonly group: string;
+  received: number;
+  handled: number;
+  failed: number;
+  /** Messages dropped here because the handler could not keep up (at-most-once). */
+  dropped: number;
+}
+
+/** A subscription's local counters, and `unsubscribe`. */
+export interface Subscription extends Readonly<SubscriptionState> {
+  unsubscribe(): void;
+}
+
+/**
+ * One subscription in this process: runs its handler at most `concurrency` at a time and keeps a
+ * bounded queue behind it. What does not fit is dropped and counted, never buffered without end.
+ */
+export class LocalSubscription implements Subscription {
+  received = 0;
+  handled = 0;
+  failed = 0;
+  dropped = 0;
+  private running = 0;
+  private readonly queue: Array<[unknown, string, string]> = [];
+
+  constructor(
+    readonly sid: number,
+    readonly topic: string,
+    readonly group: string,
+    private readonly deliver: Delivery,
+    private readonly concurrency: number,
+    private readonly maxQueued: number,
+    private readonly onError: (err: unknown, topic: string) => void,
+    private readonly onUnsubscribe: (sid: number) => void,
+  ) {}
+
+  unsubscribe(): void {
+    this.onUnsubscribe(this.sid);
+  }
+
+  /** A Message frame's body arrived for this subscription. */
+  accept(body: Buffer): void {
+    const { header, payload } = splitEnvelope(body);
+    const [topic, traceId] = asEnvelopeHeader(decode(header));
+    const message = decode(payload);
+    this.received++;
+    if (this.running < this.concurrency) this.run(message, topic, traceId);
+    else if (this.queue.length < this.maxQueued) this.queue.push([message, topic, traceId]);
+    else this.dropped++;
+  }
+
+  private run(message: unknown, topic: string, traceId: string): void {
+    this.running++;
+    let result: void | Promise<void>;
+    try {
+      result = this.deliver(message, topic, traceId);
+    } catch (err) {
+      this.settle(err, topic);
+      return;
+    }
+    if (result instanceof Promise) result.then(() => this.settle(null, topic), (err: unknown) => this.settle(err, topic));
+    else this.settle(null, topic);
+  }
+
+  private settle(err: unknown, topic: string): void {
+    this.running--;
+    if (err === null) this.handled++;
+    else {
+      this.failed++;
+      this.onError(err, topic);
+    }
+    const next = this.queue.shift();
+    if (next) this.run(next[0], next[1], next[2]);
+  }
+}

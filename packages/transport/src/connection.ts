@@ -1,0 +1,143 @@
+import type net from 'node:net';
+import {
+  FrameDecoder, FrameWriter, FrameKind, encode, DEFAULT_LIMITS, ProtocolError, ConnectionLostError,
+  type WireLimits,
+} from '@squadron/protocol';
+
+export type FrameListener = (kind: number, id: number, body: Buffer) => void;
+
+export interface ConnectionOptions {
+  limits?: WireLimits;
+  /**
+   * Bytes queued for a peer that does not read. Past this the connection is closed: a slow reader
+   * never costs unbounded memory. Senders that may drop (pub/sub) check `backlog` first.
+   */
+  maxBacklogBytes?: number;
+}
+
+export const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One framed, multiplexed connection over a socket. Frames written in one event-loop turn leave
+ * in one `write`. A malformed or oversized frame from the peer closes this connection alone, with
+ * a Goaway that says why.
+ */
+export class Connection {
+  readonly socket: net.Socket;
+  /** Called for every frame. Replace it to move between handshake and session. */
+  onFrame: FrameListener = () => {};
+  private readonly decoder: FrameDecoder;
+  private readonly writer = new FrameWriter();
+  private readonly maxBacklog: number;
+  private flushScheduled = false;
+  private closeError: Error | null = null;
+  private readonly closeListeners: Array<(err: Error) => void> = [];
+  private _closed = false;
+
+  constructor(socket: net.Socket, options: ConnectionOptions = {}) {
+    this.socket = socket;
+    this.decoder = new FrameDecoder(options.limits ?? DEFAULT_LIMITS);
+    this.maxBacklog = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () => this.fail(this.closeError ?? new ConnectionLostError('connection closed by peer', true)));
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  /** Bytes written but not yet taken by the kernel. */
+  get backlog(): number {
+    return this.writer.pendingBytes + this.socket.writableLength;
+  }
+
+  get remote(): string {
+    return this.socket.remoteAddress ? `${this.socket.remoteAddress}:${this.socket.remotePort}` : 'unix';
+  }
+
+  send(kind: number, id: number, body?: Uint8Array): void {
+    if (this._closed) return;
+    this.writer.frame(kind, id, body);
+    this.scheduleFlush();
+  }
+
+  sendValue(kind: number, id: number, value: unknown): void {
+    this.send(kind, id, encode(value));
+  }
+
+  sendEnvelope(kind: number, id: number, header: Uint8Array, payload: Uint8Array): void {
+    if (this._closed) return;
+    this.writer.envelope(kind, id, header, payload);
+    this.scheduleFlush();
+  }
+
+  /** Send a final Goaway, then close once it is written. */
+  close(code = 'CLOSED', message = 'closing'): void {
+    if (this._closed) return;
+    this.writer.frame(FrameKind.Goaway, 0, encode([code, message]));
+    this.flush();
+    this.closeError = new ConnectionLostError(message, true);
+    this.socket.end();
+    // A peer that never reads must not hold the socket open.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  destroy(err?: Error): void {
+    if (err) this.closeError = err;
+    this.socket.destroy();
+  }
+
+  /** Called once, with the reason, when the connection closes for any cause. */
+  onClose(listener: (err: Error) => void): void {
+    if (this._closed) listener(this.closeError ?? new ConnectionLostError('closed', true));
+    else this.closeListeners.push(listener);
+  }
+
+  /** Write everything queued now, without waiting for the end of the turn. */
+  flush(): void {
+    this.flushScheduled = false;
+    const bytes = this.writer.take();
+    if (bytes === null || this.socket.destroyed) return;
+    this.socket.write(bytes);
+    if (this.socket.writableLength > this.maxBacklog) {
+      this.destroy(new ConnectionLostError(`peer ${this.remote} is too slow: ${this.socket.writableLength} bytes unread`, true));
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this._closed) return;
+    try {
+      this.decoder.push(chunk, this.onFrame);
+    } catch (err) {
+      this.protocolViolation(err);
+    }
+  }
+
+  /** Close with a Goaway naming the violation; only this connection is affected. */
+  protocolViolation(err: unknown): void {
+    const e = err instanceof ProtocolError ? err : new ProtocolError(`internal error handling a frame: ${(err as Error).message}`, { cause: err });
+    if (this._closed) return;
+    this.writer.frame(FrameKind.Goaway, 0, encode([e.code, e.message]));
+    this.flush();
+    this.closeError = e;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 200).unref();
+    this.socket.pause();
+  }
+
+  private fail(err: Error): void {
+    if (this._closed) return;
+    this._closed = true;
+    this.closeError ??= err;
+    if (!this.socket.destroyed) this.socket.destroy();
+    for (const listener of this.closeListeners.splice(0)) listener(this.closeError);
+  }
+}
