@@ -151,6 +151,12 @@ export function errorFromWire(wire: unknown): SquadronError {
   const options: SquadronErrorOptions = { retryable: retryable === true };
   if (details && typeof details === 'object') options.details = details;
   switch (code) {
+    // These two build their message from fields the wire does not carry: keep the sender's text.
+    case ErrorCode.NO_INSTANCES: return Object.assign(new NoInstancesError(field(details, 'service', '')), { message });
+    case ErrorCode.PAYLOAD_TOO_LARGE:
+      return Object.assign(new PayloadTooLargeError(field(details, 'size', 0), field(details, 'limit', 0)), { message });
+    case ErrorCode.CONNECTION_LOST: return new ConnectionLostError(message, !options.retryable, options);
+    case ErrorCode.CLOSED: return new ClosedError(message);
     case ErrorCode.TIMEOUT: return new TimeoutError(message, options);
     case ErrorCode.DEADLINE_EXCEEDED: return new DeadlineExceededError(message);
     case ErrorCode.NO_SUCH_METHOD: return new NoSuchMethodError(message);
@@ -160,4 +166,9 @@ export function errorFromWire(wire: unknown): SquadronError {
     case ErrorCode.UNAVAILABLE: return new UnavailableError(message);
     default: return new SquadronError(code, message, options);
   }
+}
+
+function field<T extends string | number>(details: unknown, key: string, fallback: T): T {
+  const v = details && typeof details === 'object' ? (details as Record<string, unknown>)[key] : undefined;
+  return typeof v === typeof fallback ? (v as T) : fallback;
 }

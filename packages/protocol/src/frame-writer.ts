@@ -31,6 +31,8 @@ export class FrameWriter {
    * Message and Forward: a broker reads the small header and forwards the payload untouched.
    */
   envelope(kind: number, id: number, header: Uint8Array, payload: Uint8Array): void {
+    // Checked before reserving: a throw after `reserve` would leave a half-written frame queued.
+    if (header.length > 0xffff) throw new RangeError(`envelope header of ${header.length} bytes exceeds 65535 bytes`);
     const bodyLength = 2 + header.length + payload.length;
     const at = this.reserve(FRAME_HEADER_BYTES + bodyLength);
     const buf = this.buf;

@@ -175,6 +175,11 @@ export class Client implements ContextHost {
     });
   }
 
+  /** Resolves once the broker has processed everything this client sent before (a round trip). */
+  async sync(): Promise<void> {
+    await this.session.query();
+  }
+
   /** Resolves once everything published so far has left this process. */
   flush(): Promise<void> {
     return this.session.flush();

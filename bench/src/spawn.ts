@@ -1,0 +1,154 @@
+// Parent-side child process helpers. Every child is tracked from spawn to exit so that a run
+// that fails, times out or is interrupted still leaves no process behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { FromChild, ToChild } from './ipc.ts';
+
+const OUTPUT_TAIL_CHARS = 4000;
+const live = new Set<Child>();
+
+type Of<T extends FromChild['type']> = Extract<FromChild, { type: T }>;
+
+/** One child process running a scenario file in one role, with a typed message inbox. */
+export class Child {
+  private readonly proc: ChildProcess;
+  private readonly inbox: FromChild[] = [];
+  private wake: (() => void) | null = null;
+  private tail = '';
+  private exitInfo: string | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(readonly name: string, scenario: string, role: string, cfg: object) {
+    const file = fileURLToPath(new URL(`./scenarios/${scenario}.ts`, import.meta.url));
+    this.proc = spawn(process.execPath, ['--import', 'tsx', file, role, JSON.stringify(cfg)], {
+      // Output is kept (tail only) to explain a failure, not shown: it would break the table.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, SQUADRON_LOG_LEVEL: process.env.SQUADRON_LOG_LEVEL ?? 'warn' },
+    });
+    live.add(this);
+    const keep = (chunk: Buffer) => {
+      this.tail = (this.tail + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
+      if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${chunk.toString()}`);
+    };
+    this.proc.stdout?.on('data', keep);
+    this.proc.stderr?.on('data', keep);
+    this.proc.on('message', (msg) => {
+      this.inbox.push(msg as FromChild);
+      this.wake?.();
+    });
+    this.exited = new Promise((resolve) => {
+      this.proc.on('exit', (code, signal) => {
+        this.exitInfo = signal ? `signal ${signal}` : `code ${code}`;
+        live.delete(this);
+        this.wake?.();
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  send(msg: ToChild): void {
+    if (this.proc.connected) this.proc.send(msg);
+  }
+
+  /** The next message of `type`; rejects on the child's error report, its exit, or the timeout. */
+  async next<T extends FromChild['type']>(type: T, timeoutMs: number): Promise<Of<T>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.inbox.findIndex((m) => m.type === type || m.type === 'error');
+      if (i >= 0) {
+        const msg = this.inbox.splice(i, 1)[0]!;
+        if (msg.type === 'error') throw new Error(`${this.name} failed: ${msg.message}`);
+        return msg as Of<T>;
+      }
+      if (this.exitInfo !== null) throw new Error(`${this.name} exited (${this.exitInfo}) before '${type}'${this.describeTail()}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.name}: no '${type}' within ${timeoutMs} ms${this.describeTail()}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wake = done;
+      });
+      this.wake = null;
+    }
+  }
+
+  /** Ask politely (SIGTERM: the child closes its sockets), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.exitInfo !== null) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  killNow(): void {
+    if (this.exitInfo === null) this.proc.kill('SIGKILL');
+  }
+
+  private describeTail(): string {
+    const t = this.tail.trim();
+    return t ? `\n--- last output of ${this.name} ---\n${t.slice(-1500)}` : '';
+  }
+}
+
+/** Stop every child still running (children started later first: clients before servers). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].reverse().map((c) => c.stop()));
+}
+
+/** How many children are still alive (the orchestrator asserts zero at the end). */
+export function liveCount(): number {
+  return live.size;
+}
+
+/**
+ * Make sure no child survives the orchestrator: on Ctrl-C / SIGTERM stop them and exit; on any
+ * exit (including an uncaught error) SIGKILL whatever is left, synchronously.
+ */
+export function installCleanup(): void {
+  const bail = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: stopping child processes\n`);
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', bail);
+  process.once('SIGTERM', bail);
+  process.on('exit', () => {
+    for (const c of live) c.killNow();
+  });
+}
+
+/** A port nothing listens on right now (the OS picks it; we hand it to a child). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections at host:port within `timeoutMs`. */
+export function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}

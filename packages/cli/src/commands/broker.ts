@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import pino from 'pino';
+import { Broker } from '@squadron/broker';
+import { action, UsageError } from '../output.ts';
+import { onShutdown } from '../shutdown.ts';
+
+interface BrokerFlags { site: string; listen: string; peer: string[]; sites?: string }
+
+/** Messages a parent process (squadron up) sends a broker it started. */
+export type BrokerControlMessage = { type: 'peers'; peers: Record<string, string>; sites: string[] };
+
+function parsePeers(values: string[]): Record<string, string> {
+  const peers: Record<string, string> = {};
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new UsageError(`--peer takes SITE=ADDRESS, got '${v}'`);
+    peers[v.slice(0, i)] = v.slice(i + 1);
+  }
+  return peers;
+}
+
+/** `squadron broker --site S`: one site's broker, on its own (a site on another machine). */
+export function registerBroker(program: Command): void {
+  program
+    .command('broker')
+    .description('run one site\'s broker')
+    .requiredOption('--site <site>', 'the site this broker serves')
+    .option('--listen <address>', 'listen address', 'tcp://127.0.0.1:0')
+    .option('--peer <site=address>', 'another site\'s broker (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--sites <list>', 'all sites in failover order, comma-separated')
+    .action(action(async (flags: BrokerFlags) => {
+      const peers = parsePeers(flags.peer);
+      const broker = new Broker({
+        site: flags.site,
+        listen: flags.listen,
+        peers,
+        ...(flags.sites ? { sites: flags.sites.split(',') } : {}),
+        logger: pino({ name: `broker:${flags.site}`, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' }),
+      });
+      const address = await broker.start();
+      if (process.send) {
+        process.on('message', (m: BrokerControlMessage) => {
+          if (m?.type === 'peers') broker.setPeers(m.peers, m.sites);
+        });
+        process.send({ type: 'ready', address });
+      } else {
+        process.stdout.write(`broker of site ${flags.site} listening on ${address}\n`);
+      }
+      await onShutdown(() => broker.stop());
+      process.exit(process.exitCode ?? 0);
+    }));
+}

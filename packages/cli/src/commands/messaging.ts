@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { action, parseJsonArg, parsePositiveInt } from '../output.ts';
+import { connectToSite } from '../platform-client.ts';
+import { onShutdown } from '../shutdown.ts';
+
+interface CallFlags { site?: string; timeout: string; dataDir?: string }
+interface SiteOnly { site?: string; dataDir?: string }
+interface SubscribeFlags extends SiteOnly { count?: string; group?: string }
+
+/** `call`, `publish` and `subscribe`: the messaging layer from a terminal. */
+export function registerMessaging(program: Command): void {
+  program
+    .command('call')
+    .description('call a method of a service and print the reply as JSON')
+    .argument('<service>')
+    .argument('<method>')
+    .argument('[json]', 'request payload as JSON', 'null')
+    .option('--site <site>', 'call from this site (default: the first site)')
+    .option('--timeout <ms>', 'give up after this many milliseconds', '5000')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (service: string, method: string, json: string, flags: CallFlags) => {
+      const payload = parseJsonArg(json, 'the request payload');
+      const timeoutMs = parsePositiveInt(flags.timeout, '--timeout');
+      const client = await connectToSite(flags);
+      try {
+        const reply = await client.call(service, method, payload, { timeoutMs });
+        process.stdout.write(`${JSON.stringify(reply, null, 2)}\n`);
+      } finally {
+        await client.close();
+      }
+    }));
+
+  program
+    .command('publish')
+    .description('publish a message to a topic (at most once)')
+    .argument('<topic>')
+    .argument('<json>', 'message as JSON')
+    .option('--site <site>', 'publish from this site (default: the first site)')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (topic: string, json: string, flags: SiteOnly) => {
+      const message = parseJsonArg(json, 'the message');
+      const client = await connectToSite(flags);
+      client.publish(topic, message);
+      await client.close();
+    }));
+
+  program
+    .command('subscribe')
+    .description('print each message of a topic as one JSON line')
+    .argument('<topic>')
+    .option('--count <n>', 'exit after this many messages')
+    .option('--group <group>', 'share messages with other subscribers of this group')
+    .option('--site <site>', 'subscribe in this site (default: the first site)')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (topic: string, flags: SubscribeFlags) => {
+      const limit = flags.count === undefined ? Infinity : parsePositiveInt(flags.count, '--count');
+      const client = await connectToSite(flags);
+      let seen = 0;
+      let finish: () => void = () => {};
+      const done = new Promise<void>((resolve) => (finish = resolve));
+      client.subscribe(topic, (message) => {
+        if (seen >= limit) return;
+        seen++;
+        process.stdout.write(`${JSON.stringify(message)}\n`);
+        if (seen >= limit) finish();
+      }, flags.group ? { group: flags.group } : {});
+      await client.sync();
+      process.stderr.write(`subscribed to ${topic}\n`);
+      await Promise.race([done, onShutdown(async () => {})]);
+      await client.close();
+      process.exit(process.exitCode ?? 0);
+    }));
+}

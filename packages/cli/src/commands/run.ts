@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import pino from 'pino';
+import { runService, resolveBroker } from '@squadron/sdk';
+import { loadService } from '../service-loader.ts';
+import { action } from '../output.ts';
+import { platformUrl } from '../env.ts';
+import { onShutdown } from '../shutdown.ts';
+
+interface RunFlags {
+  site: string;
+  broker?: string;
+  instanceId?: string;
+  listen?: string;
+  dataDir?: string;
+}
+
+/**
+ * `squadron run DIR --site S`: one instance of a service, in the foreground. Ctrl-C leaves the
+ * registry at once and lets in-flight requests finish. The platform's own runners (up, agents)
+ * start instances through this same command, with an IPC channel to learn when it is ready.
+ */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run one instance of a service folder, attached to the running platform')
+    .argument('<dir>', 'service folder (index.ts, index.mjs or index.js exporting defineService)')
+    .requiredOption('--site <site>', 'site to run in')
+    .option('--broker <address>', 'site broker address (default: asked of the platform)')
+    .option('--instance-id <id>', 'instance id (default: service name and a random suffix)')
+    .option('--listen <address>', 'address callers connect to (default tcp://127.0.0.1:0)')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (dir: string, flags: RunFlags) => {
+      const definition = await loadService(dir);
+      const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, platformUrl(flags.dataDir)));
+      const logger = pino({ name: definition.name, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
+      const running = await runService(definition, {
+        site: flags.site,
+        broker,
+        logger,
+        ...(flags.instanceId ? { instanceId: flags.instanceId } : {}),
+        ...(flags.listen ? { listen: flags.listen } : {}),
+      });
+      process.send?.({ type: 'ready', instance: running.info });
+      if (!process.send) {
+        process.stdout.write(`instance ${running.info.id} of ${running.info.service} ready in ${flags.site} at ${running.info.address}\n`);
+      }
+      await onShutdown(() => running.stop());
+      process.exit(process.exitCode ?? 0);
+    }));
+}

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { action, printJson, printTable } from '../output.ts';
+import { api } from '../platform-client.ts';
+
+interface ListFlags { json?: boolean; dataDir?: string }
+
+/** `status` and `sites`: what runs where. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('sites, their brokers, and the live instances of every service per site')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (flags: ListFlags) => {
+      const status = await api(flags).status();
+      if (flags.json) return printJson(status);
+      process.stdout.write('SITES\n');
+      printTable(['SITE', 'KIND', 'BROKER', 'STATE', 'CONNECTIONS', 'PEERS'], status.sites.map((s) => [
+        s.name, s.kind, s.broker?.address ?? '-', s.brokerStatus.up ? 'up' : `down (${s.brokerStatus.error ?? 'no answer'})`,
+        s.brokerStatus.connections, s.brokerStatus.peers.map((p) => `${p.site}:${p.up ? 'up' : 'down'}`).join(' ') || '-',
+      ]));
+      process.stdout.write('\nINSTANCES\n');
+      const rows = status.services.flatMap((svc) => svc.instances.map((i) => [svc.name, i.id, i.site, i.address, i.inFlight, i.pid]));
+      if (rows.length === 0) process.stdout.write('no live instances; start one with: npx squadron run ./my-service --site <site>\n');
+      else printTable(['SERVICE', 'INSTANCE', 'SITE', 'ADDRESS', 'IN-FLIGHT', 'PID'], rows);
+      const subs = status.sites.flatMap((s) => s.brokerStatus.subscriptions.filter((x) => !x.group.startsWith('_sub.')).map((x) => [s.name, x.topic, x.group, x.members, x.delivered, x.dropped]));
+      if (subs.length > 0) {
+        process.stdout.write('\nSUBSCRIPTIONS\n');
+        printTable(['SITE', 'TOPIC', 'GROUP', 'MEMBERS', 'DELIVERED', 'DROPPED'], subs);
+      }
+    }));
+
+  program
+    .command('sites')
+    .description('the platform\'s sites in failover order')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (flags: ListFlags) => {
+      const { sites } = await api(flags).sites();
+      if (flags.json) return printJson({ sites });
+      printTable(['SITE', 'KIND', 'BROKER'], sites.map((s) => [s.name, s.kind, s.broker?.address ?? '-']));
+    }));
+}

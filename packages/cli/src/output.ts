@@ -1,0 +1,64 @@
+import { SquadronError } from '@squadron/protocol';
+import { ApiError, ConfigError } from '@squadron/control';
+
+/** A mistake in how the command was called; exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly code = 'BAD_REQUEST';
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Print rows as aligned columns under a header. */
+export function printTable(header: string[], rows: Array<Array<string | number>>): void {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  for (const r of cells) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+}
+
+/** One line on stderr, `CODE: message`, and the exit code for it. */
+export function reportFailure(err: unknown): number {
+  if (err instanceof SquadronError || err instanceof ApiError) {
+    process.stderr.write(`${err.code}: ${err.message}\n`);
+    return 1;
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`${err.code}: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`CONFIG_ERROR: ${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`INTERNAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}
+
+/** Run a command body; failures print one line and set the exit code. */
+export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await body(...args);
+    } catch (err) {
+      process.exitCode = reportFailure(err);
+    }
+  };
+}
+
+/** Parse a JSON argument, or fail as BAD_REQUEST naming it. */
+export function parseJsonArg(text: string | undefined, what: string): unknown {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${what} is not valid JSON (${(err as Error).message}); quote it, e.g. '{"name":"ada"}'`);
+  }
+}
+
+export function parsePositiveInt(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a whole number, got '${value}'`);
+  return n;
+}

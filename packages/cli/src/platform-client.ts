@@ -1,0 +1,25 @@
+import { connect, type Client } from '@squadron/sdk';
+import { ControlClient } from '@squadron/control';
+import { UsageError } from './output.ts';
+import { platformUrl } from './env.ts';
+
+export interface SiteFlags {
+  site?: string;
+  dataDir?: string;
+}
+
+export function api(flags: { dataDir?: string } = {}): ControlClient {
+  return new ControlClient({ url: platformUrl(flags.dataDir), ...(process.env.SQUADRON_TOKEN ? { token: process.env.SQUADRON_TOKEN } : {}) });
+}
+
+/**
+ * Connect to a site's broker the way a service would, so that calls from the CLI take the same
+ * path as calls between services. The site defaults to the first one in the platform's order.
+ */
+export async function connectToSite(flags: SiteFlags): Promise<Client> {
+  const { sites } = await api(flags).sites();
+  const site = flags.site ? sites.find((s) => s.name === flags.site) : sites[0];
+  if (!site) throw new UsageError(`no site '${flags.site}'; the platform has: ${sites.map((s) => s.name).join(', ')}`);
+  if (!site.broker) throw new UsageError(`site '${site.name}' has no broker running`);
+  return connect({ site: site.name, broker: site.broker.address, name: 'cli' });
+}

@@ -1,0 +1,107 @@
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { buildControlServer, Sites, type PlatformConfig } from '@squadron/control';
+import { ProcessTree } from './process-tree.ts';
+import { PLATFORM_FILE, type PlatformRecord } from '../env.ts';
+import type { BrokerControlMessage } from '../commands/broker.ts';
+
+export interface PlatformOptions {
+  config: PlatformConfig;
+  dataDir: string;
+  /** Service folders to run, one instance in every site. */
+  services: string[];
+  /** Progress lines for the terminal. */
+  say: (line: string) => void;
+}
+
+/**
+ * The whole platform on one machine: the control plane in this process, and as children one
+ * broker per site and the instances of the given services.
+ */
+export class LocalPlatform {
+  readonly sites: Sites;
+  private readonly tree: ProcessTree;
+  private api: FastifyInstance | null = null;
+  url = '';
+
+  constructor(private readonly options: PlatformOptions) {
+    this.sites = new Sites(options.config);
+    mkdirSync(join(options.dataDir, 'logs'), { recursive: true });
+    this.tree = new ProcessTree(join(options.dataDir, 'logs'), options.say);
+  }
+
+  async start(): Promise<void> {
+    const { config, dataDir, say } = this.options;
+    const logger = pino({ name: 'control', level: process.env.SQUADRON_LOG_LEVEL ?? 'warn' });
+    this.api = buildControlServer({ sites: this.sites, logger });
+    await this.api.listen({ host: config.api.host, port: config.api.port });
+    const port = (this.api.server.address() as AddressInfo).port;
+    this.url = `http://${config.api.host}:${port}`;
+    const record: PlatformRecord = { url: this.url, pid: process.pid, startedAt: Date.now() };
+    writeFileSync(join(dataDir, PLATFORM_FILE), JSON.stringify(record, null, 2));
+    say(`API ${this.url}`);
+
+    await Promise.all(config.sites.map((s) => this.startBroker(s.name, s.broker.listen)));
+    for (const s of config.sites) say(`site ${s.name} (${s.kind}): broker ${this.sites.brokerOf(s.name)}`);
+    this.linkBrokers();
+
+    if (this.options.services.length > 0) {
+      say(`starting ${this.options.services.length} services in ${config.sites.length} sites`);
+      await Promise.all(config.sites.flatMap((site) => this.options.services.map((dir) => this.startInstance(dir, site.name))));
+    }
+  }
+
+  private startBroker(site: string, listen: string): Promise<unknown> {
+    const name = `broker-${site}`;
+    const sites = this.options.config.sites.map((s) => s.name).join(',');
+    return this.tree.start({
+      name,
+      args: ['broker', '--site', site, '--listen', listen, '--sites', sites],
+      restart: true,
+      onReady: (msg) => {
+        const address = (msg as { address: string }).address;
+        const first = this.sites.brokerOf(site) === undefined;
+        this.sites.setBroker(site, address);
+        // A restarted broker keeps its address, so instances and peers find it again.
+        this.tree.setArgs(name, ['broker', '--site', site, '--listen', address, '--sites', sites]);
+        if (!first) this.linkBrokers();
+      },
+    });
+  }
+
+  /** Tell every broker where the others are. */
+  private linkBrokers(): void {
+    const all: Record<string, string> = {};
+    for (const s of this.options.config.sites) {
+      const address = this.sites.brokerOf(s.name);
+      if (address) all[s.name] = address;
+    }
+    const sites = this.options.config.sites.map((s) => s.name);
+    for (const site of sites) {
+      const peers = Object.fromEntries(Object.entries(all).filter(([name]) => name !== site));
+      this.tree.send(`broker-${site}`, { type: 'peers', peers, sites } satisfies BrokerControlMessage);
+    }
+  }
+
+  private startInstance(dir: string, site: string): Promise<unknown> {
+    const broker = this.sites.brokerOf(site)!;
+    return this.tree.start({
+      name: `${basename(dir)}-${site}`,
+      args: ['run', dir, '--site', site, '--broker', broker],
+      restart: true,
+    });
+  }
+
+  pids(): number[] {
+    return [process.pid, ...this.tree.pids()];
+  }
+
+  async stop(): Promise<void> {
+    await this.tree.stopAll();
+    await this.api?.close();
+    rmSync(join(this.options.dataDir, PLATFORM_FILE), { force: true });
+  }
+}

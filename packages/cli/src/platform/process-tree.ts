@@ -1,0 +1,102 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN } from '../env.ts';
+
+export interface ChildSpec {
+  /** Unique name; also the log file's name. */
+  name: string;
+  /** Arguments of the squadron command. */
+  args: string[];
+  /** Start again after an unexpected exit, with exponential backoff. */
+  restart: boolean;
+  /** Called on every `ready` message, the first and those after restarts. */
+  onReady?: (message: unknown) => void;
+}
+
+interface Managed {
+  spec: ChildSpec;
+  child: ChildProcess | null;
+  restarts: number;
+  readyMessage: unknown;
+  readyWaiters: Array<{ resolve(m: unknown): void; reject(e: Error): void }>;
+}
+
+const RESTART_MIN_MS = 200;
+const RESTART_MAX_MS = 10_000;
+
+/**
+ * The processes `squadron up` started. Each child runs the squadron command with an IPC channel:
+ * it reports when it is ready, and it exits by itself when this process goes away, so that none
+ * is left behind even if this one is killed. Output goes to one log file per child.
+ */
+export class ProcessTree {
+  private readonly children = new Map<string, Managed>();
+  private stopping = false;
+
+  constructor(private readonly logDir: string, private readonly onEvent: (line: string) => void) {}
+
+  /** Start a child; resolves with its first `{ type: 'ready' }` message. */
+  start(spec: ChildSpec): Promise<unknown> {
+    const m: Managed = { spec, child: null, restarts: 0, readyMessage: null, readyWaiters: [] };
+    this.children.set(spec.name, m);
+    const ready = new Promise<unknown>((resolve, reject) => m.readyWaiters.push({ resolve, reject }));
+    this.launch(m);
+    return ready;
+  }
+
+  /** Arguments for later restarts (a broker keeps the port it first got). */
+  setArgs(name: string, args: string[]): void {
+    const m = this.children.get(name);
+    if (m) m.spec.args = args;
+  }
+
+  send(name: string, message: object): void {
+    this.children.get(name)?.child?.send(message);
+  }
+
+  pids(): number[] {
+    return [...this.children.values()].flatMap((m) => (m.child?.pid ? [m.child.pid] : []));
+  }
+
+  private launch(m: Managed): void {
+    const log = openSync(join(this.logDir, `${m.spec.name}.log`), 'a');
+    const child = fork(BIN, m.spec.args, { stdio: ['ignore', log, log, 'ipc'], env: process.env });
+    closeSync(log);
+    m.child = child;
+    child.on('message', (msg: { type?: string }) => {
+      if (msg?.type !== 'ready') return;
+      m.readyMessage = msg;
+      m.spec.onReady?.(msg);
+      for (const w of m.readyWaiters.splice(0)) w.resolve(msg);
+    });
+    child.on('exit', (code, signal) => {
+      m.child = null;
+      if (this.stopping) return;
+      const why = signal ? `signal ${signal}` : `code ${code}`;
+      for (const w of m.readyWaiters.splice(0)) w.reject(new Error(`${m.spec.name} exited (${why}) before it was ready; see ${join(this.logDir, `${m.spec.name}.log`)}`));
+      if (!m.spec.restart) return;
+      const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** m.restarts++);
+      this.onEvent(`${m.spec.name} exited (${why}); restarting in ${delay} ms`);
+      setTimeout(() => {
+        if (!this.stopping) this.launch(m);
+      }, delay).unref();
+    });
+  }
+
+  /**
+   * Stop every child: SIGTERM in reverse start order (instances before brokers), then SIGKILL
+   * whatever has not exited after `graceMs`.
+   */
+  async stopAll(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    const live = [...this.children.values()].reverse().flatMap((m) => (m.child && m.child.exitCode === null && m.child.signalCode === null ? [m.child] : []));
+    const exited = live.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
+    for (const c of live) c.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }, graceMs);
+    await Promise.all(exited);
+    clearTimeout(timer);
+  }
+}
