@@ -52,7 +52,7 @@ function deliver(ctx: MessageContext, user: string, ref: string, text: string): 
 }
 
 function malformed(ctx: MessageContext, msg: unknown): void {
-  ctx.log.warn({ topic: ctx.topic, msg }, 'malformed event dropped');
+  ctx.log.warn({ topic: ctx.topic, event: msg }, 'malformed event dropped');
 }
 
 export default defineService({

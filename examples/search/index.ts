@@ -52,7 +52,7 @@ function asPlaylist(msg: unknown): IndexedPlaylist | null {
 function indexPlaylist(msg: unknown, ctx: MessageContext): void {
   const playlist = asPlaylist(msg);
   if (!playlist) {
-    ctx.log.warn({ topic: ctx.topic, msg }, 'malformed playlist event dropped');
+    ctx.log.warn({ topic: ctx.topic, event: msg }, 'malformed playlist event dropped');
     return;
   }
   const current = index.get(playlist.id);

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FrameDecoder, FrameKind, isFrameKind, splitEnvelope, decode, encode, ProtocolError } from '../src/index.ts';
+import { FrameDecoder, isFrameKind, splitEnvelope, decode, encode, ProtocolError } from '../src/index.ts';
 import { FRAME_HEADER_BYTES } from '../src/limits.ts';
 import { arbFrames, arbCuts, arbMutatedBytes, chunk, writeFrames } from './fuzz-arbitraries.ts';
 import { arbValidatorInput, validators, errorFromWireNeverThrows } from './fuzz-validators.ts';
@@ -158,7 +158,7 @@ export const validatorInputs: FuzzProperty<fc.ArbitraryOf<typeof arbValidatorInp
   },
 };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each property has its own input type
+/** Every property, in run order. Each has its own input type, hence `any` here. */
 export const properties: ReadonlyArray<FuzzProperty<any>> = [roundTrip, garbageBytes, msgpackDecode, validatorInputs];
 
 /** Case counts per property for a total budget; they add up to `total` exactly. */
@@ -167,5 +167,3 @@ export function budget(total: number): number[] {
   runs[runs.length - 1]! += total - runs.reduce((a, b) => a + b, 0);
   return runs;
 }
-
-export { FrameKind };

@@ -28,7 +28,8 @@ export class RetryBudget {
       this.floorTokens = Math.min(this.policy.minRetriesPerSecond, this.floorTokens + (elapsed / 1000) * this.policy.minRetriesPerSecond);
       this.floorRefilledAt = now;
     }
-    if (this.tokens >= 1) {
+    // A tenth added ten times is 0.999…: compare with a little slack.
+    if (this.tokens >= 1 - 1e-9) {
       this.tokens -= 1;
       return true;
     }

@@ -1,0 +1,76 @@
+// `npm run bench`: Squadron against a raw socket floor, nats.js and Moleculer, side by side on
+// this machine, every client and server in a process of its own. Prints the table and the
+// issue's target checks, and writes them under bench/results/.
+//   BENCH_CALLS=20000        measured calls (and pub/sub messages) per row, default 100000
+//   BENCH_ONLY=squadron,nats  run only suites with one of these tags (see README)
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SUITES, type BenchContext } from './suites.ts';
+import { installCleanup, liveCount, stopAll } from './spawn.ts';
+import { checks, render, writeResults, type Meta } from './report.ts';
+import type { Row } from './row.ts';
+
+const WARMUP = 2000;
+const PAYLOAD_BYTES = 128;
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const started = performance.now();
+  const calls = positiveInt('BENCH_CALLS', 100_000);
+  const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()).filter(Boolean) : null;
+  const suites = only ? SUITES.filter((s) => s.tags.some((t) => only.includes(t))) : SUITES;
+  if (suites.length === 0) throw new Error(`BENCH_ONLY=${only?.join(',')} selects nothing; tags: ${[...new Set(SUITES.flatMap((s) => s.tags))].join(', ')}`);
+
+  const tmpDir = await mkdtemp(join(tmpdir(), 'squadron-bench-'));
+  const ctx: BenchContext = {
+    calls, warmup: WARMUP, payloadBytes: PAYLOAD_BYTES, tmpDir,
+    progress: (line) => process.stderr.write(`  ${line}\n`),
+  };
+  const cores = availableParallelism();
+  process.stderr.write(`bench: ${suites.length} suites, ${calls} calls per row, ${cores} cores, node ${process.version}\n`);
+
+  const rows: Row[] = [];
+  try {
+    // Strictly one suite at a time: on 2 cores anything running beside a row would skew it.
+    for (const suite of suites) rows.push(...(await suite.run(ctx)));
+  } finally {
+    await stopAll();
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+
+  const meta: Meta = {
+    date: new Date().toISOString(),
+    cores,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    calls,
+    warmup: WARMUP,
+    payloadBytes: PAYLOAD_BYTES,
+    only,
+    totalSeconds: (performance.now() - started) / 1000,
+  };
+  const list = checks(rows);
+  const text = render(meta, rows, list);
+  process.stdout.write(`\n${text}`);
+  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  const files = await writeResults(dir, meta, rows, list, text);
+  process.stderr.write(`wrote ${files.join(', ')}\n`);
+  if (liveCount() > 0) throw new Error(`${liveCount()} child process(es) still alive after the run`);
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+// Turns rows into the printed table, the ratios against each peer, the issue's target checks,
+// and the files under bench/results/.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findRow, type Row, type ScenarioId, type SystemId, SCENARIO_LABEL, SYSTEM_LABEL } from './row.ts';
+import { ratio } from './stats.ts';
+
+export interface Meta {
+  date: string;
+  cores: number;
+  cpu: string;
+  node: string;
+  platform: string;
+  calls: number;
+  warmup: number;
+  payloadBytes: number;
+  only: string[] | null;
+  totalSeconds: number;
+}
+
+export interface Check {
+  variant: 'default' | 'tcp-only' | 'pubsub';
+  name: string;
+  target: string;
+  /** What was measured, with the numbers it came from. */
+  measured: string;
+  status: 'PASS' | 'MISS' | 'N/A';
+}
+
+const PEERS: readonly SystemId[] = ['nats', 'moleculer'];
+
+const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
+const us = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(1));
+const x = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '—');
+
+/** Which Squadron row a given row is compared against (same transport where that matters). */
+function squadronFor(row: Row): Array<[SystemId, string]> {
+  if (row.scenario === 'pubsub') return row.system === 'squadron' ? [] : [['squadron', 'squadron']];
+  switch (row.system) {
+    case 'raw-unix': return [['squadron-unix', 'squadron']];
+    case 'raw-tcp': return [['squadron-tcp', 'squadron-tcp']];
+    case 'nats':
+    case 'moleculer': return [['squadron-unix', 'squadron'], ['squadron-tcp', 'squadron-tcp']];
+    default: return [];
+  }
+}
+
+function ratioCell(rows: readonly Row[], row: Row): string {
+  if (row.status !== 'ok') return '';
+  return squadronFor(row)
+    .filter(([sys]) => findRow(rows, sys, row.scenario) !== undefined)
+    .map(([sys, name]) => `${name}/${row.system} ${x(ratio(findRow(rows, sys, row.scenario)?.rate, row.rate))}`)
+    .join(', ');
+}
+
+export function table(rows: readonly Row[]): string {
+  const head = '| system | scenario | rate (/s) | p50 µs | p99 µs | squadron vs this (rate) | notes |';
+  const rule = '|---|---|--:|--:|--:|---|---|';
+  const lines = rows.map((r) => {
+    const notes = r.status === 'ok'
+      ? [r.errors ? `${r.errors} errors` : '', r.drops !== undefined ? `drops ${r.drops} of ${int(r.count)}` : '', r.note ?? '']
+        .filter(Boolean).join('; ')
+      : `${r.status}: ${(r.reason ?? '').split('\n')[0]}`;
+    return `| ${SYSTEM_LABEL[r.system]} | ${SCENARIO_LABEL[r.scenario]} | ${int(r.rate)} | ${us(r.p50Us)} | ${us(r.p99Us)} | ${ratioCell(rows, r)} | ${notes} |`;
+  });
+  return [head, rule, ...lines].join('\n');
+}
+
+function bestPeer(rows: readonly Row[], scenario: ScenarioId): Row | undefined {
+  let best: Row | undefined;
+  for (const p of PEERS) {
+    const r = findRow(rows, p, scenario);
+    if (r?.rate !== undefined && (best?.rate === undefined || r.rate > best.rate)) best = r;
+  }
+  return best;
+}
+
+function judge(value: number, ok: (v: number) => boolean): Check['status'] {
+  return Number.isFinite(value) ? (ok(value) ? 'PASS' : 'MISS') : 'N/A';
+}
+
+function rateVsBestPeer(rows: readonly Row[], sys: SystemId, variant: Check['variant'], scenario: ScenarioId, min: number): Check {
+  const sq = findRow(rows, sys, scenario);
+  const peer = bestPeer(rows, scenario);
+  const r = ratio(sq?.rate, peer?.rate);
+  return {
+    variant, name: `${SCENARIO_LABEL[scenario]}: rate vs best peer`, target: `≥ ${min.toFixed(2)}x`,
+    measured: peer ? `${x(r)} (${int(sq?.rate)} vs ${SYSTEM_LABEL[peer.system]} ${int(peer.rate)})` : 'no peer row',
+    status: judge(r, (v) => v >= min),
+  };
+}
+
+/** The issue's targets, for Squadron's default (unix) and its TCP-only variant. */
+export function checks(rows: readonly Row[]): Check[] {
+  const out: Check[] = [];
+  const variants: Array<[Check['variant'], SystemId, SystemId]> = [['default', 'squadron-unix', 'raw-unix'], ['tcp-only', 'squadron-tcp', 'raw-tcp']];
+  for (const [variant, sys, floor] of variants) {
+    out.push(rateVsBestPeer(rows, sys, variant, 'rpc-1', 1.4));
+    const sq1 = findRow(rows, sys, 'rpc-1');
+    const raw1 = findRow(rows, floor, 'rpc-1');
+    const p50r = ratio(sq1?.p50Us, raw1?.p50Us);
+    out.push({
+      variant, name: `${SCENARIO_LABEL['rpc-1']}: p50 vs raw floor (${SYSTEM_LABEL[floor]})`, target: '≤ 1.40x',
+      measured: `${x(p50r)} (${us(sq1?.p50Us)} µs vs ${us(raw1?.p50Us)} µs)`,
+      status: judge(p50r, (v) => v <= 1.4),
+    });
+    out.push(rateVsBestPeer(rows, sys, variant, 'rpc-64', 1.4));
+    const p99 = findRow(rows, sys, 'rpc-64')?.p99Us;
+    out.push({
+      variant, name: `${SCENARIO_LABEL['rpc-64']}: p99`, target: '≤ 2.00 ms',
+      measured: p99 === undefined ? '—' : `${(p99 / 1000).toFixed(2)} ms`,
+      status: judge(p99 ?? Number.NaN, (v) => v <= 2000),
+    });
+  }
+  const sqPs = findRow(rows, 'squadron', 'pubsub');
+  const natsPs = findRow(rows, 'nats', 'pubsub');
+  const psr = ratio(sqPs?.rate, natsPs?.rate);
+  out.push({
+    variant: 'pubsub', name: 'pub/sub 1→1: msgs/s vs nats.js', target: '≥ 1.30x',
+    measured: `${x(psr)} (${int(sqPs?.rate)} vs ${int(natsPs?.rate)} msgs/s)`,
+    status: judge(psr, (v) => v >= 1.3),
+  });
+  return out;
+}
+
+export function checksText(list: readonly Check[]): string {
+  return list.map((c) => `${c.status.padEnd(4)}  [${c.variant}] ${c.name}: ${c.measured}, target ${c.target}`).join('\n');
+}
+
+export function render(meta: Meta, rows: readonly Row[], list: readonly Check[]): string {
+  return [
+    `# Squadron benchmark — ${meta.date}`,
+    '',
+    `cores (nproc): ${meta.cores} · cpu: ${meta.cpu} · node ${meta.node} · ${meta.platform}`,
+    `${meta.calls.toLocaleString('en-US')} measured calls/messages per row after ${meta.warmup.toLocaleString('en-US')} warm-up · payload ${meta.payloadBytes} bytes · client and server in separate processes`
+      + (meta.only ? ` · BENCH_ONLY=${meta.only.join(',')}` : '') + ` · took ${meta.totalSeconds.toFixed(0)} s`,
+    '',
+    table(rows),
+    '',
+    'Targets (peers = nats.js and Moleculer; the raw socket is the floor, not a peer):',
+    '',
+    '```',
+    checksText(list),
+    '```',
+    '',
+  ].join('\n');
+}
+
+/** latest.{md,json} plus a timestamped copy of each. */
+export async function writeResults(dir: string, meta: Meta, rows: readonly Row[], list: readonly Check[], text: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const stamp = meta.date.replace(/[:.]/g, '-');
+  const json = `${JSON.stringify({ meta, rows, checks: list }, null, 2)}\n`;
+  const files = [join(dir, 'latest.md'), join(dir, 'latest.json'), join(dir, `${stamp}.md`), join(dir, `${stamp}.json`)];
+  await Promise.all(files.map((f) => writeFile(f, f.endsWith('.md') ? text : json)));
+  return files;
+}

@@ -1,0 +1,60 @@
+// One line of the result table, and the names that identify it. Shared by the suites that
+// produce rows and the report that compares them.
+
+/** `squadron-unix` is Squadron's default (same-host callers use the Unix socket). */
+export type SystemId = 'raw-tcp' | 'raw-unix' | 'squadron-unix' | 'squadron-tcp' | 'squadron' | 'nats' | 'moleculer';
+export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub';
+
+export const SYSTEM_LABEL: Record<SystemId, string> = {
+  'raw-tcp': 'raw net (tcp)',
+  'raw-unix': 'raw net (unix)',
+  'squadron-unix': 'squadron (default, unix)',
+  'squadron-tcp': 'squadron (tcp-only)',
+  // Pub/sub always goes through the broker over TCP: there is no unix/tcp variant.
+  squadron: 'squadron (via broker)',
+  nats: 'nats.js',
+  moleculer: 'moleculer (tcp)',
+};
+
+export const SCENARIO_LABEL: Record<ScenarioId, string> = {
+  'rpc-1': 'req-reply, 1 in flight',
+  'rpc-64': 'req-reply, 64 in flight',
+  pubsub: 'pub/sub 1→1',
+};
+
+export interface Row {
+  system: SystemId;
+  scenario: ScenarioId;
+  status: 'ok' | 'skipped' | 'failed';
+  /** Why a row was skipped or failed. */
+  reason?: string;
+  /** Calls/s (request-reply) or messages received/s (pub/sub). */
+  rate?: number;
+  p50Us?: number;
+  p90Us?: number;
+  p99Us?: number;
+  p999Us?: number;
+  maxUs?: number;
+  meanUs?: number;
+  /** Calls measured, or messages published. */
+  count?: number;
+  errors?: number;
+  received?: number;
+  /** Pub/sub: sent − received. */
+  drops?: number;
+  elapsedMs?: number;
+  note?: string;
+}
+
+export function failedRow(system: SystemId, scenario: ScenarioId, err: unknown): Row {
+  const reason = err instanceof Error ? err.message : String(err);
+  return { system, scenario, status: 'failed', reason };
+}
+
+export function skippedRow(system: SystemId, scenario: ScenarioId, reason: string): Row {
+  return { system, scenario, status: 'skipped', reason };
+}
+
+export function findRow(rows: readonly Row[], system: SystemId, scenario: ScenarioId): Row | undefined {
+  return rows.find((r) => r.system === system && r.scenario === scenario && r.status === 'ok');
+}

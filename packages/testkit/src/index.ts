@@ -1,0 +1,5 @@
+export { waitFor } from './wait.ts';
+export { startSites, silent } from './sites.ts';
+export type { TestSites } from './sites.ts';
+export { spawnInstance, spawnBroker, rssBytes, alive, SQUADRON_BIN, WORKER_DIR } from './processes.ts';
+export type { InstanceProcess, BrokerProcess } from './processes.ts';
