@@ -21,7 +21,9 @@ export class Child {
 
   constructor(readonly name: string, scenario: string, role: string, cfg: object) {
     const file = fileURLToPath(new URL(`./scenarios/${scenario}.ts`, import.meta.url));
-    this.proc = spawn(process.execPath, ['--import', 'tsx', file, role, JSON.stringify(cfg)], {
+    // BENCH_CHILD_FLAGS lets a profiling run add e.g. `--cpu-prof` (refused in NODE_OPTIONS).
+    const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
+    this.proc = spawn(process.execPath, [...extra, '--import', 'tsx', file, role, JSON.stringify(cfg)], {
       // Output is kept (tail only) to explain a failure, not shown: it would break the table.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, SQUADRON_LOG_LEVEL: process.env.SQUADRON_LOG_LEVEL ?? 'warn' },

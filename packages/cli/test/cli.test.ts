@@ -1,0 +1,101 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StatusBody } from '@squadron/control';
+import { squadron, startSquadron, waitFor, alive, WORKER_DIR, type LiveCommand } from '@squadron/testkit';
+
+describe('the squadron command against a running platform', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'squadron-cli-'));
+  const env = { SQUADRON_DATA_DIR: dataDir, SQUADRON_LOG_LEVEL: 'warn' };
+  let up: LiveCommand;
+
+  const status = async (): Promise<StatusBody> => {
+    const r = await squadron(['status', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as StatusBody;
+  };
+  const instanceCount = async () => (await status()).services.find((s) => s.name === 'worker')?.instances.length ?? 0;
+
+  before(async () => {
+    up = startSquadron(['up', '--port', '0', '--service', WORKER_DIR], env);
+    await up.waitFor(/squadron ready/, 60_000);
+  });
+
+  after(async () => {
+    await up.stop('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the API address and a ready line', () => {
+    assert.match(up.stdout(), /API http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(up.stdout(), /squadron ready: 2 instances in 2 sites/);
+  });
+
+  it('calls a method and prints the reply as JSON', async () => {
+    const r = await squadron(['call', 'worker', 'echo', '{"name":"ada"}'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).req, { name: 'ada' });
+    const fromCloud = await squadron(['call', 'worker', 'echo', '1', '--site', 'gcp-eu'], env);
+    assert.equal(JSON.parse(fromCloud.stdout).site, 'gcp-eu');
+  });
+
+  it('prints one line with the error code and exits non-zero on failure', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['call', 'worker', 'nope'], /^NO_SUCH_METHOD: /],
+      [['call', 'nobody', 'x'], /^NO_INSTANCES: /],
+      [['call', 'worker', 'boom'], /^HANDLER_ERROR: kaboom$/],
+      [['call', 'worker', 'echo', '{not json'], /^BAD_REQUEST: /],
+      [['call', 'worker', 'spin', '{"ms":400}', '--timeout', '100'], /^TIMEOUT: /],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await squadron(args, env);
+      assert.notEqual(r.code, 0, `${args.join(' ')} exited 0`);
+      assert.equal(r.stdout, '');
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
+      assert.match(lines[0]!, pattern);
+    }
+  });
+
+  it('publishes and subscribes from the terminal', async () => {
+    const sub = startSquadron(['subscribe', 'worker.seen', '--count', '1'], env);
+    await sub.waitFor(/subscribed to worker.seen/);
+    const pub = await squadron(['publish', 'worker.events', '{"hello":"world"}'], env);
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.equal(await sub.stop('SIGCONT'), 0);
+    const line = JSON.parse(sub.stdout().trim()) as { msg: unknown; site: string };
+    assert.deepEqual(line.msg, { hello: 'world' });
+  });
+
+  it('shows sites, brokers and live instances, as JSON too', async () => {
+    const s = await status();
+    assert.deepEqual(s.sites.map((x) => [x.name, x.kind, x.brokerStatus.up]), [['sto', 'datacenter', true], ['gcp-eu', 'cloud', true]]);
+    const worker = s.services.find((x) => x.name === 'worker')!;
+    assert.deepEqual(worker.instances.map((i) => i.site).sort(), ['gcp-eu', 'sto']);
+    for (const i of worker.instances) assert.match(i.address, /^tcp:\/\//);
+    const text = await squadron(['status'], env);
+    assert.match(text.stdout, /INSTANCES[\s\S]*worker/);
+  });
+
+  it('runs an instance in the foreground and deregisters it at once on Ctrl-C', async () => {
+    const run = startSquadron(['run', WORKER_DIR, '--site', 'sto'], env);
+    await run.waitFor(/ready in sto/);
+    assert.equal(await instanceCount(), 3);
+    const interrupted = Date.now();
+    run.child.kill('SIGINT');
+    await waitFor(async () => (await instanceCount()) === 2, 'the instance to leave', 1000);
+    assert.ok(Date.now() - interrupted < 1000);
+    assert.equal(await run.stop(), 0);
+  });
+
+  it('stops everything it started on SIGTERM', async () => {
+    const pids = (await status()).services.flatMap((s) => s.instances.map((i) => i.pid));
+    assert.ok(pids.length >= 2);
+    assert.equal(await up.stop('SIGTERM'), 0);
+    await waitFor(() => pids.every((pid) => !alive(pid)), 'every instance process to exit', 10_000);
+    const after = await squadron(['status'], env);
+    assert.match(after.stderr, /^UNAVAILABLE: /);
+  });
+});
