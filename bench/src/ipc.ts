@@ -42,6 +42,8 @@ export type FromChild =
   | { type: 'load'; result: LoadResult }
   | { type: 'published'; result: PublishResult }
   | { type: 'received'; result: ReceiveResult }
+  /** Answer to `describe`: what the child saw from its side (e.g. a broker's drop counters). */
+  | { type: 'described'; note: string }
   | { type: 'error'; message: string };
 
 export type ToChild =
@@ -49,6 +51,7 @@ export type ToChild =
   | { type: 'publish'; count: number; flushEvery: number }
   /** Subscriber: report once `count` messages arrived, or after `idleMs` without one; then reset. */
   | { type: 'collect'; count: number; idleMs: number }
+  | { type: 'describe' }
   | { type: 'stop' };
 
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */

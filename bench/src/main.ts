@@ -5,6 +5,7 @@
 //   BENCH_ONLY=squadron,nats  run only suites with one of these tags (see README)
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUITES, type BenchContext } from './suites.ts';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   if (suites.length === 0) throw new Error(`BENCH_ONLY=${only?.join(',')} selects nothing; tags: ${[...new Set(SUITES.flatMap((s) => s.tags))].join(', ')}`);
 
   const tmpDir = await mkdtemp(join(tmpdir(), 'squadron-bench-'));
+  // Also on Ctrl-C or a crash, not just on the normal path below.
+  process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }));
   const ctx: BenchContext = {
     calls, warmup: WARMUP, payloadBytes: PAYLOAD_BYTES, tmpDir,
     progress: (line) => process.stderr.write(`  ${line}\n`),

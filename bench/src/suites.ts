@@ -89,7 +89,9 @@ async function rpcRows(ctx: BenchContext, system: SystemId, start: (children: Ch
  * One publisher, one subscriber. Warm-up messages first (counted apart), then the measured
  * batch; rate = received / (first publish → last receive), both clocks being this machine's.
  */
-async function pubsubRow(ctx: BenchContext, system: SystemId, scenario: string, cfg: object, children: Child[]): Promise<Row> {
+async function pubsubRow(
+  ctx: BenchContext, system: SystemId, scenario: string, cfg: object, children: Child[], relay?: Child,
+): Promise<Row> {
   const sub = new Child(`${system} sub`, scenario, 'sub', { ...cfg, payloadBytes: ctx.payloadBytes });
   await started(sub, children);
   const pub = new Child(`${system} pub`, scenario, 'pub', { ...cfg, payloadBytes: ctx.payloadBytes });
@@ -106,10 +108,17 @@ async function pubsubRow(ctx: BenchContext, system: SystemId, scenario: string, 
   const got = (await sub.next('received', runTimeout(ctx))).result;
   if (got.received === 0) throw new Error(`no message received of ${sent.sent} sent`);
   const spanMs = got.tLast - sent.tFirst;
+  // Where drops happened, when the system in the middle can say (cumulative, warm-up included).
+  let relayNote = '';
+  if (relay) {
+    relay.send({ type: 'describe' });
+    relayNote = (await relay.next('described', READY_MS)).note;
+  }
   const notes = [
     sent.refused ? `${sent.refused} refused by the publisher's client` : '',
     got.localDropped ? `${got.localDropped} dropped in the subscriber's queue` : '',
     `publish loop ${(sent.tEnd - sent.tFirst).toFixed(0)} ms`,
+    relayNote,
   ].filter(Boolean);
   return {
     system, scenario: 'pubsub', status: 'ok',
@@ -133,10 +142,11 @@ async function pubsubRows(ctx: BenchContext, system: SystemId, run: (children: C
   return [row];
 }
 
-async function squadronBroker(children: Child[]): Promise<string> {
-  const address = await started(new Child('squadron broker', 'squadron-broker', 'broker', {}), children);
+async function squadronBroker(children: Child[]): Promise<{ address: string; broker: Child }> {
+  const broker = new Child('squadron broker', 'squadron-broker', 'broker', {});
+  const address = await started(broker, children);
   if (!address) throw new Error('broker reported no address');
-  return address;
+  return { address, broker };
 }
 
 function rawSuite(transport: 'tcp' | 'unix'): Suite {
@@ -156,7 +166,7 @@ function squadronRpcSuite(tcpOnly: boolean): Suite {
   return {
     tags: ['squadron', system, 'rpc'],
     run: (ctx) => rpcRows(ctx, system, async (children) => {
-      const broker = await squadronBroker(children);
+      const { address: broker } = await squadronBroker(children);
       await started(new Child(`${system} service`, 'squadron-rpc', 'service', { broker, tcpOnly }), children);
       return { scenario: 'squadron-rpc', cfg: { broker } };
     }),
@@ -190,8 +200,8 @@ const moleculerSuite: Suite = {
 const squadronPubSubSuite: Suite = {
   tags: ['squadron', 'squadron-unix', 'squadron-tcp', 'pubsub'],
   run: (ctx) => pubsubRows(ctx, 'squadron', async (children) => {
-    const broker = await squadronBroker(children);
-    return pubsubRow(ctx, 'squadron', 'squadron-pubsub', { broker, topic: 'bench.pubsub' }, children);
+    const { address, broker } = await squadronBroker(children);
+    return pubsubRow(ctx, 'squadron', 'squadron-pubsub', { broker: address, topic: 'bench.pubsub' }, children, broker);
   }),
 };
 

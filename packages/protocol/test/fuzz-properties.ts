@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FrameDecoder, isFrameKind, splitEnvelope, decode, encode, ProtocolError } from '../src/index.ts';
 import { FRAME_HEADER_BYTES } from '../src/limits.ts';
-import { arbFrames, arbCuts, arbMutatedBytes, chunk, writeFrames } from './fuzz-arbitraries.ts';
-import { arbValidatorInput, validators, errorFromWireNeverThrows } from './fuzz-validators.ts';
+import { arbFrames, arbCuts, arbMutatedBytes, chunk, writeFrames, type FrameSpec } from './fuzz-arbitraries.ts';
+import { arbValidatorInput, validators, errorFromWireNeverThrows, type ValidatorInput } from './fuzz-validators.ts';
 
 /** A case that runs longer than this is a hang. */
 export const HANG_MS = 1000;
@@ -56,7 +56,7 @@ function feed(chunks: Buffer[]): DecodeResult {
 }
 
 /** (a) Whatever FrameWriter writes, FrameDecoder gives back exactly, however the bytes are cut. */
-export const roundTrip: FuzzProperty<{ frames: fc.ArbitraryOf<typeof arbFrames>; cuts: number[] }> = {
+export const roundTrip: FuzzProperty<{ frames: FrameSpec[]; cuts: number[] }> = {
   name: 'frames round-trip',
   share: 0.2,
   arbitrary: fc.record({ frames: arbFrames, cuts: arbCuts }),
@@ -138,7 +138,7 @@ export const msgpackDecode: FuzzProperty<{ bytes: Uint8Array; valid: boolean }> 
  * (d) Every `as*` validator in messages.ts, given any value, returns or throws ProtocolError, and
  * accepts the well-formed value it was built for; errorFromWire never throws.
  */
-export const validatorInputs: FuzzProperty<fc.ArbitraryOf<typeof arbValidatorInput>> = {
+export const validatorInputs: FuzzProperty<ValidatorInput> = {
   name: 'message validators',
   share: 0.25,
   arbitrary: arbValidatorInput,

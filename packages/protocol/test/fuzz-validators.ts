@@ -7,7 +7,7 @@ import { decode, encode, errorFromWire, ErrorCode, SquadronError } from '../src/
 type Validator = (v: unknown) => unknown;
 
 /** Every `as*` export of messages.ts: a validator added there is fuzzed without touching this file. */
-export const validators: ReadonlyArray<readonly [string, Validator]> = Object.entries(messages)
+export const validators: ReadonlyArray<readonly [string, Validator]> = Object.entries(messages as Record<string, unknown>)
   .filter((e): e is [string, Validator] => e[0].startsWith('as') && typeof e[1] === 'function');
 
 const str = fc.string({ minLength: 1, maxLength: 24 });
@@ -81,7 +81,12 @@ function breakOnePart(value: unknown, pick: number, replacement: unknown, remove
 const viaWire = (v: unknown): unknown => decode(encode(v));
 
 /** `target` names the validator that must accept `value`; null when no validator has to. */
-export const arbValidatorInput: fc.Arbitrary<{ value: unknown; target: string | null }> = fc.oneof(
+export interface ValidatorInput {
+  value: unknown;
+  target: string | null;
+}
+
+export const arbValidatorInput: fc.Arbitrary<ValidatorInput> = fc.oneof(
   ...Object.entries(wellFormed).map(([target, arb]) =>
     fc.tuple(arb, fc.boolean()).map(([v, wire]) => ({ value: wire ? viaWire(v) : v, target }))),
   ...Object.values(wellFormed).map((arb) =>
