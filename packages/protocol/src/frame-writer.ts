@@ -1,6 +1,8 @@
 import { FRAME_HEADER_BYTES } from './limits.ts';
 
 const INITIAL_BYTES = 16 * 1024;
+/** Larger buffers, grown for a burst, are not kept for reuse. */
+const MAX_KEPT_BYTES = 256 * 1024;
 
 /**
  * Accumulates encoded frames into one buffer so that everything produced in one event-loop turn
@@ -10,6 +12,7 @@ const INITIAL_BYTES = 16 * 1024;
 export class FrameWriter {
   private buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   private length = 0;
+  private spare: Buffer | null = null;
 
   get pendingBytes(): number {
     return this.length;
@@ -49,14 +52,34 @@ export class FrameWriter {
     this.frame(kind, id, body);
   }
 
-  /** The bytes appended since the last take, or null when there are none. */
+  /**
+   * The bytes appended since the last take, or null when there are none. The writer moves on to
+   * a fresh buffer: the bytes taken stay the caller's until it hands them back with `recycle`.
+   */
   take(): Buffer | null {
     if (this.length === 0) return null;
     const out = this.buf.subarray(0, this.length);
-    const next = Math.max(INITIAL_BYTES, Math.min(this.buf.length, 1024 * 1024));
-    this.buf = Buffer.allocUnsafe(next);
+    const spare = this.spare;
+    if (spare !== null) {
+      this.spare = null;
+      this.buf = spare;
+    } else {
+      this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    }
     this.length = 0;
     return out;
+  }
+
+  /**
+   * Give back bytes returned by `take` once nothing refers to them any more (the socket wrote
+   * them through), so that the steady state allocates no buffer per flush. Buffers that grew
+   * for a burst are let go rather than kept.
+   */
+  recycle(taken: Buffer): void {
+    if (this.spare !== null || taken.byteOffset !== 0) return;
+    const size = taken.buffer.byteLength;
+    if (size < INITIAL_BYTES || size > MAX_KEPT_BYTES) return;
+    this.spare = Buffer.from(taken.buffer, 0, size);
   }
 
   private reserve(bytes: number): number {

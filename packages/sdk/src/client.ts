@@ -3,7 +3,7 @@ import { encode, ClosedError, TimeoutError, type AuthBody, type WireLimits, type
 import { BrokerSession } from './broker-session.ts';
 import { Directory } from './directory.ts';
 import { RetryBudget } from './retry-budget.ts';
-import { callWithRetries } from './caller.ts';
+import { Caller } from './caller.ts';
 import { LocalSubscription, type Subscription, type Delivery } from './subscriptions.ts';
 import { SubscriptionContext, type ContextHost, type MessageContext } from './context.ts';
 import { newTraceId } from './trace.ts';
@@ -73,8 +73,7 @@ export class Client implements ContextHost {
   readonly log: Logger;
   readonly directory: Directory;
   readonly session: BrokerSession;
-  private readonly budget: RetryBudget;
-  private readonly retryPolicy: RetryPolicy;
+  private readonly caller: Caller;
   private readonly subs = new Map<number, LocalSubscription>();
   private nextSid = 0;
   private closed = false;
@@ -86,9 +85,8 @@ export class Client implements ContextHost {
     this.instance = init.instance;
     this.service = init.service;
     this.log = init.log;
-    this.retryPolicy = init.retry;
-    this.budget = new RetryBudget(init.retry);
     this.directory = new Directory(init.site, init.outlier, init.session.auth, init.balance, init.limits);
+    this.caller = new Caller(this.directory, new RetryBudget(init.retry), init.retry, init.limits);
     this.session = new BrokerSession(init.session.address, init.session.auth, {
       onConnected: (s) => {
         init.session.onConnected?.(s);
@@ -116,10 +114,7 @@ export class Client implements ContextHost {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (timeoutMs <= 0) return Promise.reject(new TimeoutError(`deadline for ${service}.${method} passed before the call was made`));
     const deadline = Date.now() + timeoutMs;
-    return callWithRetries(
-      this.directory, this.budget, this.retryPolicy, service, method, payload ?? null, deadline,
-      options.traceId ?? newTraceId(), options.site,
-    ) as Promise<Res>;
+    return this.caller.call(service, method, payload ?? null, deadline, options.traceId ?? newTraceId(), options.site) as Promise<Res>;
   }
 
   /** Publish a message to a topic, at most once. Every subscription gets it; one member of each. */

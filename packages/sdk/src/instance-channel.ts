@@ -1,24 +1,22 @@
 import {
-  FrameKind, encode, decode, errorFromWire, maxFrameLength, ConnectionLostError, TimeoutError,
-  PayloadTooLargeError, DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits, type AuthBody,
+  FrameKind, decode, errorFromWire, ConnectionLostError, DEFAULT_LIMITS, type WireLimits, type AuthBody,
 } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-interface Queued {
+/** A call as a channel carries it: its encoded request and where the outcome goes. */
+export interface ChannelCall {
+  readonly body: Buffer;
+  /** The channel the call waits on, and its request id there; set by the channel. */
+  channel: InstanceChannel | null;
   id: number;
-  body: Buffer;
+  replied(value: unknown): void;
+  failed(err: Error): void;
 }
 
 /**
  * The caller's one connection to one callee instance. Requests are multiplexed on it by id and
- * go straight to the instance: no broker on the path. It connects on first use; requests made
- * while it connects wait, and fail as never sent if the connection cannot be made.
+ * go straight to the instance: no broker on the path. It connects on first use; calls made while
+ * it connects wait, and fail as never sent if the connection cannot be made.
  */
 export class InstanceChannel {
   private conn: Connection | null = null;
@@ -26,20 +24,18 @@ export class InstanceChannel {
   private closed = false;
   private retiring = false;
   private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
-  private queued: Queued[] = [];
-  private readonly maxBody: number;
+  private readonly pending = new Map<number, ChannelCall>();
+  /** Calls waiting for the connection; never sent. */
+  private queued: ChannelCall[] = [];
 
   constructor(
     readonly address: string,
     private readonly auth: Omit<AuthBody, 'version'>,
     private readonly onBroken: (err: Error) => void,
-    limits: WireLimits = DEFAULT_LIMITS,
-  ) {
-    this.maxBody = maxFrameLength(limits) - (FRAME_HEADER_BYTES - 4);
-  }
+    private readonly limits: WireLimits = DEFAULT_LIMITS,
+  ) {}
 
-  /** Requests sent or waiting on this channel. */
+  /** Calls sent or waiting on this channel. */
   get outstanding(): number {
     return this.pending.size;
   }
@@ -48,29 +44,28 @@ export class InstanceChannel {
     return this.closed;
   }
 
-  request(method: string, payload: unknown, deadline: number, traceId: string): Promise<unknown> {
-    const body = encode([method, deadline, traceId, payload]);
-    if (body.length > this.maxBody) return Promise.reject(new PayloadTooLargeError(body.length, this.maxBody));
-    if (this.closed) return Promise.reject(new ConnectionLostError(`channel to ${this.address} is closed`, false));
+  send(call: ChannelCall): void {
+    if (this.closed) {
+      call.failed(new ConnectionLostError(`channel to ${this.address} is closed`, false));
+      return;
+    }
     const id = (this.nextId = (this.nextId + 1) >>> 0);
-    return new Promise((resolve, reject) => {
-      const wait = Math.max(0, deadline - Date.now());
-      const timer = setTimeout(() => this.expire(id, wait), wait);
-      this.pending.set(id, { resolve, reject, timer });
-      const conn = this.conn;
-      if (conn !== null) conn.send(FrameKind.Request, id, body);
-      else {
-        this.queued.push({ id, body });
-        if (!this.connecting) void this.connect();
-      }
-    });
+    call.channel = this;
+    call.id = id;
+    this.pending.set(id, call);
+    const conn = this.conn;
+    if (conn !== null) conn.send(FrameKind.Request, id, call.body);
+    else {
+      this.queued.push(call);
+      if (!this.connecting) void this.connect();
+    }
   }
 
-  private expire(id: number, waitedMs: number): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    p.reject(new TimeoutError(`no reply from ${this.address} within ${waitedMs} ms`));
+  /** Forget a call that its caller gave up on (its deadline passed). */
+  cancel(call: ChannelCall): void {
+    if (call.channel !== this) return;
+    this.pending.delete(call.id);
+    call.channel = null;
     if (this.retiring && this.pending.size === 0) this.close();
   }
 
@@ -78,7 +73,7 @@ export class InstanceChannel {
     this.connecting = true;
     try {
       const socket = await dial(this.address, 1000);
-      const conn = new Connection(socket);
+      const conn = new Connection(socket, { limits: this.limits });
       await connectHandshake(conn, this.auth);
       if (this.closed) {
         conn.close();
@@ -87,7 +82,7 @@ export class InstanceChannel {
       this.conn = conn;
       conn.onFrame = (kind, id, body) => this.onFrame(kind, id, body);
       conn.onClose((err) => this.broken(new ConnectionLostError(`connection to ${this.address} lost: ${err.message}`, true)));
-      for (const q of this.queued) if (this.pending.has(q.id)) conn.send(FrameKind.Request, q.id, q.body);
+      for (const call of this.queued) if (call.channel === this) conn.send(FrameKind.Request, call.id, call.body);
       this.queued = [];
     } catch (err) {
       this.broken(new ConnectionLostError(`cannot connect to ${this.address}: ${(err as Error).message}`, false));
@@ -97,13 +92,13 @@ export class InstanceChannel {
   }
 
   private onFrame(kind: number, id: number, body: Buffer): void {
-    const p = this.pending.get(id);
-    if (p === undefined) return; // timed out already
+    const call = this.pending.get(id);
+    if (call === undefined) return; // given up on already
     this.pending.delete(id);
-    clearTimeout(p.timer);
-    if (kind === FrameKind.Reply) p.resolve(decode(body));
-    else if (kind === FrameKind.ErrorReply) p.reject(errorFromWire(decode(body)));
-    else p.reject(new ConnectionLostError(`unexpected frame ${kind} from ${this.address}`, true));
+    call.channel = null;
+    if (kind === FrameKind.Reply) call.replied(decode(body));
+    else if (kind === FrameKind.ErrorReply) call.failed(errorFromWire(decode(body)));
+    else call.failed(new ConnectionLostError(`unexpected frame ${kind} from ${this.address}`, true));
     if (this.retiring && this.pending.size === 0) this.close();
   }
 
@@ -111,14 +106,15 @@ export class InstanceChannel {
   private broken(err: ConnectionLostError): void {
     if (this.closed) return;
     this.closed = true;
-    const neverSent = new Set(this.queued.map((q) => q.id));
+    const neverSent = new Set(this.queued);
     this.queued = [];
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(neverSent.has(id) ? new ConnectionLostError(err.message, false) : err);
-    }
+    const calls = [...this.pending.values()];
     this.pending.clear();
     this.onBroken(err);
+    for (const call of calls) {
+      call.channel = null;
+      call.failed(neverSent.has(call) ? new ConnectionLostError(err.message, false) : err);
+    }
   }
 
   close(): void {
@@ -127,7 +123,7 @@ export class InstanceChannel {
     this.broken(new ConnectionLostError(`channel to ${this.address} closed`, true));
   }
 
-  /** The instance left the registry: let its outstanding requests finish, then close. */
+  /** The instance left the registry: let its outstanding calls finish, then close. */
   closeWhenIdle(): void {
     this.retiring = true;
     if (this.pending.size === 0) this.close();

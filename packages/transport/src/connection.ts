@@ -101,16 +101,22 @@ export class Connection {
     const bytes = this.writer.take();
     if (bytes === null || this.socket.destroyed) return;
     this.socket.write(bytes);
-    if (this.socket.writableLength > this.maxBacklog) {
+    // Written through to the kernel at once (the usual case): the buffer is free again.
+    if (this.socket.writableLength === 0) this.writer.recycle(bytes);
+    else if (this.socket.writableLength > this.maxBacklog) {
       this.destroy(new ConnectionLostError(`peer ${this.remote} is too slow: ${this.socket.writableLength} bytes unread`, true));
     }
   }
 
+  // After the current tick's promise continuations have all run, so that the frames they produce
+  // leave together, but before the event loop goes back to I/O: no added latency.
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    process.nextTick(this.flushBound);
   }
+
+  private readonly flushBound = () => this.flush();
 
   private receive(chunk: Buffer): void {
     if (this._closed) return;
