@@ -108,8 +108,8 @@ export class Connection {
     }
   }
 
-  // After the current tick's promise continuations have all run, so that the frames they produce
-  // leave together, but before the event loop goes back to I/O: no added latency.
+  // Before the event loop goes back to I/O, so no latency is added; frames sent in the same
+  // callback, or by the promise continuations it set off, leave together (at most two writes).
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;

@@ -43,6 +43,32 @@ describe('Connection over TCP', () => {
     }
   });
 
+  it('(a) keeps frames intact and in order across many turns, while write buffers are reused', async () => {
+    const client = await connectClient(server.port);
+    try {
+      const turns = 200;
+      const perTurn = 40;
+      const got: Array<[number, unknown]> = [];
+      client.onFrame = (_kind, id, body) => got.push([id, decode(body)]);
+      const expected: Array<[number, string]> = [];
+      for (let t = 0; t < turns; t++) {
+        for (let i = 0; i < perTurn; i++) {
+          const id = t * perTurn + i;
+          const text = String.fromCharCode(97 + (id % 26)).repeat(1 + (id % 700)); // sizes vary, so frames straddle buffers
+          client.sendValue(FrameKind.Request, id, text);
+          expected.push([id, text]);
+        }
+        await new Promise((resolve) => setImmediate(resolve)); // end the turn: one flush per turn
+      }
+      // A buffer reused while still being written corrupts the stream: the server then hangs up.
+      await waitFor(() => got.length === expected.length || client.closed, `${expected.length} replies`);
+      assert.equal(client.closed, false, 'the server closed the connection');
+      assert.deepEqual(got, expected);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('(b) closes a connection that sends a malformed frame with a PROTOCOL_ERROR Goaway; others keep working', async () => {
     const good = await connectClient(server.port);
     const clients: RawClient[] = [];
