@@ -6,7 +6,7 @@ export type { FrameHandler } from './frame-decoder.ts';
 export { FrameWriter } from './frame-writer.ts';
 export { splitEnvelope } from './envelope.ts';
 export type { EnvelopeParts } from './envelope.ts';
-export { encode, decode } from './codec.ts';
+export { encode, encodeTransient, decode } from './codec.ts';
 export {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
   HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError,

@@ -1,11 +1,9 @@
-import {
-  ErrorCode, NoInstancesError, ConnectionLostError, SquadronError, TimeoutError, PayloadTooLargeError,
-  encode, maxFrameLength, FRAME_HEADER_BYTES, DEFAULT_LIMITS, type WireLimits,
-} from '@squadron/protocol';
+import { ErrorCode, NoInstancesError, ConnectionLostError, SquadronError, TimeoutError } from '@squadron/protocol';
 import type { Directory, InstanceEntry } from './directory.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import type { RetryPolicy } from './options.ts';
 import type { ChannelCall, InstanceChannel } from './instance-channel.ts';
+import { DeadlineWheel, type Expiring, type DueList } from './deadline-wheel.ts';
 
 /** The request never reached a handler: safe to send elsewhere, whatever the method. */
 function notStarted(err: unknown): boolean {
@@ -20,10 +18,10 @@ function instanceFault(err: unknown): boolean {
 }
 
 /**
- * One call in flight. It is encoded once; on a failure that allows it, the same bytes go to
- * another instance. One timer covers the whole call, retries included.
+ * One call in flight. On a failure that allows it, it goes to another instance; one timer covers
+ * the whole call, retries included.
  */
-class Call implements ChannelCall {
+class Call implements ChannelCall, Expiring {
   channel: InstanceChannel | null = null;
   id = 0;
   entry: InstanceEntry | null = null;
@@ -31,25 +29,26 @@ class Call implements ChannelCall {
   attempts = 0;
   lastError: Error | null = null;
   done = false;
-  readonly timer: NodeJS.Timeout;
+  prevDue: Expiring | null = null;
+  nextDue: Expiring | null = null;
+  dueList: DueList | null = null;
 
   constructor(
     private readonly caller: Caller,
     readonly service: string,
     readonly method: string,
-    readonly body: Buffer,
+    readonly payload: unknown,
     readonly deadline: number,
+    readonly traceId: string,
     readonly preferSite: string | undefined,
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (err: Error) => void,
-  ) {
-    this.timer = setTimeout(expire, Math.max(0, deadline - Date.now()), this);
-  }
+  ) {}
 
   replied(value: unknown): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    this.caller.settled(this);
     this.entry?.health.success();
     this.resolve(value);
   }
@@ -61,15 +60,18 @@ class Call implements ChannelCall {
   finish(err: Error): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    this.caller.settled(this);
     this.reject(err);
   }
-}
 
-function expire(call: Call): void {
-  call.channel?.cancel(call);
-  call.entry?.health.failure(Date.now());
-  call.finish(new TimeoutError(`no reply from ${call.service}.${call.method} within the deadline`));
+  /** The deadline passed with no reply. */
+  expire(): void {
+    if (this.done) return;
+    this.channel?.cancel(this);
+    this.entry?.health.failure(Date.now());
+    this.done = true;
+    this.reject(new TimeoutError(`no reply from ${this.service}.${this.method} within the deadline`));
+  }
 }
 
 /**
@@ -79,24 +81,26 @@ function expire(call: Call): void {
  * instance's circuit breaker.
  */
 export class Caller {
-  private readonly maxBody: number;
+  private readonly deadlines = new DeadlineWheel();
 
   constructor(
     private readonly directory: Directory,
     private readonly budget: RetryBudget,
     private readonly policy: RetryPolicy,
-    limits: WireLimits = DEFAULT_LIMITS,
-  ) {
-    this.maxBody = maxFrameLength(limits) - (FRAME_HEADER_BYTES - 4);
-  }
+  ) {}
 
   call(service: string, method: string, payload: unknown, deadline: number, traceId: string, preferSite: string | undefined): Promise<unknown> {
-    const body = encode([method, deadline, traceId, payload]);
-    if (body.length > this.maxBody) return Promise.reject(new PayloadTooLargeError(body.length, this.maxBody));
     this.budget.deposit();
     return new Promise((resolve, reject) => {
-      this.dispatch(new Call(this, service, method, body, deadline, preferSite, resolve, reject));
+      const call = new Call(this, service, method, payload, deadline, traceId, preferSite, resolve, reject);
+      this.deadlines.add(call, Date.now());
+      this.dispatch(call);
     });
+  }
+
+  /** A call ended before its deadline. */
+  settled(call: Call): void {
+    this.deadlines.remove(call);
   }
 
   private dispatch(call: Call): void {

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { encode, ClosedError, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
+import { encode, encodeTransient, ClosedError, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
 import { BrokerSession } from './broker-session.ts';
 import { Directory } from './directory.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -62,6 +62,13 @@ interface BrokerSessionInit {
 
 let subscriberCounter = 0;
 
+/** Topics are what the broker accepts: 1 to 256 characters. */
+function checkTopic(topic: string): void {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 256) {
+    throw new BadRequestError(`a topic is a string of 1 to 256 characters, got ${JSON.stringify(topic)?.slice(0, 40)}`);
+  }
+}
+
 /**
  * A connection to the platform: call services, publish, subscribe. One per process; services
  * get one from their runtime, other processes from `connect()`.
@@ -77,6 +84,7 @@ export class Client implements ContextHost {
   private readonly subs = new Map<number, LocalSubscription>();
   private nextSid = 0;
   private closed = false;
+  private readonly maxPayload: number;
   /** Publishes refused because the broker connection was down or backed up. */
   publishDropped = 0;
 
@@ -85,8 +93,9 @@ export class Client implements ContextHost {
     this.instance = init.instance;
     this.service = init.service;
     this.log = init.log;
+    this.maxPayload = (init.limits ?? DEFAULT_LIMITS).maxPayloadBytes;
     this.directory = new Directory(init.site, init.outlier, init.session.auth, init.balance, init.limits);
-    this.caller = new Caller(this.directory, new RetryBudget(init.retry), init.retry, init.limits);
+    this.caller = new Caller(this.directory, new RetryBudget(init.retry), init.retry);
     this.session = new BrokerSession(init.session.address, init.session.auth, {
       onConnected: (s) => {
         init.session.onConnected?.(s);
@@ -117,9 +126,15 @@ export class Client implements ContextHost {
     return this.caller.call(service, method, payload ?? null, deadline, options.traceId ?? newTraceId(), options.site) as Promise<Res>;
   }
 
-  /** Publish a message to a topic, at most once. Every subscription gets it; one member of each. */
+  /**
+   * Publish a message to a topic, at most once. Every subscription gets it; one member of each.
+   * Throws BadRequestError for an invalid topic and PayloadTooLargeError over the payload limit.
+   */
   publish(topic: string, message: unknown, traceId: string = newTraceId()): void {
-    if (!this.session.publish(encode([topic, traceId]), encode(message))) this.publishDropped++;
+    checkTopic(topic);
+    const payload = encodeTransient(message);
+    if (payload.length > this.maxPayload) throw new PayloadTooLargeError(payload.length, this.maxPayload);
+    if (!this.session.publish(encode([topic, traceId]), payload)) this.publishDropped++;
   }
 
   /**
@@ -133,6 +148,7 @@ export class Client implements ContextHost {
     handler: (message: Msg, ctx: MessageContext) => void | Promise<void>,
     options: SubscribeOptions = {},
   ): Subscription {
+    checkTopic(topic);
     const sid = ++this.nextSid;
     const group = options.group ?? `_sub.${this.instance}.${++subscriberCounter}`;
     const deliver: Delivery = (message, t, traceId) => handler(message as Msg, new SubscriptionContext(this, t, traceId));

@@ -1,11 +1,15 @@
 import {
-  FrameKind, decode, errorFromWire, ConnectionLostError, DEFAULT_LIMITS, type WireLimits, type AuthBody,
+  FrameKind, decode, encodeTransient, errorFromWire, maxFrameLength, ConnectionLostError, PayloadTooLargeError,
+  DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits, type AuthBody,
 } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 
-/** A call as a channel carries it: its encoded request and where the outcome goes. */
+/** A call as a channel carries it: what to send and where the outcome goes. */
 export interface ChannelCall {
-  readonly body: Buffer;
+  readonly method: string;
+  readonly deadline: number;
+  readonly traceId: string;
+  readonly payload: unknown;
   /** The channel the call waits on, and its request id there; set by the channel. */
   channel: InstanceChannel | null;
   id: number;
@@ -27,13 +31,16 @@ export class InstanceChannel {
   private readonly pending = new Map<number, ChannelCall>();
   /** Calls waiting for the connection; never sent. */
   private queued: ChannelCall[] = [];
+  private readonly maxBody: number;
 
   constructor(
     readonly address: string,
     private readonly auth: Omit<AuthBody, 'version'>,
     private readonly onBroken: (err: Error) => void,
     private readonly limits: WireLimits = DEFAULT_LIMITS,
-  ) {}
+  ) {
+    this.maxBody = maxFrameLength(limits) - (FRAME_HEADER_BYTES - 4);
+  }
 
   /** Calls sent or waiting on this channel. */
   get outstanding(): number {
@@ -54,11 +61,23 @@ export class InstanceChannel {
     call.id = id;
     this.pending.set(id, call);
     const conn = this.conn;
-    if (conn !== null) conn.send(FrameKind.Request, id, call.body);
+    if (conn !== null) this.write(conn, call);
     else {
       this.queued.push(call);
       if (!this.connecting) void this.connect();
     }
+  }
+
+  /** Encode straight into the connection's write buffer; a request over the limit is refused unsent. */
+  private write(conn: Connection, call: ChannelCall): void {
+    const body = encodeTransient([call.method, call.deadline, call.traceId, call.payload]);
+    if (body.length > this.maxBody) {
+      this.pending.delete(call.id);
+      call.channel = null;
+      call.failed(new PayloadTooLargeError(body.length, this.maxBody));
+      return;
+    }
+    conn.send(FrameKind.Request, call.id, body);
   }
 
   /** Forget a call that its caller gave up on (its deadline passed). */
@@ -82,7 +101,7 @@ export class InstanceChannel {
       this.conn = conn;
       conn.onFrame = (kind, id, body) => this.onFrame(kind, id, body);
       conn.onClose((err) => this.broken(new ConnectionLostError(`connection to ${this.address} lost: ${err.message}`, true)));
-      for (const call of this.queued) if (call.channel === this) conn.send(FrameKind.Request, call.id, call.body);
+      for (const call of this.queued) if (call.channel === this) this.write(conn, call);
       this.queued = [];
     } catch (err) {
       this.broken(new ConnectionLostError(`cannot connect to ${this.address}: ${(err as Error).message}`, false));

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
-  FrameKind, decode, encode, errorToWire, asRequest, ProtocolError, DeadlineExceededError,
+  FrameKind, decode, encodeTransient, errorToWire, maxFrameLength, PayloadTooLargeError, FRAME_HEADER_BYTES, asRequest, ProtocolError, DeadlineExceededError,
   NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, type WireLimits,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, formatEndpoint, parseEndpoint } from '@squadron/transport';
@@ -33,12 +33,15 @@ export class ServiceServer {
   handled = 0;
   address = '';
   unixAddress: string | undefined;
+  private readonly maxBody: number;
 
   constructor(
     private readonly service: NormalizedService,
     private readonly host: ContextHost,
     private readonly options: ServiceServerOptions,
-  ) {}
+  ) {
+    this.maxBody = maxFrameLength(options.limits ?? DEFAULT_LIMITS) - (FRAME_HEADER_BYTES - 4);
+  }
 
   async start(): Promise<void> {
     const tcp = net.createServer((s) => this.accept(s));
@@ -87,7 +90,7 @@ export class ServiceServer {
       result.then(
         (value) => {
           this.done();
-          conn.send(FrameKind.Reply, id, encode(value ?? null));
+          this.reply(conn, id, value);
         },
         (err: unknown) => {
           this.done();
@@ -96,12 +99,19 @@ export class ServiceServer {
       );
     } else {
       this.done();
-      conn.send(FrameKind.Reply, id, encode(result ?? null));
+      this.reply(conn, id, result);
     }
   }
 
+  /** A reply over the frame limit would make the caller drop the connection: refuse it instead. */
+  private reply(conn: Connection, id: number, value: unknown): void {
+    const body = encodeTransient(value ?? null);
+    if (body.length > this.maxBody) return this.fail(conn, id, new PayloadTooLargeError(body.length, this.maxBody));
+    conn.send(FrameKind.Reply, id, body);
+  }
+
   private fail(conn: Connection, id: number, err: SquadronError): void {
-    conn.send(FrameKind.ErrorReply, id, encode(errorToWire(err)));
+    conn.sendValue(FrameKind.ErrorReply, id, errorToWire(err));
   }
 
   private done(): void {

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import {
-  FrameDecoder, FrameWriter, FrameKind, encode, DEFAULT_LIMITS, ProtocolError, ConnectionLostError,
+  FrameDecoder, FrameWriter, FrameKind, encode, encodeTransient, DEFAULT_LIMITS, ProtocolError, ConnectionLostError,
   type WireLimits,
 } from '@squadron/protocol';
 
@@ -64,7 +64,7 @@ export class Connection {
   }
 
   sendValue(kind: number, id: number, value: unknown): void {
-    this.send(kind, id, encode(value));
+    this.send(kind, id, encodeTransient(value));
   }
 
   sendEnvelope(kind: number, id: number, header: Uint8Array, payload: Uint8Array): void {
