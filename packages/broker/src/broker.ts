@@ -2,12 +2,12 @@ import net from 'node:net';
 import { unlinkSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import {
-  FrameKind, decode, encode, splitEnvelope, asEnvelopeHeader, asInstanceInfo, asSubscribe,
+  FrameKind, decode, encode, readEnvelope, asInstanceInfo, asSubscribe,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
 import { Registry } from './registry.ts';
-import { TopicTable } from './pubsub.ts';
+import { TopicTable, type Forwarder } from './pubsub.ts';
 import { PeerLink } from './peer-link.ts';
 import type { BrokerStats } from './stats.ts';
 
@@ -38,7 +38,7 @@ interface Session {
  * A site's broker: the registry of the site's live instances, pub/sub fan-out, and the links
  * that share both with the other sites' brokers. It is never on the request-reply path.
  */
-export class Broker {
+export class Broker implements Forwarder {
   readonly site: string;
   readonly log: Logger;
   readonly registry: Registry;
@@ -124,6 +124,11 @@ export class Broker {
     };
   }
 
+  /** Send a publish to another site's broker for one of its groups (the TopicTable's Forwarder). */
+  forward(site: string, group: string, topic: string, traceId: string, payload: Buffer): boolean {
+    return this.links.get(site)?.forward(topic, traceId, group, payload) ?? false;
+  }
+
   private accept(socket: net.Socket): void {
     const conn = new Connection(socket, { limits: this.limits });
     acceptHandshake(conn, { site: this.site, server: 'broker', sites: () => this.siteOrder })
@@ -158,19 +163,15 @@ export class Broker {
     const { conn } = session;
     switch (kind) {
       case FrameKind.Publish: {
-        const { header, payload } = splitEnvelope(body);
-        const [topic, traceId] = asEnvelopeHeader(decode(header));
         this.published++;
-        this.topics.publish(topic, header, payload, this.siteOrder, (site, group) =>
-          this.links.get(site)?.forward(topic, traceId, group, payload) ?? false);
+        this.topics.publish(body, readEnvelope(body), this.siteOrder, this);
         return;
       }
       case FrameKind.Forward: {
         if (session.auth.role !== 'broker') throw new ProtocolError('only a broker may forward');
-        const { header, payload } = splitEnvelope(body);
-        const [topic, , group] = asEnvelopeHeader(decode(header));
-        if (!group) throw new ProtocolError('forward without a group');
-        this.topics.deliverForwarded(topic, group, header, payload);
+        const envelope = readEnvelope(body);
+        if (!envelope.group) throw new ProtocolError('forward without a group');
+        this.topics.deliverForwarded(body, envelope);
         return;
       }
       case FrameKind.Subscribe: {

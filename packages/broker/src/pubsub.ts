@@ -1,5 +1,5 @@
 import type { Connection } from '@squadron/transport';
-import { FrameKind } from '@squadron/protocol';
+import { FrameKind, type Envelope } from '@squadron/protocol';
 
 interface Member {
   conn: Connection;
@@ -19,12 +19,13 @@ class Group {
    * Hand the message to the next member that is keeping up. A member whose unread bytes pass the
    * cap is skipped; when all are behind, the message is dropped and counted (at-most-once).
    */
-  deliver(header: Uint8Array, payload: Uint8Array, maxBacklog: number): boolean {
+  deliver(body: Buffer, maxBacklog: number): boolean {
     const n = this.members.length;
     for (let tries = 0; tries < n; tries++) {
       const member = this.members[this.next++ % n]!;
       if (member.conn.backlog <= maxBacklog) {
-        member.conn.sendEnvelope(FrameKind.Message, member.sid, header, payload);
+        // A Message carries the publish's envelope as it came: one copy, nothing re-encoded.
+        member.conn.send(FrameKind.Message, member.sid, body);
         this.delivered++;
         return true;
       }
@@ -32,6 +33,11 @@ class Group {
     this.dropped++;
     return false;
   }
+}
+
+/** Sends a publish to another site's broker, for one of its groups. */
+export interface Forwarder {
+  forward(site: string, group: string, topic: string, traceId: string, payload: Buffer): boolean;
 }
 
 export interface SubscriptionStats {
@@ -134,27 +140,22 @@ export class TopicTable {
    * Deliver a publish to every group: a group with members here gets it here; a group that lives
    * only in other sites gets it through `forward`, to the first such site in `siteOrder`.
    */
-  publish(
-    topic: string,
-    header: Uint8Array,
-    payload: Uint8Array,
-    siteOrder: readonly string[],
-    forward: (site: string, group: string) => boolean,
-  ): void {
-    const local = this.local.get(topic);
-    if (local) for (const group of local.values()) group.deliver(header, payload, this.maxSubscriberBacklog);
-    const remote = this.remote.get(topic);
+  publish(body: Buffer, envelope: Envelope, siteOrder: readonly string[], forwarder: Forwarder): void {
+    const local = this.local.get(envelope.topic);
+    if (local) for (const group of local.values()) group.deliver(body, this.maxSubscriberBacklog);
+    const remote = this.remote.get(envelope.topic);
     if (!remote) return;
     for (const [group, sites] of remote) {
       if (local?.has(group)) continue;
-      for (const site of siteOrder) if (sites.has(site) && forward(site, group)) break;
+      const payload = body.subarray(envelope.payloadOffset);
+      for (const site of siteOrder) if (sites.has(site) && forwarder.forward(site, group, envelope.topic, envelope.traceId, payload)) break;
     }
   }
 
   /** A publish forwarded from another site, for one group: deliver here only. */
-  deliverForwarded(topic: string, group: string, header: Uint8Array, payload: Uint8Array): boolean {
-    const g = this.local.get(topic)?.get(group);
-    return g ? g.deliver(header, payload, this.maxSubscriberBacklog) : false;
+  deliverForwarded(body: Buffer, envelope: Envelope): boolean {
+    const g = this.local.get(envelope.topic)?.get(envelope.group);
+    return g ? g.deliver(body, this.maxSubscriberBacklog) : false;
   }
 
   stats(): SubscriptionStats[] {

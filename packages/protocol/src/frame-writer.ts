@@ -1,4 +1,5 @@
 import { FRAME_HEADER_BYTES } from './limits.ts';
+import { envelopeHeaderBytes } from './envelope.ts';
 
 const INITIAL_BYTES = 16 * 1024;
 /** Larger buffers, grown for a burst, are not kept for reuse. */
@@ -30,21 +31,25 @@ export class FrameWriter {
   }
 
   /**
-   * Append a frame whose body is `u16 headerLength | header | payload`, the layout of Publish,
-   * Message and Forward: a broker reads the small header and forwards the payload untouched.
+   * Append a Publish, Message or Forward frame (see envelope.ts). A field over 255 bytes throws
+   * a RangeError before anything is written.
    */
-  envelope(kind: number, id: number, header: Uint8Array, payload: Uint8Array): void {
-    // Checked before reserving: a throw after `reserve` would leave a half-written frame queued.
-    if (header.length > 0xffff) throw new RangeError(`envelope header of ${header.length} bytes exceeds 65535 bytes`);
-    const bodyLength = 2 + header.length + payload.length;
-    const at = this.reserve(FRAME_HEADER_BYTES + bodyLength);
+  envelope(kind: number, id: number, topic: string, traceId: string, group: string, payload: Uint8Array): void {
+    const [t, r, g] = envelopeHeaderBytes(topic, traceId, group);
+    const bodyLength = 3 + t + r + g + payload.length;
+    let at = this.reserve(FRAME_HEADER_BYTES + bodyLength);
     const buf = this.buf;
     buf.writeUInt32BE(FRAME_HEADER_BYTES - 4 + bodyLength, at);
     buf[at + 4] = kind;
     buf.writeUInt32BE(id >>> 0, at + 5);
-    buf.writeUInt16BE(header.length, at + FRAME_HEADER_BYTES);
-    buf.set(header, at + FRAME_HEADER_BYTES + 2);
-    buf.set(payload, at + FRAME_HEADER_BYTES + 2 + header.length);
+    at += FRAME_HEADER_BYTES;
+    buf[at++] = t;
+    at += buf.write(topic, at, t, 'utf8');
+    buf[at++] = r;
+    at += buf.write(traceId, at, r, 'utf8');
+    buf[at++] = g;
+    at += buf.write(group, at, g, 'utf8');
+    buf.set(payload, at);
   }
 
   /** Append a frame whose body is already laid out (forwarding an envelope as it came). */

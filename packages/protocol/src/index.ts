@@ -4,8 +4,8 @@ export type { WireLimits } from './limits.ts';
 export { FrameDecoder } from './frame-decoder.ts';
 export type { FrameHandler } from './frame-decoder.ts';
 export { FrameWriter } from './frame-writer.ts';
-export { splitEnvelope } from './envelope.ts';
-export type { EnvelopeParts } from './envelope.ts';
+export { readEnvelope, envelopeHeaderBytes, MAX_ENVELOPE_FIELD_BYTES } from './envelope.ts';
+export type { Envelope } from './envelope.ts';
 export { encode, encodeTransient, decode } from './codec.ts';
 export {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
@@ -14,9 +14,9 @@ export {
 } from './errors.ts';
 export type { SquadronErrorOptions, WireError } from './errors.ts';
 export {
-  asAuth, asHello, asReady, asInstanceInfo, asSubscribe, asInterest, asEnvelopeHeader, asRegistryEvent, asRequest,
+  asAuth, asHello, asReady, asInstanceInfo, asSubscribe, asInterest, asRegistryEvent, asRequest,
 } from './messages.ts';
 export type {
   PeerRole, HelloBody, AuthBody, ReadyBody, InstanceInfo, MethodInfo, RegistryEvent, SubscribeBody,
-  EnvelopeHeader, InterestBody, QueryBody, RequestBody,
+  InterestBody, QueryBody, RequestBody,
 } from './messages.ts';

@@ -68,9 +68,6 @@ export interface SubscribeBody {
   group: string;
 }
 
-/** Header of Publish, Message and Forward envelopes: msgpack [topic, traceId, group?]. */
-export type EnvelopeHeader = [topic: string, traceId: string, group?: string];
-
 export interface InterestBody {
   topic: string;
   group: string;
@@ -122,7 +119,7 @@ export function asInstanceInfo(v: unknown): InstanceInfo {
 
 export function asSubscribe(v: unknown): SubscribeBody {
   const o = v as Partial<SubscribeBody> | null;
-  if (!o || typeof o !== 'object' || !isString(o.topic) || !isString(o.group)) fail('subscribe');
+  if (!o || typeof o !== 'object' || !isString(o.topic, 255) || !isString(o.group, 255)) fail('subscribe');
   return o as SubscribeBody;
 }
 
@@ -130,13 +127,6 @@ export function asInterest(v: unknown): InterestBody {
   const o = v as Partial<InterestBody> | null;
   if (!o || typeof o !== 'object' || !isString(o.topic) || !isString(o.group) || typeof o.present !== 'boolean') fail('interest');
   return o as InterestBody;
-}
-
-export function asEnvelopeHeader(v: unknown): EnvelopeHeader {
-  if (!Array.isArray(v) || !isString(v[0]) || typeof v[1] !== 'string' || (v[2] !== undefined && v[2] !== null && typeof v[2] !== 'string')) {
-    fail('envelope header');
-  }
-  return v as EnvelopeHeader;
 }
 
 export function asRegistryEvent(v: unknown): RegistryEvent {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  FrameDecoder, FrameWriter, FrameKind, ProtocolError, splitEnvelope, maxFrameLength, DEFAULT_LIMITS,
+  FrameDecoder, FrameWriter, FrameKind, ProtocolError, readEnvelope, maxFrameLength, DEFAULT_LIMITS,
   FRAME_HEADER_BYTES, type WireLimits,
 } from '../src/index.ts';
 import { ALL_KINDS, ENVELOPE_KINDS, pseudoRandomBytes } from './fuzz-arbitraries.ts';
@@ -97,32 +97,38 @@ describe('FrameWriter → FrameDecoder', () => {
 });
 
 describe('envelope frames', () => {
-  it('round-trip header and payload through writer.envelope and splitEnvelope', () => {
+  it('round-trip topic, trace id, group and payload through writer.envelope and readEnvelope', () => {
     const arbBytes = (max: number) => fc.uint8Array({ maxLength: max }).map((b) => Buffer.from(b));
-    fc.assert(fc.property(fc.constantFrom(...ENVELOPE_KINDS), fc.nat({ max: 0xffffffff }), arbBytes(300), arbBytes(2000), (kind, id, header, payload) => {
-      const writer = new FrameWriter();
-      writer.envelope(kind, id, header, payload);
-      const [frame] = decodeAll([writer.take()!]);
-      assert.ok(frame && frame.kind === kind && frame.id === id);
-      const parts = splitEnvelope(frame.body);
-      assert.ok(parts.header.equals(header) && parts.payload.equals(payload));
-    }), { numRuns: 500 });
+    const arbField = (min: number) => fc.string({ minLength: min, maxLength: 60, unit: 'grapheme' });
+    fc.assert(fc.property(fc.constantFrom(...ENVELOPE_KINDS), fc.nat({ max: 0xffffffff }), arbField(1), arbField(0), arbField(0), arbBytes(2000),
+      (kind, id, topic, traceId, group, payload) => {
+        const writer = new FrameWriter();
+        writer.envelope(kind, id, topic, traceId, group, payload);
+        const [frame] = decodeAll([writer.take()!]);
+        assert.ok(frame && frame.kind === kind && frame.id === id);
+        const env = readEnvelope(frame.body);
+        assert.deepEqual([env.topic, env.traceId, env.group], [topic, traceId, group]);
+        assert.ok(frame.body.subarray(env.payloadOffset).equals(payload));
+      }), { numRuns: 500 });
   });
 
-  it('takes a header of up to 65535 bytes and refuses a longer one without queueing anything', () => {
+  it('takes fields of up to 255 bytes and refuses a longer one without queueing anything', () => {
     const writer = new FrameWriter();
-    writer.envelope(FrameKind.Publish, 0, Buffer.alloc(0xffff, 1), Buffer.from('p'));
-    assert.equal(splitEnvelope(decodeAll([writer.take()!])[0]!.body).header.length, 0xffff);
-    assert.throws(() => writer.envelope(FrameKind.Publish, 0, Buffer.alloc(0x10000), Buffer.alloc(1)), RangeError);
+    writer.envelope(FrameKind.Publish, 0, 't'.repeat(255), 'r', '', Buffer.from('p'));
+    assert.equal(readEnvelope(decodeAll([writer.take()!])[0]!.body).topic.length, 255);
+    assert.throws(() => writer.envelope(FrameKind.Publish, 0, 't'.repeat(256), '', '', Buffer.alloc(1)), RangeError);
+    assert.throws(() => writer.envelope(FrameKind.Publish, 0, 'é'.repeat(128), '', '', Buffer.alloc(1)), RangeError, '256 bytes of UTF-8');
     assert.equal(writer.pendingBytes, 0, 'a refused envelope left bytes in the writer');
     writer.frame(FrameKind.Ping, 3);
     assert.deepEqual(decodeAll([writer.take()!]), [{ kind: FrameKind.Ping, id: 3, body: Buffer.alloc(0) }]);
   });
 
-  it('splitEnvelope refuses a body too short for its header length, or a header overrunning the body', () => {
-    assert.throws(() => splitEnvelope(Buffer.from([0])), ProtocolError);
-    assert.throws(() => splitEnvelope(Buffer.from([0, 5, 1, 2])), ProtocolError);
-    assert.deepEqual(splitEnvelope(Buffer.from([0, 0])), { header: Buffer.alloc(0), payload: Buffer.alloc(0) });
+  it('readEnvelope refuses a field overrunning the body, a missing field, or an empty topic', () => {
+    assert.throws(() => readEnvelope(Buffer.alloc(0)), ProtocolError);
+    assert.throws(() => readEnvelope(Buffer.from([5, 0x61, 0x62])), ProtocolError);
+    assert.throws(() => readEnvelope(Buffer.from([1, 0x61])), ProtocolError);
+    assert.throws(() => readEnvelope(Buffer.from([0, 0, 0])), ProtocolError);
+    assert.deepEqual(readEnvelope(Buffer.from([1, 0x61, 0, 0])), { topic: 'a', traceId: '', group: '', payloadOffset: 4 });
   });
 });
 

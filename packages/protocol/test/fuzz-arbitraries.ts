@@ -3,13 +3,13 @@ import fc from 'fast-check';
 import { FrameKind, FrameWriter, maxFrameLength, DEFAULT_LIMITS } from '../src/index.ts';
 
 export const ALL_KINDS: readonly number[] = Object.values(FrameKind);
-/** Kinds whose body is an envelope: `u16 headerLength | header | payload`. */
+/** Kinds whose body is an envelope: `u8 length | topic | u8 length | trace | u8 length | group | payload`. */
 export const ENVELOPE_KINDS: readonly number[] = [FrameKind.Publish, FrameKind.Message, FrameKind.Forward];
 
 /** One frame to write, and whether to `take()` the writer's bytes right after it. */
 export type FrameSpec =
   | { type: 'frame'; kind: number; id: number; body: Buffer; omitBody: boolean; takeAfter: boolean }
-  | { type: 'envelope'; kind: number; id: number; header: Buffer; payload: Buffer; takeAfter: boolean };
+  | { type: 'envelope'; kind: number; id: number; topic: string; traceId: string; group: string; payload: Buffer; takeAfter: boolean };
 
 /** `size` bytes from a xorshift generator: large bodies without generating every byte in fast-check. */
 export function pseudoRandomBytes(size: number, seed: number): Buffer {
@@ -44,7 +44,8 @@ function arbFrame(body: fc.Arbitrary<Buffer>): fc.Arbitrary<FrameSpec> {
     }),
     fc.record({
       type: fc.constant('envelope' as const), kind: fc.constantFrom(...ENVELOPE_KINDS), id: arbId,
-      header: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), payload: body, takeAfter: fc.boolean(),
+      topic: fc.string({ minLength: 1, maxLength: 60 }), traceId: fc.string({ maxLength: 40 }), group: fc.string({ maxLength: 40 }),
+      payload: body, takeAfter: fc.boolean(),
     }),
   );
 }
@@ -64,7 +65,7 @@ export function writeFrames(frames: readonly FrameSpec[]): Buffer {
     if (bytes !== null) taken.push(bytes);
   };
   for (const f of frames) {
-    if (f.type === 'envelope') writer.envelope(f.kind, f.id, f.header, f.payload);
+    if (f.type === 'envelope') writer.envelope(f.kind, f.id, f.topic, f.traceId, f.group, f.payload);
     else if (f.omitBody && f.body.length === 0) writer.frame(f.kind, f.id);
     else writer.frame(f.kind, f.id, f.body);
     if (f.takeAfter) take();

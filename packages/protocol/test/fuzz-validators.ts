@@ -36,7 +36,6 @@ export const wellFormed: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
   asInstanceInfo: instanceInfo,
   asSubscribe: fc.record({ topic: str, group: str }),
   asInterest: fc.record({ topic: str, group: str, present: fc.boolean() }),
-  asEnvelopeHeader: fc.oneof(fc.tuple(str, anyString), fc.tuple(str, anyString, str)),
   asRegistryEvent: fc.oneof(
     fc.record({ type: fc.constant('snapshot'), site: str, sites: fc.array(str, { maxLength: 3 }), instances: fc.array(instanceInfo, { maxLength: 2 }) }),
     fc.record({ type: fc.constant('up'), instance: instanceInfo }),

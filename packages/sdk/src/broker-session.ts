@@ -117,10 +117,10 @@ export class BrokerSession {
     }
   }
 
-  publish(header: Uint8Array, payload: Uint8Array): boolean {
+  publish(topic: string, traceId: string, payload: Uint8Array): boolean {
     const conn = this.conn;
     if (!conn || conn.closed) return false;
-    conn.sendEnvelope(FrameKind.Publish, 0, header, payload);
+    conn.sendEnvelope(FrameKind.Publish, 0, topic, traceId, '', payload);
     return true;
   }
 

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { encode, encodeTransient, ClosedError, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
+import { encodeTransient, ClosedError, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
 import { BrokerSession } from './broker-session.ts';
 import { Directory } from './directory.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -62,10 +62,10 @@ interface BrokerSessionInit {
 
 let subscriberCounter = 0;
 
-/** Topics are what the broker accepts: 1 to 256 characters. */
+/** Topics are what the wire carries: 1 to 255 bytes of UTF-8. */
 function checkTopic(topic: string): void {
-  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 256) {
-    throw new BadRequestError(`a topic is a string of 1 to 256 characters, got ${JSON.stringify(topic)?.slice(0, 40)}`);
+  if (typeof topic !== 'string' || topic.length === 0 || Buffer.byteLength(topic) > MAX_ENVELOPE_FIELD_BYTES) {
+    throw new BadRequestError(`a topic is a string of 1 to ${MAX_ENVELOPE_FIELD_BYTES} bytes, got ${JSON.stringify(topic)?.slice(0, 40)}`);
   }
 }
 
@@ -132,9 +132,10 @@ export class Client implements ContextHost {
    */
   publish(topic: string, message: unknown, traceId: string = newTraceId()): void {
     checkTopic(topic);
+    if (Buffer.byteLength(traceId) > MAX_ENVELOPE_FIELD_BYTES) throw new BadRequestError(`a trace id is at most ${MAX_ENVELOPE_FIELD_BYTES} bytes`);
     const payload = encodeTransient(message);
     if (payload.length > this.maxPayload) throw new PayloadTooLargeError(payload.length, this.maxPayload);
-    if (!this.session.publish(encode([topic, traceId]), payload)) this.publishDropped++;
+    if (!this.session.publish(topic, traceId, payload)) this.publishDropped++;
   }
 
   /**

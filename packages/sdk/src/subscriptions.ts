@@ -1,4 +1,4 @@
-import { decode, splitEnvelope, asEnvelopeHeader } from '@squadron/protocol';
+import { decode, readEnvelope } from '@squadron/protocol';
 
 export type Delivery = (message: unknown, topic: string, traceId: string) => void | Promise<void>;
 
@@ -46,9 +46,8 @@ export class LocalSubscription implements Subscription {
 
   /** A Message frame's body arrived for this subscription. */
   accept(body: Buffer): void {
-    const { header, payload } = splitEnvelope(body);
-    const [topic, traceId] = asEnvelopeHeader(decode(header));
-    const message = decode(payload);
+    const { topic, traceId, payloadOffset } = readEnvelope(body);
+    const message = decode(body.subarray(payloadOffset));
     this.received++;
     if (this.running < this.concurrency) this.run(message, topic, traceId);
     else if (this.queue.length < this.maxQueued) this.queue.push([message, topic, traceId]);

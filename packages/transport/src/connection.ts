@@ -67,9 +67,10 @@ export class Connection {
     this.send(kind, id, encodeTransient(value));
   }
 
-  sendEnvelope(kind: number, id: number, header: Uint8Array, payload: Uint8Array): void {
+  /** A Publish, Message or Forward frame (see the protocol's envelope layout). */
+  sendEnvelope(kind: number, id: number, topic: string, traceId: string, group: string, payload: Uint8Array): void {
     if (this._closed) return;
-    this.writer.envelope(kind, id, header, payload);
+    this.writer.envelope(kind, id, topic, traceId, group, payload);
     this.scheduleFlush();
   }
 
