@@ -36,13 +36,16 @@ export function reportFailure(err: unknown): number {
   return 1;
 }
 
-/** Run a command body; failures print one line and set the exit code. */
+/**
+ * Run a command body; a failure prints one line and exits with its code at once, so that nothing
+ * the command had opened (a listening socket, a reconnecting client) keeps the process alive.
+ */
 export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await body(...args);
     } catch (err) {
-      process.exitCode = reportFailure(err);
+      process.exit(reportFailure(err));
     }
   };
 }

@@ -92,8 +92,14 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     startedAt: Date.now(),
     inFlight: 0,
   };
-  await client.session.start();
-  await firstSnapshot(client);
+  try {
+    await client.session.start();
+    await firstSnapshot(client);
+  } catch (err) {
+    await server.drain(0);
+    await client.close();
+    throw err;
+  }
 
   let lastLoad = -1;
   const loadTimer = setInterval(() => {

@@ -29,6 +29,8 @@ export function registerBroker(program: Command): void {
     .option('--peer <site=address>', 'another site\'s broker (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--sites <list>', 'all sites in failover order, comma-separated')
     .action(action(async (flags: BrokerFlags) => {
+      // Started by the platform: never outlive it, even while still starting.
+      process.once('disconnect', () => process.exit(1));
       const peers = parsePeers(flags.peer);
       const broker = new Broker({
         site: flags.site,

@@ -30,6 +30,8 @@ export function registerRun(program: Command): void {
     .option('--listen <address>', 'address callers connect to (default tcp://127.0.0.1:0)')
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (dir: string, flags: RunFlags) => {
+      // Started by the platform: never outlive it, even while still starting.
+      process.once('disconnect', () => process.exit(1));
       const definition = await loadService(dir);
       const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, platformUrl(flags.dataDir)));
       const logger = pino({ name: definition.name, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
