@@ -2,7 +2,7 @@ import net from 'node:net';
 import { unlinkSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import {
-  FrameKind, decode, encode, readEnvelope, asInstanceInfo, asSubscribe,
+  FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
@@ -52,6 +52,7 @@ export class Broker implements Forwarder {
   private heartbeat: NodeJS.Timeout | null = null;
   private _address = '';
   private published = 0;
+  private readonly envelopes = new EnvelopeReader();
 
   constructor(private readonly options: BrokerOptions) {
     this.site = options.site;
@@ -125,8 +126,11 @@ export class Broker implements Forwarder {
   }
 
   /** Send a publish to another site's broker for one of its groups (the TopicTable's Forwarder). */
-  forward(site: string, group: string, topic: string, traceId: string, payload: Buffer): boolean {
-    return this.links.get(site)?.forward(topic, traceId, group, payload) ?? false;
+  forward(site: string, group: string, body: Buffer): boolean {
+    const link = this.links.get(site);
+    if (link === undefined) return false;
+    const envelope = this.envelopes.read(body);
+    return link.forward(envelope.topic, envelope.traceId, group, body.subarray(envelope.payloadOffset));
   }
 
   private accept(socket: net.Socket): void {
@@ -163,15 +167,16 @@ export class Broker implements Forwarder {
     const { conn } = session;
     switch (kind) {
       case FrameKind.Publish: {
+        envelopePayloadOffset(body);
         this.published++;
-        this.topics.publish(body, readEnvelope(body), this.siteOrder, this);
+        this.topics.publish(body, this.envelopes.topic(body), this.siteOrder, this);
         return;
       }
       case FrameKind.Forward: {
         if (session.auth.role !== 'broker') throw new ProtocolError('only a broker may forward');
-        const envelope = readEnvelope(body);
+        const envelope = this.envelopes.read(body);
         if (!envelope.group) throw new ProtocolError('forward without a group');
-        this.topics.deliverForwarded(body, envelope);
+        this.topics.deliverForwarded(body, envelope.topic, envelope.group);
         return;
       }
       case FrameKind.Subscribe: {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { FrameKind, decode, asRegistryEvent, asInterest } from '@squadron/protocol';
+import { FrameKind, decode, asRegistryEvent, asInterest, encodeEnvelopeField } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import type { Registry } from './registry.ts';
 import type { TopicTable } from './pubsub.ts';
@@ -46,7 +46,7 @@ export class PeerLink {
   forward(topic: string, traceId: string, group: string, payload: Uint8Array): boolean {
     const conn = this.conn;
     if (!conn || conn.closed) return false;
-    conn.sendEnvelope(FrameKind.Forward, 0, topic, traceId, group, payload);
+    conn.sendEnvelope(FrameKind.Forward, 0, encodeEnvelopeField(topic), traceId, encodeEnvelopeField(group), payload);
     this.forwarded++;
     return true;
   }

@@ -1,5 +1,5 @@
 import type { Connection } from '@squadron/transport';
-import { FrameKind, type Envelope } from '@squadron/protocol';
+import { FrameKind } from '@squadron/protocol';
 
 interface Member {
   conn: Connection;
@@ -37,7 +37,7 @@ class Group {
 
 /** Sends a publish to another site's broker, for one of its groups. */
 export interface Forwarder {
-  forward(site: string, group: string, topic: string, traceId: string, payload: Buffer): boolean;
+  forward(site: string, group: string, body: Buffer): boolean;
 }
 
 export interface SubscriptionStats {
@@ -140,21 +140,20 @@ export class TopicTable {
    * Deliver a publish to every group: a group with members here gets it here; a group that lives
    * only in other sites gets it through `forward`, to the first such site in `siteOrder`.
    */
-  publish(body: Buffer, envelope: Envelope, siteOrder: readonly string[], forwarder: Forwarder): void {
-    const local = this.local.get(envelope.topic);
+  publish(body: Buffer, topic: string, siteOrder: readonly string[], forwarder: Forwarder): void {
+    const local = this.local.get(topic);
     if (local) for (const group of local.values()) group.deliver(body, this.maxSubscriberBacklog);
-    const remote = this.remote.get(envelope.topic);
+    const remote = this.remote.get(topic);
     if (!remote) return;
     for (const [group, sites] of remote) {
       if (local?.has(group)) continue;
-      const payload = body.subarray(envelope.payloadOffset);
-      for (const site of siteOrder) if (sites.has(site) && forwarder.forward(site, group, envelope.topic, envelope.traceId, payload)) break;
+      for (const site of siteOrder) if (sites.has(site) && forwarder.forward(site, group, body)) break;
     }
   }
 
   /** A publish forwarded from another site, for one group: deliver here only. */
-  deliverForwarded(body: Buffer, envelope: Envelope): boolean {
-    const g = this.local.get(envelope.topic)?.get(envelope.group);
+  deliverForwarded(body: Buffer, topic: string, group: string): boolean {
+    const g = this.local.get(topic)?.get(group);
     return g ? g.deliver(body, this.maxSubscriberBacklog) : false;
   }
 

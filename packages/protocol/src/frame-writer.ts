@@ -1,5 +1,5 @@
 import { FRAME_HEADER_BYTES } from './limits.ts';
-import { envelopeHeaderBytes } from './envelope.ts';
+import { MAX_ENVELOPE_FIELD_BYTES } from './envelope.ts';
 
 const INITIAL_BYTES = 16 * 1024;
 /** Larger buffers, grown for a burst, are not kept for reuse. */
@@ -31,25 +31,26 @@ export class FrameWriter {
   }
 
   /**
-   * Append a Publish, Message or Forward frame (see envelope.ts). A field over 255 bytes throws
-   * a RangeError before anything is written.
+   * Append a Publish, Message or Forward frame (see envelope.ts). The topic and group come
+   * encoded by `encodeEnvelopeField` (callers keep them); the trace id must be ASCII, at most 255
+   * characters, or a RangeError is thrown before anything is written.
    */
-  envelope(kind: number, id: number, topic: string, traceId: string, group: string, payload: Uint8Array): void {
-    const [t, r, g] = envelopeHeaderBytes(topic, traceId, group);
-    const bodyLength = 3 + t + r + g + payload.length;
+  envelope(kind: number, id: number, topic: Uint8Array, traceId: string, group: Uint8Array, payload: Uint8Array): void {
+    const r = traceId.length;
+    if (r > MAX_ENVELOPE_FIELD_BYTES) throw new RangeError(`a trace id is at most ${MAX_ENVELOPE_FIELD_BYTES} characters`);
+    const bodyLength = topic.length + 1 + r + group.length + payload.length;
     let at = this.reserve(FRAME_HEADER_BYTES + bodyLength);
     const buf = this.buf;
     buf.writeUInt32BE(FRAME_HEADER_BYTES - 4 + bodyLength, at);
     buf[at + 4] = kind;
     buf.writeUInt32BE(id >>> 0, at + 5);
     at += FRAME_HEADER_BYTES;
-    buf[at++] = t;
-    at += buf.write(topic, at, t, 'utf8');
+    buf.set(topic, at);
+    at += topic.length;
     buf[at++] = r;
-    at += buf.write(traceId, at, r, 'utf8');
-    buf[at++] = g;
-    at += buf.write(group, at, g, 'utf8');
-    buf.set(payload, at);
+    at += buf.write(traceId, at, r, 'latin1');
+    buf.set(group, at);
+    buf.set(payload, at + group.length);
   }
 
   /** Append a frame whose body is already laid out (forwarding an envelope as it came). */

@@ -4,7 +4,7 @@ export type { WireLimits } from './limits.ts';
 export { FrameDecoder } from './frame-decoder.ts';
 export type { FrameHandler } from './frame-decoder.ts';
 export { FrameWriter } from './frame-writer.ts';
-export { readEnvelope, envelopeHeaderBytes, MAX_ENVELOPE_FIELD_BYTES } from './envelope.ts';
+export { readEnvelope, EnvelopeReader, encodeEnvelopeField, envelopePayloadOffset, MAX_ENVELOPE_FIELD_BYTES } from './envelope.ts';
 export type { Envelope } from './envelope.ts';
 export { encode, encodeTransient, decode } from './codec.ts';
 export {

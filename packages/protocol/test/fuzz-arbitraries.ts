@@ -1,6 +1,6 @@
 /** Generators of frames and byte streams for the protocol's property tests and fuzzer. */
 import fc from 'fast-check';
-import { FrameKind, FrameWriter, maxFrameLength, DEFAULT_LIMITS } from '../src/index.ts';
+import { FrameKind, FrameWriter, maxFrameLength, DEFAULT_LIMITS, encodeEnvelopeField } from '../src/index.ts';
 
 export const ALL_KINDS: readonly number[] = Object.values(FrameKind);
 /** Kinds whose body is an envelope: `u8 length | topic | u8 length | trace | u8 length | group | payload`. */
@@ -44,7 +44,7 @@ function arbFrame(body: fc.Arbitrary<Buffer>): fc.Arbitrary<FrameSpec> {
     }),
     fc.record({
       type: fc.constant('envelope' as const), kind: fc.constantFrom(...ENVELOPE_KINDS), id: arbId,
-      topic: fc.string({ minLength: 1, maxLength: 60 }), traceId: fc.string({ maxLength: 40 }), group: fc.string({ maxLength: 40 }),
+      topic: fc.string({ minLength: 1, maxLength: 60 }), traceId: fc.string({ maxLength: 40, unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)) }), group: fc.string({ maxLength: 40 }),
       payload: body, takeAfter: fc.boolean(),
     }),
   );
@@ -65,7 +65,7 @@ export function writeFrames(frames: readonly FrameSpec[]): Buffer {
     if (bytes !== null) taken.push(bytes);
   };
   for (const f of frames) {
-    if (f.type === 'envelope') writer.envelope(f.kind, f.id, f.topic, f.traceId, f.group, f.payload);
+    if (f.type === 'envelope') writer.envelope(f.kind, f.id, encodeEnvelopeField(f.topic), f.traceId, encodeEnvelopeField(f.group), f.payload);
     else if (f.omitBody && f.body.length === 0) writer.frame(f.kind, f.id);
     else writer.frame(f.kind, f.id, f.body);
     if (f.takeAfter) take();

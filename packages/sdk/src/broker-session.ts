@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import {
-  FrameKind, decode, encode, asRegistryEvent, ClosedError, SquadronError,
+  FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, ClosedError, SquadronError,
   type AuthBody, type InstanceInfo, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
@@ -12,6 +12,7 @@ export interface BrokerSessionHandlers {
   onMessage(sid: number, body: Buffer): void;
 }
 
+const NO_GROUP = encodeEnvelopeField('');
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2000;
 
@@ -117,10 +118,11 @@ export class BrokerSession {
     }
   }
 
-  publish(topic: string, traceId: string, payload: Uint8Array): boolean {
+  /** `topic` as encodeEnvelopeField made it. */
+  publish(topic: Uint8Array, traceId: string, payload: Uint8Array): boolean {
     const conn = this.conn;
     if (!conn || conn.closed) return false;
-    conn.sendEnvelope(FrameKind.Publish, 0, topic, traceId, '', payload);
+    conn.sendEnvelope(FrameKind.Publish, 0, topic, traceId, NO_GROUP, payload);
     return true;
   }
 

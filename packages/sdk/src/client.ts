@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { encodeTransient, ClosedError, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
+import { encodeTransient, encodeEnvelopeField, ClosedError, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
 import { BrokerSession } from './broker-session.ts';
 import { Directory } from './directory.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -62,6 +62,10 @@ interface BrokerSessionInit {
 
 let subscriberCounter = 0;
 
+/** Trace ids are printable ASCII, so that they travel in any header unchanged. */
+const TRACE_ID = /^[\x21-\x7e]+$/;
+const MAX_TRACE_ID = 128;
+
 /** Topics are what the wire carries: 1 to 255 bytes of UTF-8. */
 function checkTopic(topic: string): void {
   if (typeof topic !== 'string' || topic.length === 0 || Buffer.byteLength(topic) > MAX_ENVELOPE_FIELD_BYTES) {
@@ -85,6 +89,7 @@ export class Client implements ContextHost {
   private nextSid = 0;
   private closed = false;
   private readonly maxPayload: number;
+  private readonly topicFields = new Map<string, Buffer>();
   /** Publishes refused because the broker connection was down or backed up. */
   publishDropped = 0;
 
@@ -120,6 +125,9 @@ export class Client implements ContextHost {
    */
   call<Res = unknown>(service: string, method: string, payload?: unknown, options: CallOptions = {}): Promise<Res> {
     if (this.closed) return Promise.reject(new ClosedError('client is closed'));
+    if (options.traceId !== undefined && (options.traceId.length > MAX_TRACE_ID || !TRACE_ID.test(options.traceId))) {
+      return Promise.reject(new BadRequestError(`a trace id is 1 to ${MAX_TRACE_ID} printable ASCII characters`));
+    }
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (timeoutMs <= 0) return Promise.reject(new TimeoutError(`deadline for ${service}.${method} passed before the call was made`));
     const deadline = Date.now() + timeoutMs;
@@ -131,11 +139,22 @@ export class Client implements ContextHost {
    * Throws BadRequestError for an invalid topic and PayloadTooLargeError over the payload limit.
    */
   publish(topic: string, message: unknown, traceId: string = newTraceId()): void {
-    checkTopic(topic);
-    if (Buffer.byteLength(traceId) > MAX_ENVELOPE_FIELD_BYTES) throw new BadRequestError(`a trace id is at most ${MAX_ENVELOPE_FIELD_BYTES} bytes`);
+    const field = this.topicField(topic);
+    if (traceId.length > MAX_TRACE_ID || !TRACE_ID.test(traceId)) throw new BadRequestError(`a trace id is 1 to ${MAX_TRACE_ID} printable ASCII characters`);
     const payload = encodeTransient(message);
     if (payload.length > this.maxPayload) throw new PayloadTooLargeError(payload.length, this.maxPayload);
-    if (!this.session.publish(topic, traceId, payload)) this.publishDropped++;
+    if (!this.session.publish(field, traceId, payload)) this.publishDropped++;
+  }
+
+  /** A topic checked and encoded once, then reused: most processes publish to a few topics. */
+  private topicField(topic: string): Buffer {
+    let field = this.topicFields.get(topic);
+    if (field === undefined) {
+      checkTopic(topic);
+      if (this.topicFields.size >= 1024) this.topicFields.clear();
+      this.topicFields.set(topic, (field = encodeEnvelopeField(topic)));
+    }
+    return field;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { decode, readEnvelope } from '@squadron/protocol';
+import { decode, EnvelopeReader } from '@squadron/protocol';
 
 export type Delivery = (message: unknown, topic: string, traceId: string) => void | Promise<void>;
 
@@ -27,6 +27,7 @@ export class LocalSubscription implements Subscription {
   failed = 0;
   dropped = 0;
   private running = 0;
+  private readonly envelopes = new EnvelopeReader();
   private readonly queue: Array<[unknown, string, string]> = [];
 
   constructor(
@@ -46,7 +47,7 @@ export class LocalSubscription implements Subscription {
 
   /** A Message frame's body arrived for this subscription. */
   accept(body: Buffer): void {
-    const { topic, traceId, payloadOffset } = readEnvelope(body);
+    const { topic, traceId, payloadOffset } = this.envelopes.read(body);
     const message = decode(body.subarray(payloadOffset));
     this.received++;
     if (this.running < this.concurrency) this.run(message, topic, traceId);

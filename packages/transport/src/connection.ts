@@ -68,7 +68,7 @@ export class Connection {
   }
 
   /** A Publish, Message or Forward frame (see the protocol's envelope layout). */
-  sendEnvelope(kind: number, id: number, topic: string, traceId: string, group: string, payload: Uint8Array): void {
+  sendEnvelope(kind: number, id: number, topic: Uint8Array, traceId: string, group: Uint8Array, payload: Uint8Array): void {
     if (this._closed) return;
     this.writer.envelope(kind, id, topic, traceId, group, payload);
     this.scheduleFlush();
