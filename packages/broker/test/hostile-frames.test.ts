@@ -30,7 +30,7 @@ describe('hostile input at the broker', () => {
     broker = await spawnBroker('sto');
     healthy = await connect({ site: 'sto', broker: broker.address, logger: silent });
     healthy.subscribe('ping', (m) => { got.push(m); });
-    await healthy.sync();
+    await healthy.flush();
   });
 
   after(async () => {

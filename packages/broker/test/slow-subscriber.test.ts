@@ -37,7 +37,7 @@ describe('a subscriber that stops reading', () => {
       publisher.publish('firehose', body);
       if (i % 500 === 0) await publisher.flush();
     }
-    await publisher.sync();
+    await publisher.flush();
 
     const stats = await queryBroker(broker.address);
     const sub = stats.subscriptions.find((s) => s.topic === 'firehose')!;

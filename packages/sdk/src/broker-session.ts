@@ -107,6 +107,12 @@ export class BrokerSession {
       case FrameKind.Ping:
         this.conn?.send(FrameKind.Pong, id);
         return;
+      case FrameKind.Pong: {
+        const q = this.queries.get(id);
+        this.queries.delete(id);
+        q?.resolve(undefined);
+        return;
+      }
       case FrameKind.Reply: {
         const q = this.queries.get(id);
         this.queries.delete(id);
@@ -167,15 +173,17 @@ export class BrokerSession {
     });
   }
 
-  /** Resolves once everything queued so far has been handed to the kernel. */
-  async flush(): Promise<void> {
+  /**
+   * Resolves once the broker has processed everything sent before: a Ping it answers in order.
+   * Publishers pace themselves with it, as with NATS's flush.
+   */
+  flush(): Promise<void> {
     const conn = this.conn;
-    if (!conn) return;
-    conn.flush();
-    if (conn.socket.writableLength === 0) return;
-    await new Promise<void>((resolve) => {
-      conn.socket.once('drain', resolve);
-      conn.onClose(() => resolve());
+    if (!conn) return Promise.reject(new ClosedError('not connected to the broker'));
+    const id = ++this.queryId;
+    return new Promise<void>((resolve, reject) => {
+      this.queries.set(id, { resolve: () => resolve(), reject });
+      conn.send(FrameKind.Ping, id);
     });
   }
 

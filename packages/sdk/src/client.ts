@@ -206,12 +206,10 @@ export class Client implements ContextHost {
     });
   }
 
-  /** Resolves once the broker has processed everything this client sent before (a round trip). */
-  async sync(): Promise<void> {
-    await this.session.query();
-  }
-
-  /** Resolves once everything published so far has left this process. */
+  /**
+   * Resolves once the broker has processed everything this client sent before (one round trip):
+   * subscriptions made are live, publishes made have been fanned out.
+   */
   flush(): Promise<void> {
     return this.session.flush();
   }
@@ -219,7 +217,8 @@ export class Client implements ContextHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.session.flush().catch(() => {});
+    // Let what was published reach the broker, but never wait on a broker that does not answer.
+    await Promise.race([this.session.flush().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     this.session.close();
     this.directory.close();
   }

@@ -39,7 +39,7 @@ describe('pub/sub', () => {
   async function run(def: ReturnType<typeof subscriber>, site: string): Promise<void> {
     const r = await runService(def, { site, broker: sites.address(site), logger: silent });
     running.push(r);
-    await r.client.sync();
+    await r.client.flush();
   }
 
   it('gives every subscription each message, and exactly one instance inside it', async () => {
@@ -51,11 +51,11 @@ describe('pub/sub', () => {
     const plain: number[] = [];
     const watcher = await connect({ site: 'sto', broker: sites.address('sto'), logger: silent });
     watcher.subscribe<{ n: number }>('orders', (m) => { plain.push(m.n); });
-    await watcher.sync();
+    await watcher.flush();
 
     for (let n = 0; n < 200; n++) publisher.publish('orders', { n });
     await waitFor(() => total(audit) === 200 && total(mailer) === 200 && plain.length === 200, 'every subscription to get 200');
-    await publisher.sync();
+    await publisher.flush();
 
     const auditAll = [...audit.values()].flat().sort((a, b) => a - b);
     assert.deepEqual(auditAll, Array.from({ length: 200 }, (_, i) => i), 'each message once across the group');
@@ -76,7 +76,7 @@ describe('pub/sub', () => {
     for (let n = 0; n < 100; n++) publisher.publish('plays', { n });
     const real = () => [...remote.values()].flat().filter((n) => n >= 0);
     await waitFor(() => real().length >= 100, 'gcp-eu to get 100');
-    await publisher.sync();
+    await publisher.flush();
     assert.deepEqual(real().sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i), 'each message once');
     const [instance] = [...remote.keys()];
     assert.ok(running.find((r) => r.info.id === instance)?.info.site === 'gcp-eu');

@@ -64,7 +64,7 @@ export function registerMessaging(program: Command): void {
         process.stdout.write(`${JSON.stringify(message)}\n`);
         if (seen >= limit) finish();
       }, flags.group ? { group: flags.group } : {});
-      await client.sync();
+      await client.flush();
       process.stderr.write(`subscribed to ${topic}\n`);
       await Promise.race([done, onShutdown(async () => {})]);
       await client.close();
