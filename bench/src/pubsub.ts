@@ -5,7 +5,7 @@ import type { ToChild } from './ipc.ts';
 
 export interface PublisherApi {
   publish(): void;
-  /** The system's own pacing primitive (Squadron: left the process; nats.js: server PONG). */
+  /** The system's own pacing primitive: a round trip to the server (Squadron's broker, nats-server). */
   flush(): Promise<void>;
   /** Publishes the client refused locally so far (0 if it keeps no such count). */
   refused(): number;

@@ -138,9 +138,10 @@ export class Client implements ContextHost {
    * Publish a message to a topic, at most once. Every subscription gets it; one member of each.
    * Throws BadRequestError for an invalid topic and PayloadTooLargeError over the payload limit.
    */
-  publish(topic: string, message: unknown, traceId: string = newTraceId()): void {
+  publish(topic: string, message: unknown, traceId?: string): void {
     const field = this.topicField(topic);
-    if (traceId.length > MAX_TRACE_ID || !TRACE_ID.test(traceId)) throw new BadRequestError(`a trace id is 1 to ${MAX_TRACE_ID} printable ASCII characters`);
+    if (traceId === undefined) traceId = newTraceId();
+    else if (traceId.length > MAX_TRACE_ID || !TRACE_ID.test(traceId)) throw new BadRequestError(`a trace id is 1 to ${MAX_TRACE_ID} printable ASCII characters`);
     const payload = encodeTransient(message);
     if (payload.length > this.maxPayload) throw new PayloadTooLargeError(payload.length, this.maxPayload);
     if (!this.session.publish(field, traceId, payload)) this.publishDropped++;
