@@ -15,7 +15,7 @@ export const FrameKind = {
   Reply: 11,
   /** error reply: id = request id; body msgpack [code, message, retryable, details] */
   ErrorReply: 12,
-  /** fire-and-forget publish: id = 0; body = u16 headerLength | msgpack [topic, traceId] | payload */
+  /** fire-and-forget publish: id = 0; body = an envelope (envelope.ts): topic, trace id, group, payload */
   Publish: 20,
   /** broker → subscriber: id = subscription id; body as Publish */
   Message: 21,
