@@ -3,6 +3,7 @@ import {
   DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits, type AuthBody,
 } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
+import { PendingCalls } from './pending-calls.ts';
 
 /** A call as a channel carries it: what to send and where the outcome goes. */
 export interface ChannelCall {
@@ -28,7 +29,7 @@ export class InstanceChannel {
   private closed = false;
   private retiring = false;
   private nextId = 0;
-  private readonly pending = new Map<number, ChannelCall>();
+  private readonly pending = new PendingCalls<ChannelCall>();
   /** Calls waiting for the connection; never sent. */
   private queued: ChannelCall[] = [];
   private readonly maxBody: number;
@@ -59,7 +60,7 @@ export class InstanceChannel {
     const id = (this.nextId = (this.nextId + 1) >>> 0);
     call.channel = this;
     call.id = id;
-    this.pending.set(id, call);
+    this.pending.set(call);
     const conn = this.conn;
     if (conn !== null) this.write(conn, call);
     else {
@@ -111,9 +112,8 @@ export class InstanceChannel {
   }
 
   private onFrame(kind: number, id: number, body: Buffer): void {
-    const call = this.pending.get(id);
+    const call = this.pending.delete(id);
     if (call === undefined) return; // given up on already
-    this.pending.delete(id);
     call.channel = null;
     if (kind === FrameKind.Reply) call.replied(decode(body));
     else if (kind === FrameKind.ErrorReply) call.failed(errorFromWire(decode(body)));
@@ -127,8 +127,7 @@ export class InstanceChannel {
     this.closed = true;
     const neverSent = new Set(this.queued);
     this.queued = [];
-    const calls = [...this.pending.values()];
-    this.pending.clear();
+    const calls = this.pending.drain();
     this.onBroken(err);
     for (const call of calls) {
       call.channel = null;
