@@ -97,14 +97,18 @@ async function pubsubRow(
   const pub = new Child(`${system} pub`, scenario, 'pub', { ...cfg, payloadBytes: ctx.payloadBytes });
   await started(pub, children);
 
-  pub.send({ type: 'publish', count: ctx.warmup, flushEvery: 1000 });
+  // 100k messages pass in about 0.2 s, too short a window to measure steadily on a shared machine:
+  // pub/sub sends five times the call count, after a warm-up ten times the calls' warm-up.
+  const warmup = ctx.warmup * 10;
+  const count = ctx.calls * 5;
+  pub.send({ type: 'publish', count: warmup, flushEvery: 1000 });
   await pub.next('published', runTimeout(ctx));
-  sub.send({ type: 'collect', count: ctx.warmup, idleMs: 500 });
+  sub.send({ type: 'collect', count: warmup, idleMs: 500 });
   await sub.next('received', runTimeout(ctx));
 
-  pub.send({ type: 'publish', count: ctx.calls, flushEvery: 1000 });
+  pub.send({ type: 'publish', count, flushEvery: 1000 });
   const sent = (await pub.next('published', runTimeout(ctx))).result;
-  sub.send({ type: 'collect', count: ctx.calls, idleMs: 1000 });
+  sub.send({ type: 'collect', count, idleMs: 1000 });
   const got = (await sub.next('received', runTimeout(ctx))).result;
   if (got.received === 0) throw new Error(`no message received of ${sent.sent} sent`);
   const spanMs = got.tLast - sent.tFirst;

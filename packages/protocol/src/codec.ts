@@ -12,6 +12,16 @@ export function encode(value: unknown): Buffer {
   return packr.pack(value);
 }
 
+/** Decode msgpack from `start` to the end of `bytes`, without a view of the range. */
+export function decodeFrom(bytes: Uint8Array, start: number): unknown {
+  if (start >= bytes.length) return undefined;
+  try {
+    return unpackr.unpack(bytes, { start, end: bytes.length });
+  } catch (err) {
+    throw new ProtocolError(`malformed msgpack body: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /**
  * Encode into a scratch buffer that the next `encodeTransient` call overwrites: for bytes that
  * are copied at once (into a FrameWriter), so that the hot path allocates no buffer per message.

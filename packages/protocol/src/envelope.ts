@@ -66,6 +66,12 @@ export class EnvelopeReader {
     return this.lastTopic;
   }
 
+  /** The trace id of a body already checked by `envelopePayloadOffset`. */
+  traceId(body: Buffer): string {
+    const traceAt = 1 + body[0]!;
+    return body.toString('latin1', traceAt + 1, traceAt + 1 + body[traceAt]!);
+  }
+
   /** Check and read every field. */
   read(body: Buffer): Envelope {
     const payloadOffset = envelopePayloadOffset(body);

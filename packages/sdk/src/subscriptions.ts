@@ -1,4 +1,4 @@
-import { decode, EnvelopeReader } from '@squadron/protocol';
+import { decodeFrom, envelopePayloadOffset, EnvelopeReader } from '@squadron/protocol';
 
 export type Delivery = (message: unknown, topic: string, traceId: string) => void | Promise<void>;
 
@@ -47,12 +47,18 @@ export class LocalSubscription implements Subscription {
 
   /** A Message frame's body arrived for this subscription. */
   accept(body: Buffer): void {
-    const { topic, traceId, payloadOffset } = this.envelopes.read(body);
-    const message = decode(body.subarray(payloadOffset));
+    const payloadOffset = envelopePayloadOffset(body);
     this.received++;
-    if (this.running < this.concurrency) this.run(message, topic, traceId);
-    else if (this.queue.length < this.maxQueued) this.queue.push([message, topic, traceId]);
-    else this.dropped++;
+    const now = this.running < this.concurrency;
+    if (!now && this.queue.length >= this.maxQueued) {
+      this.dropped++; // before any decoding: a subscriber that is behind does the least work
+      return;
+    }
+    const message = decodeFrom(body, payloadOffset);
+    const topic = this.envelopes.topic(body);
+    const traceId = this.envelopes.traceId(body);
+    if (now) this.run(message, topic, traceId);
+    else this.queue.push([message, topic, traceId]);
   }
 
   private run(message: unknown, topic: string, traceId: string): void {
