@@ -90,6 +90,15 @@ describe('the squadron command against a running platform', () => {
     assert.equal(await run.stop(), 0);
   });
 
+  it('restarts an instance that crashes', async () => {
+    const before = (await status()).services.find((s) => s.name === 'worker')!.instances.find((i) => i.site === 'gcp-eu')!;
+    process.kill(before.pid, 'SIGKILL');
+    await waitFor(async () => {
+      const now = (await status()).services.find((s) => s.name === 'worker')?.instances.find((i) => i.site === 'gcp-eu');
+      return now !== undefined && now.pid !== before.pid;
+    }, 'a new gcp-eu instance', 15_000, 100);
+  });
+
   it('stops everything it started on SIGTERM', async () => {
     const pids = (await status()).services.flatMap((s) => s.instances.map((i) => i.pid));
     assert.ok(pids.length >= 2);

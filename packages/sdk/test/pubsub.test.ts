@@ -82,6 +82,21 @@ describe('pub/sub', () => {
     assert.ok(running.find((r) => r.info.id === instance)?.info.site === 'gcp-eu');
   });
 
+  it('drops and counts what a busy handler cannot take, holding no more than its queue', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let handled = 0;
+    const slow = await connect({ site: 'sto', broker: sites.address('sto'), logger: silent });
+    const sub = slow.subscribe('slow.topic', async () => { await gate; handled++; }, { concurrency: 1, maxQueued: 10 });
+    await slow.flush();
+    for (let n = 0; n < 500; n++) publisher.publish('slow.topic', { n });
+    await waitFor(() => sub.received === 500, 'all 500 to arrive');
+    assert.equal(sub.dropped, 500 - 1 - 10, 'one running, ten queued, the rest dropped');
+    release();
+    await waitFor(() => handled === 11, 'the running and queued messages to be handled');
+    await slow.close();
+  });
+
   it('delivers in the publisher\'s site when the group has members there', async () => {
     const seen: Seen = new Map();
     await run(subscriber('indexer', 'tracks', seen), 'gcp-eu');

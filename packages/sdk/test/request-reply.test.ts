@@ -26,6 +26,7 @@ describe('request-reply', () => {
         },
         late: () => { runs.late++; return { ran: true }; },
         chain: async (_req: unknown, ctx) => ctx.call('leaf', 'budget', null),
+        huge: (req: { bytes: number }) => 'x'.repeat(req.bytes),
       },
     }), { site: 'sto', broker, logger: silent }));
     started.push(await runService(defineService({
@@ -85,6 +86,13 @@ describe('request-reply', () => {
     const reply = await client.call<{ traceId: string }>('calc', 'chain', null, { timeoutMs: 400, traceId: 'trace-chain' });
     assert.equal(reply.traceId, 'trace-chain');
     assert.ok(downstreamBudget > 0 && downstreamBudget <= 400, `downstream saw ${downstreamBudget} ms`);
+  });
+
+  it('refuses a request or a reply over the payload limit, typed, and the connection goes on', async () => {
+    await assert.rejects(client.call('calc', 'add', { a: 'x'.repeat(2 * 1024 * 1024), b: 1 }), { code: 'PAYLOAD_TOO_LARGE' });
+    await assert.rejects(client.call('calc', 'huge', { bytes: 2 * 1024 * 1024 }), { code: 'PAYLOAD_TOO_LARGE' });
+    assert.equal((await client.call<string>('calc', 'huge', { bytes: 512 * 1024 })).length, 512 * 1024);
+    assert.deepEqual(await client.call('calc', 'add', { a: 1, b: 2 }), { sum: 3 });
   });
 
   it('fails a call whose timeout is already spent without sending it', async () => {
