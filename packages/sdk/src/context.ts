@@ -36,14 +36,25 @@ export interface ContextHost {
   publish(topic: string, message: unknown, traceId: string): void;
 }
 
-/** One request's context. A class, so that the per-request cost is one small object. */
-export class RequestContext implements Context {
-  constructor(private readonly host: ContextHost, readonly traceId: string, readonly deadline: number) {}
+/** What every context reads from the instance it runs in. */
+abstract class InstanceContext {
+  constructor(protected readonly host: ContextHost, readonly traceId: string) {}
 
   get site(): string { return this.host.site; }
   get instance(): string { return this.host.instance; }
   get service(): string { return this.host.service; }
   get log(): Logger { return this.host.log; }
+
+  publish(topic: string, message: unknown): void {
+    this.host.publish(topic, message, this.traceId);
+  }
+}
+
+/** One request's context. A class, so that the per-request cost is one small object. */
+export class RequestContext extends InstanceContext implements Context {
+  constructor(host: ContextHost, traceId: string, readonly deadline: number) {
+    super(host, traceId);
+  }
 
   remainingMs(): number {
     return Math.max(0, this.deadline - Date.now());
@@ -54,25 +65,15 @@ export class RequestContext implements Context {
     const timeoutMs = Math.min(options.timeoutMs ?? remaining, remaining);
     return this.host.call<Res>(service, method, payload, { ...options, timeoutMs, traceId: options.traceId ?? this.traceId });
   }
-
-  publish(topic: string, message: unknown): void {
-    this.host.publish(topic, message, this.traceId);
-  }
 }
 
-export class SubscriptionContext implements MessageContext {
-  constructor(private readonly host: ContextHost, readonly topic: string, readonly traceId: string) {}
-
-  get site(): string { return this.host.site; }
-  get instance(): string { return this.host.instance; }
-  get service(): string { return this.host.service; }
-  get log(): Logger { return this.host.log; }
+/** A subscription handler's context: calls from it continue the message's trace. */
+export class SubscriptionContext extends InstanceContext implements MessageContext {
+  constructor(host: ContextHost, readonly topic: string, traceId: string) {
+    super(host, traceId);
+  }
 
   call<Res = unknown>(service: string, method: string, payload?: unknown, options: CallOptions = {}): Promise<Res> {
     return this.host.call<Res>(service, method, payload, { ...options, traceId: options.traceId ?? this.traceId });
-  }
-
-  publish(topic: string, message: unknown): void {
-    this.host.publish(topic, message, this.traceId);
   }
 }
