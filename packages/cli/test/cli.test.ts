@@ -77,6 +77,10 @@ describe('the squadron command against a running platform', () => {
     for (const i of worker.instances) assert.match(i.address, /^tcp:\/\//);
     const text = await squadron(['status'], env);
     assert.match(text.stdout, /INSTANCES[\s\S]*worker/);
+    const one = JSON.parse((await squadron(['status', 'worker', '--json'], env)).stdout) as StatusBody;
+    assert.deepEqual(one.services.map((x) => x.name), ['worker']);
+    const none = await squadron(['status', 'nobody'], env);
+    assert.match(none.stderr, /^BAD_REQUEST: no live instance of 'nobody'/);
   });
 
   it('runs an instance in the foreground and deregisters it at once on Ctrl-C', async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, printJson, printTable } from '../output.ts';
+import { action, printJson, printTable, UsageError } from '../output.ts';
 import { api } from '../platform-client.ts';
 
 interface ListFlags { json?: boolean; dataDir?: string }
@@ -9,10 +9,15 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('sites, their brokers, and the live instances of every service per site')
+    .argument('[service]', 'show only this service')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
-    .action(action(async (flags: ListFlags) => {
+    .action(action(async (service: string | undefined, flags: ListFlags) => {
       const status = await api(flags).status();
+      if (service) {
+        status.services = status.services.filter((s) => s.name === service);
+        if (status.services.length === 0) throw new UsageError(`no live instance of '${service}'; 'squadron status' lists the services that run`);
+      }
       if (flags.json) return printJson(status);
       process.stdout.write('SITES\n');
       printTable(['SITE', 'KIND', 'BROKER', 'STATE', 'CONNECTIONS', 'PEERS'], status.sites.map((s) => [
