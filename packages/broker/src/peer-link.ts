@@ -1,11 +1,9 @@
 import type { Logger } from 'pino';
 import { FrameKind, decode, asRegistryEvent, asInterest, encodeEnvelopeField } from '@squadron/protocol';
-import { Connection, connectHandshake, dial } from '@squadron/transport';
+import { Backoff, Connection, connectHandshake, dial } from '@squadron/transport';
 import type { Registry } from './registry.ts';
 import type { TopicTable } from './pubsub.ts';
 
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
 
 /**
  * This broker's link to another site's broker. Over it this side learns the other site's
@@ -15,7 +13,7 @@ const RECONNECT_MAX_MS = 5000;
 export class PeerLink {
   private conn: Connection | null = null;
   private stopped = false;
-  private attempt = 0;
+  private readonly backoff = new Backoff(100, 5000);
   private timer: NodeJS.Timeout | null = null;
   forwarded = 0;
 
@@ -62,7 +60,7 @@ export class PeerLink {
         return;
       }
       this.conn = conn;
-      this.attempt = 0;
+      this.backoff.reset();
       conn.onFrame = (kind, _id, body) => this.onFrame(kind, body);
       conn.onClose((err) => this.lost(err.message));
       conn.sendValue(FrameKind.Watch, 1, null);
@@ -103,8 +101,8 @@ export class PeerLink {
 
   private retry(reason: string): void {
     if (this.stopped) return;
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt++);
-    if (this.attempt === 1 || this.attempt % 10 === 0) this.log.warn({ peer: this.site, reason, retryInMs: delay }, 'peer site broker unreachable');
+    const delay = this.backoff.next();
+    if (this.backoff.attempts === 1 || this.backoff.attempts % 10 === 0) this.log.warn({ peer: this.site, reason, retryInMs: delay }, 'peer site broker unreachable');
     this.timer = setTimeout(() => void this.connect(), delay);
     this.timer.unref();
   }

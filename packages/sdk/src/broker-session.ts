@@ -3,7 +3,7 @@ import {
   FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, ClosedError, SquadronError,
   type AuthBody, type InstanceInfo, type RegistryEvent,
 } from '@squadron/protocol';
-import { Connection, connectHandshake, dial } from '@squadron/transport';
+import { Backoff, Connection, connectHandshake, dial } from '@squadron/transport';
 
 export interface BrokerSessionHandlers {
   /** Called after every (re)connect, before anything else is sent: restore registrations. */
@@ -13,8 +13,6 @@ export interface BrokerSessionHandlers {
 }
 
 const NO_GROUP = encodeEnvelopeField('');
-const RECONNECT_MIN_MS = 50;
-const RECONNECT_MAX_MS = 2000;
 
 /**
  * The SDK's connection to its site's broker. It reconnects with backoff and, on every new
@@ -24,7 +22,7 @@ const RECONNECT_MAX_MS = 2000;
 export class BrokerSession {
   private conn: Connection | null = null;
   private closed = false;
-  private attempt = 0;
+  private readonly backoff = new Backoff(50, 2000);
   private queryId = 0;
   private readonly queries = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private readonly waiters: Array<() => void> = [];
@@ -68,7 +66,7 @@ export class BrokerSession {
     }
     this.sites = ready.sites;
     this.conn = conn;
-    this.attempt = 0;
+    this.backoff.reset();
     conn.onFrame = (kind, id, body) => this.onFrame(kind, id, body);
     conn.onClose((err) => this.lost(conn, err));
     this.handlers.onConnected(this);
@@ -86,7 +84,7 @@ export class BrokerSession {
 
   private async reconnect(): Promise<void> {
     while (!this.closed && !this.connected) {
-      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt++);
+      const delay = this.backoff.next();
       await new Promise((r) => setTimeout(r, delay).unref());
       try {
         await this.open();

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Backoff } from '@squadron/transport';
 import { BIN } from '../env.ts';
 
 export interface ChildSpec {
@@ -17,13 +18,15 @@ export interface ChildSpec {
 interface Managed {
   spec: ChildSpec;
   child: ChildProcess | null;
-  restarts: number;
+  backoff: Backoff;
+  startedAt: number;
   readyMessage: unknown;
   readyWaiters: Array<{ resolve(m: unknown): void; reject(e: Error): void }>;
 }
 
 const RESTART_MIN_MS = 200;
 const RESTART_MAX_MS = 10_000;
+const STABLE_MS = 30_000;
 
 /**
  * The processes `squadron up` started. Each child runs the squadron command with an IPC channel:
@@ -38,7 +41,7 @@ export class ProcessTree {
 
   /** Start a child; resolves with its first `{ type: 'ready' }` message. */
   start(spec: ChildSpec): Promise<unknown> {
-    const m: Managed = { spec, child: null, restarts: 0, readyMessage: null, readyWaiters: [] };
+    const m: Managed = { spec, child: null, backoff: new Backoff(RESTART_MIN_MS, RESTART_MAX_MS), startedAt: 0, readyMessage: null, readyWaiters: [] };
     this.children.set(spec.name, m);
     const ready = new Promise<unknown>((resolve, reject) => m.readyWaiters.push({ resolve, reject }));
     this.launch(m);
@@ -64,6 +67,7 @@ export class ProcessTree {
     const child = fork(BIN, m.spec.args, { stdio: ['ignore', log, log, 'ipc'], env: process.env });
     closeSync(log);
     m.child = child;
+    m.startedAt = Date.now();
     child.on('message', (msg: { type?: string }) => {
       if (msg?.type !== 'ready') return;
       m.readyMessage = msg;
@@ -76,7 +80,9 @@ export class ProcessTree {
       const why = signal ? `signal ${signal}` : `code ${code}`;
       for (const w of m.readyWaiters.splice(0)) w.reject(new Error(`${m.spec.name} exited (${why}) before it was ready; see ${join(this.logDir, `${m.spec.name}.log`)}`));
       if (!m.spec.restart) return;
-      const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** m.restarts++);
+      // A child that stayed up a while crashed once; one that dies at once is crash-looping.
+      if (Date.now() - m.startedAt > STABLE_MS) m.backoff.reset();
+      const delay = m.backoff.next();
       this.onEvent(`${m.spec.name} exited (${why}); restarting in ${delay} ms`);
       setTimeout(() => {
         if (!this.stopping) this.launch(m);
