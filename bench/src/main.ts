@@ -3,6 +3,7 @@
 // issue's target checks, and writes them under bench/results/.
 //   BENCH_CALLS=20000        measured calls (and pub/sub messages) per row, default 100000
 //   BENCH_ONLY=squadron,nats  run only suites with one of these tags (see README)
+//   BENCH_ROUNDS=3           rounds of every suite; each row reports its median round
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { SUITES, type BenchContext } from './suites.ts';
 import { installCleanup, liveCount, stopAll } from './spawn.ts';
 import { checks, render, writeResults, type Meta } from './report.ts';
 import type { Row } from './row.ts';
+import { medianRows } from './rounds.ts';
 
 const WARMUP = 2000;
 const PAYLOAD_BYTES = 128;
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
   installCleanup();
   const started = performance.now();
   const calls = positiveInt('BENCH_CALLS', 100_000);
+  const roundCount = positiveInt('BENCH_ROUNDS', 3);
   const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()).filter(Boolean) : null;
   const suites = only ? SUITES.filter((s) => s.tags.some((t) => only.includes(t))) : SUITES;
   if (suites.length === 0) throw new Error(`BENCH_ONLY=${only?.join(',')} selects nothing; tags: ${[...new Set(SUITES.flatMap((s) => s.tags))].join(', ')}`);
@@ -40,17 +43,23 @@ async function main(): Promise<void> {
     progress: (line) => process.stderr.write(`  ${line}\n`),
   };
   const cores = availableParallelism();
-  process.stderr.write(`bench: ${suites.length} suites, ${calls} calls per row, ${cores} cores, node ${process.version}\n`);
+  process.stderr.write(`bench: ${suites.length} suites × ${roundCount} rounds, ${calls} calls per row, ${cores} cores, node ${process.version}\n`);
 
-  const rows: Row[] = [];
+  const rounds: Row[][] = [];
   try {
     // Strictly one suite at a time: on 2 cores anything running beside a row would skew it.
-    for (const suite of suites) rows.push(...(await suite.run(ctx)));
+    for (let r = 1; r <= roundCount; r++) {
+      process.stderr.write(`round ${r} of ${roundCount}\n`);
+      const rows: Row[] = [];
+      for (const suite of suites) rows.push(...(await suite.run(ctx)));
+      rounds.push(rows);
+    }
   } finally {
     await stopAll();
     await rm(tmpDir, { recursive: true, force: true });
   }
 
+  const rows = medianRows(rounds);
   const meta: Meta = {
     date: new Date().toISOString(),
     cores,
@@ -58,6 +67,7 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     calls,
+    rounds: roundCount,
     warmup: WARMUP,
     payloadBytes: PAYLOAD_BYTES,
     only,
