@@ -3,7 +3,7 @@
 // issue's target checks, and writes them under bench/results/.
 //   BENCH_CALLS=20000        measured calls (and pub/sub messages) per row, default 100000
 //   BENCH_ONLY=squadron,nats  run only suites with one of these tags (see README)
-//   BENCH_ROUNDS=3           rounds of every suite; each row reports its median round
+//   BENCH_ROUNDS=3           rounds of every suite; each measure is its median over them
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
