@@ -96,7 +96,7 @@ export class Broker implements Forwarder {
     }
     for (const [site, address] of Object.entries(peers)) {
       if (site === this.site || this.links.has(site)) continue;
-      const link = new PeerLink(site, address, this.site, this.registry, this.topics, this.log);
+      const link = new PeerLink(site, address, this.site, this.registry, this.topics, this.log, this.heartbeatMs);
       this.links.set(site, link);
       if (!this.siteOrder.includes(site)) this.siteOrder.push(site);
       link.start();
@@ -120,7 +120,7 @@ export class Broker implements Forwarder {
       connections: this.sessions.size,
       published: this.published,
       instances: this.registry.localInstances(),
-      peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded })),
+      peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded, dropped: l.dropped })),
       subscriptions: this.topics.stats(),
     };
   }
@@ -131,6 +131,11 @@ export class Broker implements Forwarder {
     if (link === undefined) return false;
     const envelope = this.envelopes.read(body);
     return link.forward(envelope.topic, envelope.traceId, group, body.subarray(envelope.payloadOffset));
+  }
+
+  undeliverable(site: string): void {
+    const link = this.links.get(site);
+    if (link) link.dropped++;
   }
 
   private accept(socket: net.Socket): void {

@@ -15,7 +15,11 @@ export class PeerLink {
   private stopped = false;
   private readonly backoff = new Backoff(100, 5000);
   private timer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private lastSeen = 0;
   forwarded = 0;
+  /** Publishes for the other site's groups that could not be sent: link down or backed up. */
+  dropped = 0;
 
   constructor(
     readonly site: string,
@@ -24,6 +28,9 @@ export class PeerLink {
     private readonly registry: Registry,
     private readonly topics: TopicTable,
     private readonly log: Logger,
+    private readonly heartbeatMs = 1000,
+    /** Unread bytes toward the other site past which its publishes are dropped and counted. */
+    private readonly maxBacklogBytes = 4 * 1024 * 1024,
   ) {}
 
   get up(): boolean {
@@ -37,13 +44,14 @@ export class PeerLink {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.conn?.close('CLOSED', 'broker stopping');
   }
 
   /** Send one publish to the other site for one of its groups. False when the link is down. */
   forward(topic: string, traceId: string, group: string, payload: Uint8Array): boolean {
     const conn = this.conn;
-    if (!conn || conn.closed) return false;
+    if (!conn || conn.closed || conn.backlog > this.maxBacklogBytes) return false;
     conn.sendEnvelope(FrameKind.Forward, 0, encodeEnvelopeField(topic), traceId, encodeEnvelopeField(group), payload);
     this.forwarded++;
     return true;
@@ -61,8 +69,14 @@ export class PeerLink {
       }
       this.conn = conn;
       this.backoff.reset();
-      conn.onFrame = (kind, _id, body) => this.onFrame(kind, body);
+      this.lastSeen = Date.now();
+      conn.onFrame = (kind, _id, body) => {
+        this.lastSeen = Date.now();
+        this.onFrame(kind, body);
+      };
       conn.onClose((err) => this.lost(err.message));
+      this.heartbeat ??= setInterval(() => this.beat(), this.heartbeatMs);
+      this.heartbeat.unref();
       conn.sendValue(FrameKind.Watch, 1, null);
       this.log.info({ peer: this.site, address: this.address }, 'linked to peer site broker');
     } catch (err) {
@@ -90,6 +104,15 @@ export class PeerLink {
       default:
         return;
     }
+  }
+
+  /** Ping the other broker; one silent for three beats is hung: drop the link and reconnect. */
+  private beat(): void {
+    const conn = this.conn;
+    if (!conn || conn.closed) return;
+    const silentMs = Date.now() - this.lastSeen;
+    if (silentMs > 3 * this.heartbeatMs) conn.destroy(new Error(`no frame from the ${this.site} broker for ${silentMs} ms`));
+    else conn.send(FrameKind.Ping, 0);
   }
 
   private lost(reason: string): void {

@@ -38,6 +38,8 @@ class Group {
 /** Sends a publish to another site's broker, for one of its groups. */
 export interface Forwarder {
   forward(site: string, group: string, body: Buffer): boolean;
+  /** No site could take a publish for this group: it is dropped, and counted against `site`. */
+  undeliverable(site: string, group: string): void;
 }
 
 export interface SubscriptionStats {
@@ -147,7 +149,14 @@ export class TopicTable {
     if (!remote) return;
     for (const [group, sites] of remote) {
       if (local?.has(group)) continue;
-      for (const site of siteOrder) if (sites.has(site) && forwarder.forward(site, group, body)) break;
+      let first: string | null = null;
+      let sent = false;
+      for (const site of siteOrder) {
+        if (!sites.has(site)) continue;
+        first ??= site;
+        if ((sent = forwarder.forward(site, group, body))) break;
+      }
+      if (!sent && first !== null) forwarder.undeliverable(first, group);
     }
   }
 

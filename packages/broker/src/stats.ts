@@ -10,6 +10,7 @@ export interface BrokerStats {
   published: number;
   /** This site's live instances. */
   instances: InstanceInfo[];
-  peers: Array<{ site: string; address: string; up: boolean; forwarded: number }>;
+  /** Links to other sites: publishes forwarded over each, and dropped because it was down or behind. */
+  peers: Array<{ site: string; address: string; up: boolean; forwarded: number; dropped: number }>;
   subscriptions: SubscriptionStats[];
 }

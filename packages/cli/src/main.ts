@@ -10,7 +10,11 @@ export function buildProgram(): Command {
   const program = new Command('squadron')
     .description('Squadron: a self-service backend platform for autonomous squads')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Set before the subcommands are added, so that they inherit it: usage errors exit 2.
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
   registerUp(program);
   registerRun(program);
   registerMessaging(program);
@@ -20,9 +24,5 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  program.exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  });
-  await program.parseAsync(argv);
+  await buildProgram().parseAsync(argv);
 }

@@ -60,8 +60,9 @@ export function parseJsonArg(text: string | undefined, what: string): unknown {
   }
 }
 
-export function parsePositiveInt(value: string, what: string): number {
+/** A whole number flag within [min, max], or a usage error naming the flag. */
+export function parseIntFlag(value: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a whole number, got '${value}'`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${what} must be a whole number from ${min} to ${max}, got '${value}'`);
   return n;
 }

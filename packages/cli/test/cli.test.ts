@@ -80,7 +80,7 @@ describe('the squadron command against a running platform', () => {
     const one = JSON.parse((await squadron(['status', 'worker', '--json'], env)).stdout) as StatusBody;
     assert.deepEqual(one.services.map((x) => x.name), ['worker']);
     const none = await squadron(['status', 'nobody'], env);
-    assert.match(none.stderr, /^BAD_REQUEST: no live instance of 'nobody'/);
+    assert.match(none.stderr, /^NO_INSTANCES: no live instance of service 'nobody'/);
   });
 
   it('runs an instance in the foreground and deregisters it at once on Ctrl-C', async () => {

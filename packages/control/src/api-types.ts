@@ -28,12 +28,12 @@ export interface SubscriptionBody {
 }
 
 export interface SiteStatusBody extends SiteBody {
-  /** Null when the broker did not answer; `error` says why. */
+  /** `up: false` when the broker did not answer; `error` says why. */
   brokerStatus: {
     up: boolean;
     connections: number;
     published: number;
-    peers: Array<{ site: string; up: boolean; forwarded: number }>;
+    peers: Array<{ site: string; up: boolean; forwarded: number; dropped: number }>;
     subscriptions: SubscriptionBody[];
     error?: string;
   };

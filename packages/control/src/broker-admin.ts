@@ -1,4 +1,4 @@
-import { FrameKind, decode, encode, ProtocolError } from '@squadron/protocol';
+import { FrameKind, decode, encode, TimeoutError } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import type { BrokerStats } from '@squadron/broker';
 
@@ -9,7 +9,7 @@ export async function queryBroker(address: string, timeoutMs = 2000): Promise<Br
   try {
     await connectHandshake(conn, { role: 'control', site: 'control', name: 'control' }, timeoutMs);
     return await new Promise<BrokerStats>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ProtocolError(`broker at ${address} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new TimeoutError(`broker at ${address} did not answer within ${timeoutMs} ms`)), timeoutMs);
       conn.onClose((err) => {
         clearTimeout(timer);
         reject(err);

@@ -34,7 +34,7 @@ const SITE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
 /** Validate a parsed config, filling defaults. */
 export function validateConfig(raw: unknown, source = 'config'): PlatformConfig {
-  if (raw === null || raw === undefined) return DEFAULT_CONFIG;
+  if (raw === null || raw === undefined) return structuredClone(DEFAULT_CONFIG);
   if (typeof raw !== 'object') throw new ConfigError(`${source}: expected a mapping with 'sites'`);
   const r = raw as { sites?: unknown; api?: unknown };
   if (!Array.isArray(r.sites) || r.sites.length === 0) throw new ConfigError(`${source}: 'sites' must list at least one site`);
@@ -54,7 +54,8 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
     return { name: site.name, kind: site.kind, broker: { listen } };
   });
   const api = (r.api ?? {}) as { host?: unknown; port?: unknown };
-  const host = typeof api.host === 'string' ? api.host : DEFAULT_CONFIG.api.host;
+  if (api.host !== undefined && (typeof api.host !== 'string' || api.host.length === 0)) throw new ConfigError(`${source}: api.host must be a host name or address`);
+  const host = api.host ?? DEFAULT_CONFIG.api.host;
   const port = api.port === undefined ? DEFAULT_CONFIG.api.port : api.port;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`${source}: api.port must be a port number`);
@@ -62,8 +63,9 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
   return { sites, api: { host, port } };
 }
 
+/** The config in a file, or a fresh copy of the default (callers may change what they get). */
 export function loadConfig(file?: string): PlatformConfig {
-  if (!file) return DEFAULT_CONFIG;
+  if (!file) return structuredClone(DEFAULT_CONFIG);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

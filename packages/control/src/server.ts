@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Sites } from './sites.ts';
 import type { ErrorBody, HealthBody } from './api-types.ts';
@@ -37,6 +37,11 @@ export function buildControlServer(options: ControlServerOptions): FastifyInstan
   const started = Date.now();
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
+    // Errors raised before routing (an undecodable URL, a bad content type) get the same body.
+    frameworkErrors: (err, _req, reply) => {
+      const { statusCode, body } = errorReply(400, 'BAD_REQUEST', err.message);
+      void (reply as unknown as FastifyReply).status(statusCode).send(body);
+    },
     bodyLimit: 1024 * 1024,
   });
 

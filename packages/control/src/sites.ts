@@ -69,7 +69,7 @@ export class Sites {
             up: true,
             connections: stats.connections,
             published: stats.published,
-            peers: stats.peers.map((p) => ({ site: p.site, up: p.up, forwarded: p.forwarded })),
+            peers: stats.peers.map((p) => ({ site: p.site, up: p.up, forwarded: p.forwarded, dropped: p.dropped })),
             subscriptions: stats.subscriptions,
           },
         },

@@ -90,7 +90,7 @@ export class Client implements ContextHost {
   private closed = false;
   private readonly maxPayload: number;
   private readonly topicFields = new Map<string, Buffer>();
-  /** Publishes refused because the broker connection was down or backed up. */
+  /** Publishes refused because the broker connection was down (at most once: not queued). */
   publishDropped = 0;
 
   constructor(init: ClientInit) {

@@ -6,7 +6,7 @@ import type { InstanceInfo } from '@squadron/protocol';
 /** The squadron command's entry script. */
 export const SQUADRON_BIN = fileURLToPath(new URL('../../cli/bin/squadron.mjs', import.meta.url));
 
-/** The worker fixture: a service with echo, whoami, slow, flaky and spin methods. */
+/** The worker fixture: a service with echo, write, flaky, setFlaky, boom and spin methods. */
 export const WORKER_DIR = fileURLToPath(new URL('../fixtures/worker/', import.meta.url));
 
 /** A squadron child process that has said it is ready. */

@@ -29,8 +29,10 @@ export function registerBroker(program: Command): void {
     .option('--peer <site=address>', 'another site\'s broker (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--sites <list>', 'all sites in failover order, comma-separated')
     .action(action(async (flags: BrokerFlags) => {
-      // Started by the platform: never outlive it, even while still starting.
-      process.once('disconnect', () => process.exit(1));
+      // Started by the platform: never outlive it, even while still starting. Once running, a
+      // parent that goes away stops this process gracefully (onShutdown) instead.
+      const orphaned = () => process.exit(1);
+      process.once('disconnect', orphaned);
       const peers = parsePeers(flags.peer);
       const broker = new Broker({
         site: flags.site,
@@ -48,6 +50,7 @@ export function registerBroker(program: Command): void {
       } else {
         process.stdout.write(`broker of site ${flags.site} listening on ${address}\n`);
       }
+      process.removeListener('disconnect', orphaned);
       await onShutdown(() => broker.stop());
       process.exit(process.exitCode ?? 0);
     }));

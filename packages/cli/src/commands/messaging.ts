@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, parseJsonArg, parsePositiveInt } from '../output.ts';
+import { action, parseJsonArg, parseIntFlag } from '../output.ts';
 import { connectToSite } from '../platform-client.ts';
 import { onShutdown } from '../shutdown.ts';
 
@@ -20,7 +20,7 @@ export function registerMessaging(program: Command): void {
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (service: string, method: string, json: string, flags: CallFlags) => {
       const payload = parseJsonArg(json, 'the request payload');
-      const timeoutMs = parsePositiveInt(flags.timeout, '--timeout');
+      const timeoutMs = parseIntFlag(flags.timeout, '--timeout', 1, 3_600_000);
       const client = await connectToSite(flags);
       try {
         const reply = await client.call(service, method, payload, { timeoutMs });
@@ -53,7 +53,7 @@ export function registerMessaging(program: Command): void {
     .option('--site <site>', 'subscribe in this site (default: the first site)')
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (topic: string, flags: SubscribeFlags) => {
-      const limit = flags.count === undefined ? Infinity : parsePositiveInt(flags.count, '--count');
+      const limit = flags.count === undefined ? Infinity : parseIntFlag(flags.count, '--count', 1);
       const client = await connectToSite(flags);
       let seen = 0;
       let finish: () => void = () => {};

@@ -30,8 +30,10 @@ export function registerRun(program: Command): void {
     .option('--listen <address>', 'address callers connect to (default tcp://127.0.0.1:0)')
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (dir: string, flags: RunFlags) => {
-      // Started by the platform: never outlive it, even while still starting.
-      process.once('disconnect', () => process.exit(1));
+      // Started by the platform: never outlive it, even while still starting. Once running, a
+      // parent that goes away stops this process gracefully (onShutdown) instead.
+      const orphaned = () => process.exit(1);
+      process.once('disconnect', orphaned);
       const definition = await loadService(dir);
       const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, platformUrl(flags.dataDir)));
       const logger = pino({ name: definition.name, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
@@ -46,6 +48,7 @@ export function registerRun(program: Command): void {
       if (!process.send) {
         process.stdout.write(`instance ${running.info.id} of ${running.info.service} ready in ${flags.site} at ${running.info.address}\n`);
       }
+      process.removeListener('disconnect', orphaned);
       await onShutdown(() => running.stop());
       process.exit(process.exitCode ?? 0);
     }));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { action, printJson, printTable, UsageError } from '../output.ts';
+import { NoInstancesError } from '@squadron/protocol';
+import { action, printJson, printTable } from '../output.ts';
 import { api } from '../platform-client.ts';
 
 interface ListFlags { json?: boolean; dataDir?: string }
@@ -16,7 +17,7 @@ export function registerStatus(program: Command): void {
       const status = await api(flags).status();
       if (service) {
         status.services = status.services.filter((s) => s.name === service);
-        if (status.services.length === 0) throw new UsageError(`no live instance of '${service}'; 'squadron status' lists the services that run`);
+        if (status.services.length === 0) throw new NoInstancesError(service);
       }
       if (flags.json) return printJson(status);
       process.stdout.write('SITES\n');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, ControlClient } from '@squadron/control';
-import { action, parsePositiveInt } from '../output.ts';
+import { action, parseIntFlag } from '../output.ts';
 import { dataDir } from '../env.ts';
 import { onShutdown } from '../shutdown.ts';
 import { LocalPlatform } from '../platform/platform.ts';
@@ -21,7 +21,7 @@ export function registerUp(program: Command): void {
     .action(action(async (flags: UpFlags) => {
       const began = Date.now();
       const config = loadConfig(flags.config);
-      if (flags.port !== undefined) config.api = { ...config.api, port: parsePositiveInt(flags.port, '--port') };
+      if (flags.port !== undefined) config.api = { ...config.api, port: parseIntFlag(flags.port, '--port', 0, 65535) };
       const services = [...(flags.demo ? demoServices() : []), ...flags.service];
       const say = (line: string) => process.stdout.write(`squadron: ${line}\n`);
       const platform = new LocalPlatform({ config, dataDir: dataDir(flags.dataDir), services, say });

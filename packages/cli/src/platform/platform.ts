@@ -61,6 +61,7 @@ export class LocalPlatform {
       name,
       args: ['broker', '--site', site, '--listen', listen, '--sites', sites],
       restart: true,
+      stage: 0,
       onReady: (msg) => {
         const address = (msg as { address: string }).address;
         const first = this.sites.brokerOf(site) === undefined;
@@ -92,6 +93,7 @@ export class LocalPlatform {
       name: `${basename(dir)}-${site}`,
       args: ['run', dir, '--site', site, '--broker', broker],
       restart: true,
+      stage: 1,
     });
   }
 

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Backoff } from '@squadron/transport';
+import { SquadronError } from '@squadron/protocol';
 import { BIN } from '../env.ts';
 
 export interface ChildSpec {
@@ -13,6 +14,16 @@ export interface ChildSpec {
   restart: boolean;
   /** Called on every `ready` message, the first and those after restarts. */
   onReady?: (message: unknown) => void;
+  /** Stopped in order of stage, highest first: instances (1) drain before brokers (0) go. */
+  stage: number;
+}
+
+/** A child that exited before it ever said it was ready: the platform cannot start. */
+export class StartupError extends SquadronError {
+  override readonly name = 'StartupError';
+  constructor(message: string) {
+    super('STARTUP_FAILED', message);
+  }
 }
 
 interface Managed {
@@ -78,7 +89,12 @@ export class ProcessTree {
       m.child = null;
       if (this.stopping) return;
       const why = signal ? `signal ${signal}` : `code ${code}`;
-      for (const w of m.readyWaiters.splice(0)) w.reject(new Error(`${m.spec.name} exited (${why}) before it was ready; see ${join(this.logDir, `${m.spec.name}.log`)}`));
+      if (m.readyMessage === null) {
+        // Never came up: restarting would only loop. The caller reports it and stops.
+        const log = join(this.logDir, `${m.spec.name}.log`);
+        for (const w of m.readyWaiters.splice(0)) w.reject(new StartupError(`${m.spec.name} exited (${why}) before it was ready; its log is ${log}`));
+        return;
+      }
       if (!m.spec.restart) return;
       // A child that stayed up a while crashed once; one that dies at once is crash-looping.
       if (Date.now() - m.startedAt > STABLE_MS) m.backoff.reset();
@@ -91,18 +107,27 @@ export class ProcessTree {
   }
 
   /**
-   * Stop every child: SIGTERM in reverse start order (instances before brokers), then SIGKILL
-   * whatever has not exited after `graceMs`.
+   * Stop every child, stage by stage (instances, then brokers, so that draining instances can
+   * still reach their broker): SIGTERM, then SIGKILL whatever has not exited after `graceMs`.
    */
-  async stopAll(graceMs = 5000): Promise<void> {
+  async stopAll(graceMs = 12_000): Promise<void> {
     this.stopping = true;
-    const live = [...this.children.values()].reverse().flatMap((m) => (m.child && m.child.exitCode === null && m.child.signalCode === null ? [m.child] : []));
-    const exited = live.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
-    for (const c of live) c.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    }, graceMs);
-    await Promise.all(exited);
-    clearTimeout(timer);
+    const stages = [...new Set([...this.children.values()].map((m) => m.spec.stage))].sort((a, b) => b - a);
+    for (const stage of stages) {
+      const live = [...this.children.values()]
+        .filter((m) => m.spec.stage === stage)
+        .flatMap((m) => (m.child && m.child.exitCode === null && m.child.signalCode === null ? [m.child] : []));
+      await stopChildren(live, graceMs);
+    }
   }
+}
+
+async function stopChildren(children: ChildProcess[], graceMs: number): Promise<void> {
+  const exited = children.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
+  for (const c of children) c.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }, graceMs);
+  await Promise.all(exited);
+  clearTimeout(timer);
 }

@@ -1,0 +1,71 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { buildControlServer, Sites, validateConfig, loadConfig, ConfigError, DEFAULT_CONFIG, type StatusBody, type ErrorBody } from '@squadron/control';
+import { runService, defineService, type RunningService } from '@squadron/sdk';
+import { startSites, silent, type TestSites } from '@squadron/testkit';
+
+describe('control plane API', () => {
+  let brokers: TestSites;
+  let app: FastifyInstance;
+  let instance: RunningService;
+
+  before(async () => {
+    brokers = await startSites(['sto', 'gcp-eu']);
+    const sites = new Sites(validateConfig({ sites: [{ name: 'sto', kind: 'datacenter' }, { name: 'gcp-eu', kind: 'cloud' }, { name: 'aws-us', kind: 'cloud' }] }));
+    sites.setBroker('sto', brokers.address('sto'));
+    sites.setBroker('gcp-eu', brokers.address('gcp-eu'));
+    instance = await runService(defineService({ name: 'ping', methods: { ping: () => 'pong' } }), { site: 'gcp-eu', broker: brokers.address('gcp-eu'), logger: silent });
+    app = buildControlServer({ sites, logger: silent });
+  });
+
+  after(async () => {
+    await app.close();
+    await instance.stop();
+    await brokers.stop();
+  });
+
+  it('answers health and lists the sites in order, with their brokers', async () => {
+    assert.equal((await app.inject('/v1/health')).json().status, 'ok');
+    const { sites } = (await app.inject('/v1/sites')).json() as { sites: Array<{ name: string; broker: unknown }> };
+    assert.deepEqual(sites.map((s) => s.name), ['sto', 'gcp-eu', 'aws-us']);
+    assert.deepEqual(sites[0]!.broker, { address: brokers.address('sto') });
+    assert.equal(sites[2]!.broker, null);
+  });
+
+  it('shows each site\'s instances from its own broker, and a site without one as down', async () => {
+    const status = (await app.inject('/v1/status')).json() as StatusBody;
+    assert.deepEqual(status.services.map((s) => [s.name, s.instances.map((i) => i.site)]), [['ping', ['gcp-eu']]]);
+    assert.equal(status.services[0]!.instances[0]!.id, instance.info.id);
+    const down = status.sites.find((s) => s.name === 'aws-us')!;
+    assert.equal(down.brokerStatus.up, false);
+    assert.match(down.brokerStatus.error ?? '', /no broker/);
+    assert.deepEqual(status.sites.find((s) => s.name === 'sto')!.brokerStatus.peers.map((p) => p.site), ['gcp-eu']);
+  });
+
+  it('answers unknown routes and undecodable URLs with the one JSON error body', async () => {
+    const missing = await app.inject('/v1/nothing');
+    assert.equal(missing.statusCode, 404);
+    assert.equal((missing.json() as ErrorBody).error.code, 'NOT_FOUND');
+    const bad = await app.inject('/v1/sites/%zz');
+    assert.equal(bad.statusCode, 400);
+    assert.equal((bad.json() as ErrorBody).error.code, 'BAD_REQUEST');
+  });
+});
+
+describe('platform config', () => {
+  it('names the field that is wrong', () => {
+    assert.throws(() => validateConfig({ sites: [] }), ConfigError);
+    assert.throws(() => validateConfig({ sites: [{ name: 'Bad Name', kind: 'cloud' }] }), /sites\[0\]\.name/);
+    assert.throws(() => validateConfig({ sites: [{ name: 'a', kind: 'moon' }] }), /sites\[0\]\.kind/);
+    assert.throws(() => validateConfig({ sites: [{ name: 'a', kind: 'cloud' }, { name: 'a', kind: 'cloud' }] }), /listed twice/);
+    assert.throws(() => validateConfig({ sites: [{ name: 'a', kind: 'cloud' }], api: { port: 70000 } }), /api\.port/);
+  });
+
+  it('hands out a copy of the default that callers may change', () => {
+    const mine = loadConfig();
+    mine.api.port = 1;
+    assert.equal(DEFAULT_CONFIG.api.port, 7700);
+    assert.deepEqual(loadConfig().sites.map((s) => [s.name, s.kind]), [['sto', 'datacenter'], ['gcp-eu', 'cloud']]);
+  });
+});
