@@ -8,7 +8,7 @@ import { ServiceServer } from './service-server.ts';
 import { normalizeService, type ServiceDefinition } from './define.ts';
 import { SubscriptionContext } from './context.ts';
 import { HOST_ID } from './directory.ts';
-import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy } from './options.ts';
+import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy, type RetryPolicy, type OutlierPolicy } from './options.ts';
 
 export interface RunOptions {
   site: string;
@@ -21,6 +21,9 @@ export interface RunOptions {
   /** Directory for the instance's Unix socket (default the OS temp dir); null for TCP only. */
   socketDir?: string | null;
   balance?: BalancePolicy;
+  /** How this instance's own calls retry and eject failing callees (defaults as for connect()). */
+  retry?: Partial<RetryPolicy>;
+  outlier?: Partial<OutlierPolicy>;
   limits?: WireLimits;
   logger?: Logger;
   /** How long in-flight requests may take to finish on stop (default 10 s). */
@@ -61,8 +64,8 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     service: service.name,
     log,
     balance: options.balance ?? 'least-outstanding',
-    retry: DEFAULT_RETRY_POLICY,
-    outlier: DEFAULT_OUTLIER_POLICY,
+    retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
+    outlier: { ...DEFAULT_OUTLIER_POLICY, ...options.outlier },
     ...(options.limits ? { limits: options.limits } : {}),
   });
 
