@@ -105,8 +105,13 @@ describe('queue store', () => {
       for (let round = 0; round < 3; round++) {
         const child = fork(FIXTURE, [dir, String(next), mode === 'power loss' ? '1' : '0'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
         const before = acked.size;
+        let exited: number | null = null;
+        child.on('exit', (code) => (exited = code ?? -1));
         child.on('message', (m: unknown) => { if (Array.isArray(m)) for (const n of m as number[]) acked.add(n); });
-        await waitFor(() => acked.size > before + 300, 'acknowledged enqueues', 20_000);
+        await waitFor(() => {
+          if (exited !== null) throw new Error(`the producer exited (${exited}) in round ${round}`);
+          return acked.size > before + 300;
+        }, 'acknowledged enqueues', 20_000);
         await new Promise<void>((resolve) => {
           child.once('exit', () => resolve());
           child.kill('SIGKILL');

@@ -1,4 +1,4 @@
-import { readFile, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { encodeRecord, readRecord, resync } from './record.ts';
@@ -48,6 +48,7 @@ const SYNCED_NOTE = 'synced.note';
  */
 export class DurableLog {
   private fh: FileHandle | null = null;
+  private note: FileHandle | null = null;
   private segment = 0;
   private size = 0;
   private queue: Pending[] = [];
@@ -100,7 +101,9 @@ export class DurableLog {
     this.closed = true;
     while (this.writing) await new Promise((r) => setImmediate(r));
     await this.fh?.close();
+    await this.note?.close();
     this.fh = null;
+    this.note = null;
   }
 
   /** Write and sync batches until nothing waits. */
@@ -144,11 +147,13 @@ export class DurableLog {
     await syncDirectory(this.options.dir);
   }
 
+  /** One 16-byte write in place: a kill cannot leave it half written, as truncate-then-write could. */
   private async noteSynced(): Promise<void> {
     const note = Buffer.alloc(16);
     note.writeDoubleBE(this.segment, 0);
     note.writeDoubleBE(this.size, 8);
-    await writeFile(join(this.options.dir, SYNCED_NOTE), note);
+    this.note ??= await open(join(this.options.dir, SYNCED_NOTE), 'w');
+    await this.note.write(note, 0, 16, 0);
   }
 
   /** Power loss, simulated: cut every segment back to what the last fsync covered. */
@@ -159,6 +164,7 @@ export class DurableLog {
     } catch {
       return ids;
     }
+    if (note.length < 16) return ids;
     const segment = note.readDoubleBE(0);
     const size = note.readDoubleBE(8);
     for (const id of ids.filter((s) => s > segment)) await unlink(join(this.options.dir, segmentName(id)));
