@@ -1,8 +1,10 @@
 import net from 'node:net';
 import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import {
-  FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe,
+  FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe, asEnqueue, asConsume,
+  errorToWire, UnavailableError, BadRequestError,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
@@ -10,6 +12,8 @@ import { Registry } from './registry.ts';
 import { TopicTable, type Forwarder } from './pubsub.ts';
 import { PeerLink } from './peer-link.ts';
 import type { BrokerStats } from './stats.ts';
+import { QueueStore } from './durable/queue-store.ts';
+import { QueueDispatcher } from './durable/dispatcher.ts';
 
 export interface BrokerOptions {
   site: string;
@@ -24,6 +28,10 @@ export interface BrokerOptions {
   maxSubscriberBacklogBytes?: number;
   heartbeatMs?: number;
   logger?: Logger;
+  /** Where durable queues are kept. Without it, the broker refuses enqueues and consumers. */
+  dataDir?: string;
+  /** Test fault hook for the durable log (see DurableLog). */
+  simulatePowerLoss?: boolean;
 }
 
 interface Session {
@@ -53,6 +61,8 @@ export class Broker implements Forwarder {
   private _address = '';
   private published = 0;
   private readonly envelopes = new EnvelopeReader();
+  private store: QueueStore | null = null;
+  private dispatcher: QueueDispatcher | null = null;
 
   constructor(private readonly options: BrokerOptions) {
     this.site = options.site;
@@ -74,6 +84,13 @@ export class Broker implements Forwarder {
     const requested = parseEndpoint(this.options.listen ?? 'tcp://127.0.0.1:0');
     if (requested.kind === 'unix') {
       try { unlinkSync(requested.path); } catch { /* no stale socket */ }
+    }
+    if (this.options.dataDir) {
+      this.store = await QueueStore.open({
+        dir: join(this.options.dataDir, 'queues'), logger: this.log,
+        ...(this.options.simulatePowerLoss ? { simulatePowerLoss: true } : {}),
+      });
+      this.dispatcher = new QueueDispatcher(this.store, this.log);
     }
     this._address = formatEndpoint(await listen(this.server, requested));
     this.setPeers(this.options.peers ?? {});
@@ -108,6 +125,8 @@ export class Broker implements Forwarder {
     for (const link of this.links.values()) link.stop();
     for (const s of this.sessions) s.conn.close('CLOSED', 'broker stopping');
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.dispatcher?.stop();
+    await this.store?.close();
   }
 
   stats(): BrokerStats {
@@ -220,8 +239,36 @@ export class Broker implements Forwarder {
         return;
       }
       case FrameKind.Query:
-        conn.sendValue(FrameKind.Reply, id, this.stats());
+        const q = decode(body);
+        this.answer(conn, id, () => this.query(q));
         return;
+      case FrameKind.Enqueue: {
+        const [queue, producerId, key, delayMs, traceId, payload] = asEnqueue(decode(body));
+        const options = { traceId, delayMs, ...(producerId !== null ? { id: producerId } : {}), ...(key !== null ? { key } : {}) };
+        this.answer(conn, id, () => this.queues().enqueue(queue, Buffer.from(payload), options));
+        return;
+      }
+      case FrameKind.Consume: {
+        // Answered, so that a consumer learns at once when this broker keeps no queues.
+        const spec = asConsume(decode(body));
+        this.answer(conn, id, () => this.queues().addConsumer(conn, id, spec));
+        return;
+      }
+      case FrameKind.StopConsume:
+        this.dispatcher?.removeConsumer(conn, id);
+        return;
+      case FrameKind.Ack: {
+        const [seq] = decode(body) as [unknown];
+        if (typeof seq !== 'number') throw new ProtocolError('malformed ack');
+        this.dispatcher?.ack(conn, id, seq);
+        return;
+      }
+      case FrameKind.Nack: {
+        const [seq, error] = decode(body) as [unknown, unknown];
+        if (typeof seq !== 'number') throw new ProtocolError('malformed nack');
+        this.dispatcher?.nack(conn, id, seq, String(error ?? 'failed').slice(0, 2000));
+        return;
+      }
       case FrameKind.Ping:
         conn.send(FrameKind.Pong, id);
         return;
@@ -235,7 +282,43 @@ export class Broker implements Forwarder {
     }
   }
 
+  /** The queue dispatcher, or a typed refusal when this broker keeps no durable queues. */
+  private queues(): QueueDispatcher {
+    if (!this.dispatcher) throw new UnavailableError(`the broker of ${this.site} keeps no durable queues: start it with a data directory`);
+    return this.dispatcher;
+  }
+
+  /** Reply with what `produce` gives (a value or a promise); failures go back as typed errors. */
+  private answer(conn: Connection, id: number, produce: () => unknown): void {
+    new Promise((resolve) => resolve(produce())).then(
+      (value) => conn.sendValue(FrameKind.Reply, id, value),
+      (err: unknown) => conn.sendValue(FrameKind.ErrorReply, id, errorToWire(err)),
+    );
+  }
+
+  /** Queries: stats (the default), queue stats, dead letters, replay. */
+  private query(q: unknown): unknown {
+    const what = (q as { what?: unknown } | null)?.what;
+    const queue = (q as { queue?: unknown } | null)?.queue;
+    switch (what) {
+      case 'queues':
+        return { site: this.site, queues: this.store?.stats() ?? [] };
+      case 'dlq':
+        if (typeof queue !== 'string') throw new BadRequestError('name the queue');
+        return this.store?.deadLetters(queue).map((e) => ({ seq: e.seq, id: e.producerId ?? `${queue}:${e.seq}`, deliveries: e.deliveries, error: e.lastError, enqueuedAt: e.enqueuedAt })) ?? [];
+      case 'replay':
+        if (typeof queue !== 'string') throw new BadRequestError('name the queue');
+        return this.queues() && this.store!.revive(queue).then((revived) => {
+          this.dispatcher!.pump(queue);
+          return { revived };
+        });
+      default:
+        return this.stats();
+    }
+  }
+
   private closeSession(session: Session, reason: string): void {
+    this.dispatcher?.removeConnection(session.conn);
     this.sessions.delete(session);
     for (const unwatch of session.unwatch) unwatch();
     for (const instanceId of session.instances) {

@@ -15,8 +15,9 @@ export {
 export type { SquadronErrorOptions, WireError } from './errors.ts';
 export {
   asAuth, asHello, asReady, asInstanceInfo, asSubscribe, asInterest, asRegistryEvent, asRequest,
+  asEnqueue, asConsume, asDelivery,
 } from './messages.ts';
 export type {
   PeerRole, HelloBody, AuthBody, ReadyBody, InstanceInfo, MethodInfo, RegistryEvent, SubscribeBody,
-  InterestBody, QueryBody, RequestBody,
+  InterestBody, QueryBody, RequestBody, EnqueueBody, EnqueueReply, ConsumeBody, DeliveryBody,
 } from './messages.ts';

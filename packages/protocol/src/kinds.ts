@@ -42,6 +42,18 @@ export const FrameKind = {
   Interest: 50,
   /** broker → broker: a publish forwarded for one group in the receiving site */
   Forward: 51,
+  /** client → broker: id = correlation; body msgpack EnqueueBody; answered by Reply EnqueueReply */
+  Enqueue: 70,
+  /** client → broker: id = consumer id (from the client's correlation ids); body msgpack ConsumeBody; answered by Reply */
+  Consume: 71,
+  /** broker → consumer: id = consumer id; body msgpack DeliveryBody */
+  Delivery: 72,
+  /** consumer → broker: id = consumer id; body msgpack [seq] */
+  Ack: 73,
+  /** consumer → broker: id = consumer id; body msgpack [seq, error] */
+  Nack: 74,
+  /** client → broker: id = consumer id; stop delivering to this consumer */
+  StopConsume: 75,
   /** either side, last frame: body msgpack [code, message] */
   Goaway: 60,
 } as const;

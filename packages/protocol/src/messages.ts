@@ -162,3 +162,44 @@ export function asRequest(v: unknown): RequestBody {
   if (!Array.isArray(v) || v.length !== 4 || !isString(v[0]) || typeof v[1] !== 'number' || typeof v[2] !== 'string') fail('request');
   return v as RequestBody;
 }
+
+/** Enqueue: [queue, producerId|null, key|null, delayMs, traceId, payload (msgpack bytes)]. */
+export type EnqueueBody = [queue: string, id: string | null, key: string | null, delayMs: number, traceId: string, payload: Uint8Array];
+
+export interface EnqueueReply {
+  id: string;
+  duplicate: boolean;
+}
+
+export interface ConsumeBody {
+  queue: string;
+  /** Deliveries this consumer may hold unacknowledged at once. */
+  concurrency: number;
+  maxDeliveries: number;
+  visibilityTimeoutMs: number;
+}
+
+/** Delivery: [seq, messageId, deliveryCount, traceId, payload (msgpack bytes)]. */
+export type DeliveryBody = [seq: number, id: string, deliveryCount: number, traceId: string, payload: Uint8Array];
+
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 255;
+const isOptString = (v: unknown): v is string | null => v === null || v === undefined || (typeof v === 'string' && v.length <= 255);
+
+export function asEnqueue(v: unknown): EnqueueBody {
+  if (!Array.isArray(v) || v.length !== 6 || !isName(v[0]) || !isOptString(v[1]) || !isOptString(v[2]) ||
+      typeof v[3] !== 'number' || !(v[3] >= 0) || typeof v[4] !== 'string' || !(v[5] instanceof Uint8Array)) fail('enqueue');
+  return [v[0], v[1] ?? null, v[2] ?? null, v[3], v[4], v[5]];
+}
+
+export function asConsume(v: unknown): ConsumeBody {
+  const o = v as Partial<ConsumeBody> | null;
+  if (!o || typeof o !== 'object' || !isName(o.queue) || !Number.isInteger(o.concurrency) || o.concurrency! < 1 || o.concurrency! > 10_000 ||
+      !Number.isInteger(o.maxDeliveries) || o.maxDeliveries! < 1 || typeof o.visibilityTimeoutMs !== 'number' || !(o.visibilityTimeoutMs >= 10)) fail('consume');
+  return o as ConsumeBody;
+}
+
+export function asDelivery(v: unknown): DeliveryBody {
+  if (!Array.isArray(v) || v.length !== 5 || typeof v[0] !== 'number' || typeof v[1] !== 'string' || typeof v[2] !== 'number' ||
+      typeof v[3] !== 'string' || !(v[3].length <= 255) || !(v[4] instanceof Uint8Array)) fail('delivery');
+  return v as DeliveryBody;
+}
