@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import {
   FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe, asEnqueue, asConsume,
-  errorToWire, UnavailableError, BadRequestError,
+  errorToWire, UnavailableError, BadRequestError, type EnqueueReply,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
@@ -245,7 +245,10 @@ export class Broker implements Forwarder {
       case FrameKind.Enqueue: {
         const [queue, producerId, key, delayMs, traceId, payload] = asEnqueue(decode(body));
         const options = { traceId, delayMs, ...(producerId !== null ? { id: producerId } : {}), ...(key !== null ? { key } : {}) };
-        this.answer(conn, id, () => this.queues().enqueue(queue, Buffer.from(payload), options));
+        this.answer(conn, id, async (): Promise<EnqueueReply> => {
+          const r = await this.queues().enqueue(queue, Buffer.from(payload), options);
+          return { id: r.id, duplicate: r.duplicate };
+        });
         return;
       }
       case FrameKind.Consume: {

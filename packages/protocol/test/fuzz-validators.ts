@@ -55,7 +55,8 @@ const weird = (maxDepth: number) => fc.anything({
 
 /** Every path to a value inside `root` (object keys and array indices), root excluded. */
 function paths(root: unknown, prefix: PropertyKey[] = [], out: PropertyKey[][] = []): PropertyKey[][] {
-  if (root !== null && typeof root === 'object') {
+  // Byte arrays are one value (a payload): their elements cannot be deleted or retyped.
+  if (root !== null && typeof root === 'object' && !ArrayBuffer.isView(root)) {
     for (const key of Object.keys(root)) {
       const path = [...prefix, key];
       out.push(path);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import {
-  FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, ClosedError, SquadronError,
+  FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError,
   type AuthBody, type InstanceInfo, type RegistryEvent,
 } from '@squadron/protocol';
 import { Backoff, Connection, connectHandshake, dial } from '@squadron/transport';
@@ -10,6 +10,7 @@ export interface BrokerSessionHandlers {
   onConnected(session: BrokerSession): void;
   onRegistryEvent(event: RegistryEvent): void;
   onMessage(sid: number, body: Buffer): void;
+  onDelivery(cid: number, body: Buffer): void;
 }
 
 const NO_GROUP = encodeEnvelopeField('');
@@ -111,10 +112,19 @@ export class BrokerSession {
         q?.resolve(undefined);
         return;
       }
+      case FrameKind.Delivery:
+        this.handlers.onDelivery(id, body);
+        return;
       case FrameKind.Reply: {
         const q = this.queries.get(id);
         this.queries.delete(id);
         q?.resolve(decode(body));
+        return;
+      }
+      case FrameKind.ErrorReply: {
+        const q = this.queries.get(id);
+        this.queries.delete(id);
+        q?.reject(errorFromWire(decode(body)));
         return;
       }
       default:
@@ -160,15 +170,36 @@ export class BrokerSession {
     this.conn?.send(FrameKind.Watch, 1);
   }
 
-  /** Ask the broker for its stats. */
-  query<T>(): Promise<T> {
+  /** A fresh id for a request or a consumer: one sequence, so that replies never collide. */
+  nextId(): number {
+    return ++this.queryId;
+  }
+
+  /** Send a frame the broker answers with Reply or ErrorReply; resolves with the reply. */
+  request<T>(kind: number, value: unknown, id = this.nextId()): Promise<T> {
     const conn = this.conn;
-    if (!conn) return Promise.reject(new ClosedError('not connected to the broker'));
-    const id = ++this.queryId;
+    if (!conn) return Promise.reject(new UnavailableError(`not connected to the broker at ${this.address}`));
     return new Promise<T>((resolve, reject) => {
       this.queries.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      conn.sendValue(FrameKind.Query, id, { what: 'stats' });
+      conn.sendValue(kind, id, value);
     });
+  }
+
+  /** Ask the broker for its stats (or another query). */
+  query<T>(what: Record<string, unknown> = { what: 'stats' }): Promise<T> {
+    return this.request<T>(FrameKind.Query, what);
+  }
+
+  ack(cid: number, seq: number): void {
+    this.conn?.sendValue(FrameKind.Ack, cid, [seq]);
+  }
+
+  nack(cid: number, seq: number, error: string): void {
+    this.conn?.sendValue(FrameKind.Nack, cid, [seq, error]);
+  }
+
+  stopConsuming(cid: number): void {
+    this.conn?.send(FrameKind.StopConsume, cid);
   }
 
   /**

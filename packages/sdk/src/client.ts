@@ -1,11 +1,15 @@
 import pino, { type Logger } from 'pino';
-import { encodeTransient, encodeEnvelopeField, ClosedError, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
+import { FrameKind, encodeTransient, encodeEnvelopeField, ClosedError, type EnqueueBody, type ConsumeBody, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
 import { BrokerSession } from './broker-session.ts';
 import { Directory } from './directory.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { Caller } from './caller.ts';
 import { LocalSubscription, type Subscription, type Delivery } from './subscriptions.ts';
-import { SubscriptionContext, type ContextHost, type MessageContext } from './context.ts';
+import {
+  SubscriptionContext, QueueDeliveryContext, type ContextHost, type MessageContext, type DeliveryContext,
+  type EnqueueOptions, type EnqueueResult,
+} from './context.ts';
+import { LocalConsumer, DEFAULT_CONSUME, type Consumer, type ConsumeOptions } from './consumers.ts';
 import { newTraceId } from './trace.ts';
 import {
   DEFAULT_TIMEOUT_MS, DEFAULT_RETRY_POLICY, DEFAULT_OUTLIER_POLICY,
@@ -86,6 +90,7 @@ export class Client implements ContextHost {
   readonly session: BrokerSession;
   private readonly caller: Caller;
   private readonly subs = new Map<number, LocalSubscription>();
+  private readonly consumers = new Map<number, LocalConsumer>();
   private nextSid = 0;
   private closed = false;
   private readonly maxPayload: number;
@@ -105,10 +110,12 @@ export class Client implements ContextHost {
       onConnected: (s) => {
         init.session.onConnected?.(s);
         for (const sub of this.subs.values()) s.subscribe(sub.sid, sub.topic, sub.group);
+        for (const c of this.consumers.values()) this.register(c);
         s.watch();
       },
       onRegistryEvent: (ev) => this.directory.apply(ev),
       onMessage: (sid, body) => this.subs.get(sid)?.accept(body),
+      onDelivery: (cid, body) => this.consumers.get(cid)?.accept(body),
     }, init.log);
   }
 
@@ -181,6 +188,44 @@ export class Client implements ContextHost {
     this.subs.set(sid, sub);
     this.session.subscribe(sid, topic, group);
     return sub;
+  }
+
+  /**
+   * Put a message on a durable queue of this site's broker. Resolves once the broker has it on
+   * disk; with `id`, a repeat within the dedup window is stored once (`duplicate: true`).
+   *
+   * @example
+   * await client.enqueue('playlist-exports', { playlistId: 'p1' }, { id: 'export-p1', key: 'p1' });
+   */
+  async enqueue(queue: string, message: unknown, options: EnqueueOptions & { traceId?: string } = {}): Promise<EnqueueResult> {
+    if (typeof queue !== 'string' || queue.length === 0 || queue.length > 255) throw new BadRequestError('a queue name is 1 to 255 characters');
+    const payload = encodeTransient(message);
+    if (payload.length > this.maxPayload) throw new PayloadTooLargeError(payload.length, this.maxPayload);
+    const body: EnqueueBody = [queue, options.id ?? null, options.key ?? null, Math.max(0, options.delayMs ?? 0), options.traceId ?? newTraceId(), Buffer.from(payload)];
+    return this.session.request<EnqueueResult>(FrameKind.Enqueue, body);
+  }
+
+  /**
+   * Consume a durable queue. The handler's success acknowledges a message; a throw refuses it and
+   * the broker retries it after a backoff, up to `maxDeliveries`, then dead-letters it.
+   */
+  consume<Msg = unknown>(queue: string, handler: (message: Msg, ctx: DeliveryContext) => void | Promise<void>, options: ConsumeOptions = {}): Consumer {
+    const spec = { ...DEFAULT_CONSUME, ...options };
+    const cid = this.session.nextId();
+    const consumer = new LocalConsumer(cid, queue, spec,
+      (message, meta) => handler(message as Msg, new QueueDeliveryContext(this, meta.queue, meta.messageId, meta.deliveryCount, meta.traceId || newTraceId())),
+      (id, seq, error) => (error === null ? this.session.ack(id, seq) : this.session.nack(id, seq, error)),
+      (id) => {
+        if (this.consumers.delete(id)) this.session.stopConsuming(id);
+      });
+    this.consumers.set(cid, consumer);
+    if (this.session.connected) this.register(consumer);
+    return consumer;
+  }
+
+  private register(c: LocalConsumer): void {
+    const body: ConsumeBody = { queue: c.queue, ...c.spec };
+    this.session.request(FrameKind.Consume, body, c.cid).catch((err: unknown) => this.log.error({ err, queue: c.queue }, 'the broker refused a consumer'));
   }
 
   /** Live instances this client knows of (all sites), optionally of one service. */

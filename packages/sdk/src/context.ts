@@ -18,12 +18,37 @@ export interface Context {
   call<Res = unknown>(service: string, method: string, payload?: unknown, options?: CallOptions): Promise<Res>;
   /** Publish to a topic, at most once, in this trace. */
   publish(topic: string, message: unknown): void;
+  /** Put a message on a durable queue; resolves once it is on disk at the broker. */
+  enqueue(queue: string, message: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
   readonly log: Logger;
 }
 
 /** A subscription handler's context. */
 export interface MessageContext extends Omit<Context, 'deadline' | 'remainingMs'> {
   readonly topic: string;
+}
+
+/** A queue consumer's context: which message this is, and how many times it came. */
+export interface DeliveryContext extends Omit<Context, 'deadline' | 'remainingMs'> {
+  readonly queue: string;
+  readonly messageId: string;
+  readonly deliveryCount: number;
+  /** True from the second delivery on. */
+  readonly redelivered: boolean;
+}
+
+export interface EnqueueOptions {
+  /** Producer message id: enqueued again within the dedup window, it is stored once. */
+  id?: string;
+  /** Messages sharing a key are delivered in order, one at a time. */
+  key?: string;
+  delayMs?: number;
+}
+
+export interface EnqueueResult {
+  id: string;
+  /** True when the id had been enqueued already (nothing new was stored). */
+  duplicate: boolean;
 }
 
 /** The parts of a running instance that a context needs. */
@@ -34,6 +59,7 @@ export interface ContextHost {
   readonly log: Logger;
   call<Res>(service: string, method: string, payload: unknown, options: CallOptions): Promise<Res>;
   publish(topic: string, message: unknown, traceId: string): void;
+  enqueue(queue: string, message: unknown, options: EnqueueOptions & { traceId?: string }): Promise<EnqueueResult>;
 }
 
 /** What every context reads from the instance it runs in. */
@@ -47,6 +73,10 @@ abstract class InstanceContext {
 
   publish(topic: string, message: unknown): void {
     this.host.publish(topic, message, this.traceId);
+  }
+
+  enqueue(queue: string, message: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    return this.host.enqueue(queue, message, { ...options, traceId: this.traceId });
   }
 }
 
@@ -71,6 +101,21 @@ export class RequestContext extends InstanceContext implements Context {
 export class SubscriptionContext extends InstanceContext implements MessageContext {
   constructor(host: ContextHost, readonly topic: string, traceId: string) {
     super(host, traceId);
+  }
+
+  call<Res = unknown>(service: string, method: string, payload?: unknown, options: CallOptions = {}): Promise<Res> {
+    return this.host.call<Res>(service, method, payload, { ...options, traceId: options.traceId ?? this.traceId });
+  }
+}
+
+/** A queue consumer's context: calls and messages from it continue the message's trace. */
+export class QueueDeliveryContext extends InstanceContext implements DeliveryContext {
+  constructor(host: ContextHost, readonly queue: string, readonly messageId: string, readonly deliveryCount: number, traceId: string) {
+    super(host, traceId);
+  }
+
+  get redelivered(): boolean {
+    return this.deliveryCount > 1;
   }
 
   call<Res = unknown>(service: string, method: string, payload?: unknown, options: CallOptions = {}): Promise<Res> {

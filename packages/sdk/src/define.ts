@@ -1,4 +1,5 @@
-import type { Context, MessageContext } from './context.ts';
+import type { Context, MessageContext, DeliveryContext } from './context.ts';
+import { DEFAULT_CONSUME, type ConsumeOptions } from './consumers.ts';
 
 /** A method handler: gets the request payload and the call's context, returns the reply. */
 export type MethodHandler<Req = any, Res = any> = (req: Req, ctx: Context) => Res | Promise<Res>;
@@ -20,10 +21,19 @@ export interface SubscriptionSpec<Msg = any> {
   concurrency?: number;
 }
 
+export type QueueHandler<Msg = any> = (msg: Msg, ctx: DeliveryContext) => void | Promise<void>;
+
+/** A durable queue consumer: resolve to acknowledge, throw to have the message retried later. */
+export interface ConsumerSpec<Msg = any> extends ConsumeOptions {
+  handler: QueueHandler<Msg>;
+}
+
 export interface ServiceDefinition {
   name: string;
   methods?: Record<string, MethodHandler | MethodSpec>;
   subscriptions?: Record<string, MessageHandler | SubscriptionSpec>;
+  /** Durable queues this service consumes, by queue name. */
+  consumers?: Record<string, QueueHandler | ConsumerSpec>;
 }
 
 /** A definition after normalisation: every method and subscription in its long form. */
@@ -31,6 +41,7 @@ export interface NormalizedService {
   name: string;
   methods: Map<string, Required<MethodSpec>>;
   subscriptions: Map<string, Required<SubscriptionSpec>>;
+  consumers: Map<string, Required<ConsumerSpec>>;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -67,5 +78,15 @@ export function normalizeService(def: ServiceDefinition): NormalizedService {
     if (!spec || typeof spec.handler !== 'function') throw new TypeError(`subscription '${topic}' of '${def.name}' has no handler function`);
     subscriptions.set(topic, { handler: spec.handler, concurrency: spec.concurrency ?? 64 });
   }
-  return { name: def.name, methods, subscriptions };
+  const consumers = new Map<string, Required<ConsumerSpec>>();
+  for (const [queue, c] of Object.entries(def.consumers ?? {})) {
+    const spec = typeof c === 'function' ? { handler: c } : c;
+    if (!spec || typeof spec.handler !== 'function') throw new TypeError(`consumer of queue '${queue}' in '${def.name}' has no handler function`);
+    const full = { ...DEFAULT_CONSUME, ...spec };
+    if (!Number.isInteger(full.concurrency) || full.concurrency < 1) throw new TypeError(`consumer of '${queue}': concurrency must be a whole number from 1`);
+    if (!Number.isInteger(full.maxDeliveries) || full.maxDeliveries < 1) throw new TypeError(`consumer of '${queue}': maxDeliveries must be a whole number from 1`);
+    if (!(full.visibilityTimeoutMs >= 10)) throw new TypeError(`consumer of '${queue}': visibilityTimeoutMs must be at least 10`);
+    consumers.set(queue, full);
+  }
+  return { name: def.name, methods, subscriptions, consumers };
 }

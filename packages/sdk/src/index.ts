@@ -1,8 +1,9 @@
 export { defineService, normalizeService } from './define.ts';
 export type {
-  ServiceDefinition, MethodHandler, MethodSpec, MessageHandler, SubscriptionSpec, NormalizedService,
+  ServiceDefinition, MethodHandler, MethodSpec, MessageHandler, SubscriptionSpec, NormalizedService, QueueHandler, ConsumerSpec,
 } from './define.ts';
-export type { Context, MessageContext } from './context.ts';
+export type { Context, MessageContext, DeliveryContext, EnqueueOptions, EnqueueResult } from './context.ts';
+export type { Consumer, ConsumeOptions } from './consumers.ts';
 export { Client, connect } from './client.ts';
 export type { ConnectOptions, SubscribeOptions } from './client.ts';
 export type { Subscription } from './subscriptions.ts';

@@ -78,6 +78,9 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   });
   await server.start();
 
+  for (const [queue, spec] of service.consumers) {
+    client.consume(queue, spec.handler, { concurrency: spec.concurrency, maxDeliveries: spec.maxDeliveries, visibilityTimeoutMs: spec.visibilityTimeoutMs });
+  }
   for (const [topic, spec] of service.subscriptions) {
     client.subscribe(topic, (msg, ctx) => spec.handler(msg, ctx as SubscriptionContext), { group: service.name, concurrency: spec.concurrency });
   }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import pino from 'pino';
 import { Broker } from '@squadron/broker';
 
@@ -11,10 +12,14 @@ export interface TestSites {
 }
 
 /** Real brokers for the given sites (in failover order), on free ports, linked to each other. */
-export async function startSites(names: string[] = ['sto', 'gcp-eu'], options: { heartbeatMs?: number } = {}): Promise<TestSites> {
+export async function startSites(names: string[] = ['sto', 'gcp-eu'], options: { heartbeatMs?: number; dataDir?: string } = {}): Promise<TestSites> {
   const brokers = new Map<string, Broker>();
   for (const site of names) {
-    const b = new Broker({ site, sites: names, logger: silent, ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}) });
+    const b = new Broker({
+      site, sites: names, logger: silent,
+      ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+      ...(options.dataDir ? { dataDir: join(options.dataDir, site) } : {}),
+    });
     await b.start();
     brokers.set(site, b);
   }
