@@ -4,6 +4,7 @@ import { registerRun } from './commands/run.ts';
 import { registerMessaging } from './commands/messaging.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerBroker } from './commands/broker.ts';
+import { registerQueues } from './commands/queues.ts';
 
 /** Build the squadron command. */
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerMessaging(program);
   registerStatus(program);
+  registerQueues(program);
   registerBroker(program);
   return program;
 }

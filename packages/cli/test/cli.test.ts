@@ -83,6 +83,29 @@ describe('the squadron command against a running platform', () => {
     assert.match(none.stderr, /^NO_INSTANCES: no live instance of service 'nobody'/);
   });
 
+  it('enqueues, lists queues, and lists and replays dead letters', async () => {
+    const done = startSquadron(['subscribe', 'worker.done', '--count', '1'], env);
+    await done.waitFor(/subscribed to worker.done/);
+    const ok = await squadron(['enqueue', 'worker.jobs', '{"n":1}', '--id', 'job-1'], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(JSON.parse(ok.stdout), { id: 'job-1', duplicate: false });
+    assert.equal(await done.stop('SIGCONT'), 0);
+    assert.equal((JSON.parse(done.stdout().trim()) as { id: string }).id, 'job-1');
+    assert.deepEqual(JSON.parse((await squadron(['enqueue', 'worker.jobs', '{"n":1}', '--id', 'job-1'], env)).stdout), { id: 'job-1', duplicate: true });
+
+    await squadron(['enqueue', 'worker.jobs', '{"fail":true}', '--id', 'job-bad'], env);
+    const dead = await waitFor(async () => {
+      const r = JSON.parse((await squadron(['dlq', 'list', 'worker.jobs', '--json'], env)).stdout) as { messages: Array<{ id: string; error: string }> };
+      return r.messages[0];
+    }, 'the dead letter', 15_000, 100);
+    assert.equal(dead.id, 'job-bad');
+    assert.match(dead.error, /failed on delivery 2/);
+    const queues = JSON.parse((await squadron(['queues', '--json'], env)).stdout) as { queues: Array<{ site: string; queue: string; acked: number; dead: number }> };
+    const row = queues.queues.find((q) => q.site === 'sto' && q.queue === 'worker.jobs')!;
+    assert.deepEqual([row.acked, row.dead], [1, 1]);
+    assert.match((await squadron(['dlq', 'replay', 'worker.jobs'], env)).stdout, /^1 message\(s\) of worker.jobs back for delivery/);
+  });
+
   it('runs an instance in the foreground and deregisters it at once on Ctrl-C', async () => {
     const run = startSquadron(['run', WORKER_DIR, '--site', 'sto'], env);
     await run.waitFor(/ready in sto/);

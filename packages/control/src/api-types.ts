@@ -52,3 +52,26 @@ export interface StatusBody {
 export interface ErrorBody {
   error: { code: string; message: string };
 }
+
+/** One durable queue in one site. */
+export interface QueueRowBody {
+  site: string;
+  queue: string;
+  /** Messages waiting (ready or delayed), not in flight, not dead. */
+  depth: number;
+  inFlight: number;
+  dead: number;
+  enqueued: number;
+  delivered: number;
+  acked: number;
+  redelivered: number;
+  deadLettered: number;
+}
+
+export interface DeadLetterBody {
+  seq: number;
+  id: string;
+  deliveries: number;
+  error: string | null;
+  enqueuedAt: number;
+}

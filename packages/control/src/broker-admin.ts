@@ -1,14 +1,19 @@
-import { FrameKind, decode, encode, TimeoutError } from '@squadron/protocol';
+import { FrameKind, decode, encode, errorFromWire, TimeoutError } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import type { BrokerStats } from '@squadron/broker';
 
 /** Ask a broker for its stats over a short-lived control connection. */
-export async function queryBroker(address: string, timeoutMs = 2000): Promise<BrokerStats> {
+export function queryBroker(address: string, timeoutMs = 2000): Promise<BrokerStats> {
+  return askBroker<BrokerStats>(address, { what: 'stats' }, timeoutMs);
+}
+
+/** Send a broker one query (stats, queues, dlq, replay) and return its answer. */
+export async function askBroker<T>(address: string, query: Record<string, unknown>, timeoutMs = 2000): Promise<T> {
   const socket = await dial(address, timeoutMs);
   const conn = new Connection(socket);
   try {
     await connectHandshake(conn, { role: 'control', site: 'control', name: 'control' }, timeoutMs);
-    return await new Promise<BrokerStats>((resolve, reject) => {
+    return await new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new TimeoutError(`broker at ${address} did not answer within ${timeoutMs} ms`)), timeoutMs);
       conn.onClose((err) => {
         clearTimeout(timer);
@@ -16,11 +21,12 @@ export async function queryBroker(address: string, timeoutMs = 2000): Promise<Br
       });
       conn.onFrame = (kind, id, body) => {
         if (kind === FrameKind.Ping) return conn.send(FrameKind.Pong, id);
-        if (kind !== FrameKind.Reply || id !== 1) return;
+        if ((kind !== FrameKind.Reply && kind !== FrameKind.ErrorReply) || id !== 1) return;
         clearTimeout(timer);
-        resolve(decode(body) as BrokerStats);
+        if (kind === FrameKind.ErrorReply) reject(errorFromWire(decode(body)));
+        else resolve(decode(body) as T);
       };
-      conn.send(FrameKind.Query, 1, encode({ what: 'stats' }));
+      conn.send(FrameKind.Query, 1, encode(query));
     });
   } finally {
     conn.close('CLOSED', 'done');

@@ -1,4 +1,4 @@
-import type { ErrorBody, HealthBody, SitesBody, StatusBody } from './api-types.ts';
+import type { ErrorBody, HealthBody, SitesBody, StatusBody, QueueRowBody, DeadLetterBody } from './api-types.ts';
 
 /** An error answer from the API, with its stable code. */
 export class ApiError extends Error {
@@ -41,10 +41,23 @@ export class ControlClient {
     return this.get('/v1/status');
   }
 
-  private async get<T>(path: string): Promise<T> {
+  queues(): Promise<{ queues: QueueRowBody[] }> {
+    return this.get('/v1/queues');
+  }
+
+  deadLetters(queue: string, site?: string): Promise<{ queue: string; messages: DeadLetterBody[] }> {
+    return this.get(`/v1/queues/${encodeURIComponent(queue)}/dead-letters${site ? `?site=${encodeURIComponent(site)}` : ''}`);
+  }
+
+  replay(queue: string, site?: string): Promise<{ queue: string; revived: number }> {
+    return this.get(`/v1/queues/${encodeURIComponent(queue)}/replay${site ? `?site=${encodeURIComponent(site)}` : ''}`, 'POST');
+  }
+
+  private async get<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T> {
     let res: Response;
     try {
       res = await fetch(this.base + path, {
+        method,
         headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {},
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       });

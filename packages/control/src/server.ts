@@ -1,10 +1,13 @@
 import Fastify, { type FastifyInstance, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Sites } from './sites.ts';
+import { Queues } from './queues.ts';
+import { SquadronError } from '@squadron/protocol';
 import type { ErrorBody, HealthBody } from './api-types.ts';
 
 export interface ControlServerOptions {
   sites: Sites;
+  queues?: Queues;
   logger?: Logger;
   version?: string;
 }
@@ -24,6 +27,17 @@ const siteSchema = {
     broker: { anyOf: [{ type: 'null' }, { type: 'object', required: ['address'], properties: { address: { type: 'string' } } }] },
   },
 } as const;
+
+/** The one place where domain error codes become HTTP statuses. */
+function statusOf(code: string): number {
+  switch (code) {
+    case 'BAD_REQUEST': return 400;
+    case 'NOT_FOUND': return 404;
+    case 'TIMEOUT': return 504;
+    case 'UNAVAILABLE': case 'CONNECTION_LOST': return 503;
+    default: return 500;
+  }
+}
 
 /** Map any failure to one JSON error body; domain code never speaks HTTP. */
 function errorReply(statusCode: number, code: string, message: string): { statusCode: number; body: ErrorBody } {
@@ -46,6 +60,10 @@ export function buildControlServer(options: ControlServerOptions): FastifyInstan
   });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
+    if (err instanceof SquadronError) {
+      const { statusCode, body } = errorReply(statusOf(err.code), err.code, err.message);
+      return void reply.status(statusCode).send(body);
+    }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     const code = err.validation ? 'BAD_REQUEST' : status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST');
     const { statusCode, body } = errorReply(status, code, status === 500 ? 'internal error; see the control plane log' : err.message);
@@ -73,6 +91,20 @@ export function buildControlServer(options: ControlServerOptions): FastifyInstan
   app.get('/v1/status', {
     schema: { response: { 500: errorSchema } },
   }, async () => options.sites.status());
+
+  const queues = options.queues ?? new Queues(options.sites);
+  const queueParams = { type: 'object', required: ['queue'], properties: { queue: { type: 'string', minLength: 1, maxLength: 255 } } } as const;
+  const siteQuery = { type: 'object', properties: { site: { type: 'string', minLength: 1, maxLength: 64 } }, additionalProperties: false } as const;
+
+  app.get('/v1/queues', { schema: { response: { 500: errorSchema } } }, async () => ({ queues: await queues.list() }));
+
+  app.get<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/dead-letters', {
+    schema: { params: queueParams, querystring: siteQuery },
+  }, async (req) => ({ queue: req.params.queue, messages: await queues.deadLetters(req.params.queue, req.query.site) }));
+
+  app.post<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/replay', {
+    schema: { params: queueParams, querystring: siteQuery },
+  }, async (req) => ({ queue: req.params.queue, ...(await queues.replay(req.params.queue, req.query.site)) }));
 
   return app;
 }

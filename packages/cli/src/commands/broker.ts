@@ -4,7 +4,7 @@ import { Broker } from '@squadron/broker';
 import { action, UsageError } from '../output.ts';
 import { onShutdown } from '../shutdown.ts';
 
-interface BrokerFlags { site: string; listen: string; peer: string[]; sites?: string }
+interface BrokerFlags { site: string; listen: string; peer: string[]; sites?: string; dataDir?: string }
 
 /** Messages a parent process (squadron up) sends a broker it started. */
 export type BrokerControlMessage = { type: 'peers'; peers: Record<string, string>; sites: string[] };
@@ -28,6 +28,7 @@ export function registerBroker(program: Command): void {
     .option('--listen <address>', 'listen address', 'tcp://127.0.0.1:0')
     .option('--peer <site=address>', 'another site\'s broker (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--sites <list>', 'all sites in failover order, comma-separated')
+    .option('--data-dir <dir>', 'where durable queues are kept (without it, the broker refuses them)')
     .action(action(async (flags: BrokerFlags) => {
       // Started by the platform: never outlive it, even while still starting. Once running, a
       // parent that goes away stops this process gracefully (onShutdown) instead.
@@ -39,6 +40,8 @@ export function registerBroker(program: Command): void {
         listen: flags.listen,
         peers,
         ...(flags.sites ? { sites: flags.sites.split(',') } : {}),
+        ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+        ...(process.env.SQUADRON_FAULT_POWER_LOSS === '1' ? { simulatePowerLoss: true } : {}),
         logger: pino({ name: `broker:${flags.site}`, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' }),
       });
       const address = await broker.start();

@@ -57,9 +57,10 @@ export class LocalPlatform {
   private startBroker(site: string, listen: string): Promise<unknown> {
     const name = `broker-${site}`;
     const sites = this.options.config.sites.map((s) => s.name).join(',');
+    const dataDir = join(this.options.dataDir, `broker-${site}`);
     return this.tree.start({
       name,
-      args: ['broker', '--site', site, '--listen', listen, '--sites', sites],
+      args: ['broker', '--site', site, '--listen', listen, '--sites', sites, '--data-dir', dataDir],
       restart: true,
       stage: 0,
       onReady: (msg) => {
@@ -67,7 +68,7 @@ export class LocalPlatform {
         const first = this.sites.brokerOf(site) === undefined;
         this.sites.setBroker(site, address);
         // A restarted broker keeps its address, so instances and peers find it again.
-        this.tree.setArgs(name, ['broker', '--site', site, '--listen', address, '--sites', sites]);
+        this.tree.setArgs(name, ['broker', '--site', site, '--listen', address, '--sites', sites, '--data-dir', dataDir]);
         if (!first) this.linkBrokers();
       },
     });

@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { action, parseJsonArg, parseIntFlag, printJson, printTable } from '../output.ts';
+import { api, connectToSite } from '../platform-client.ts';
+
+interface EnqueueFlags { id?: string; key?: string; delay?: string; site?: string; dataDir?: string }
+interface ListFlags { json?: boolean; site?: string; dataDir?: string }
+
+/** `enqueue`, `queues` and `dlq`: durable messaging from a terminal. */
+export function registerQueues(program: Command): void {
+  program
+    .command('enqueue')
+    .description('put a message on a durable queue; prints its id once it is on disk')
+    .argument('<queue>')
+    .argument('<json>', 'message as JSON')
+    .option('--id <id>', 'producer message id: the same id within 2 minutes is stored once')
+    .option('--key <key>', 'messages with the same key are delivered in order, one at a time')
+    .option('--delay <ms>', 'deliver no sooner than this many milliseconds from now')
+    .option('--site <site>', 'enqueue in this site (default: the first site)')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (queue: string, json: string, flags: EnqueueFlags) => {
+      const message = parseJsonArg(json, 'the message');
+      const delayMs = flags.delay === undefined ? 0 : parseIntFlag(flags.delay, '--delay', 0, 7 * 24 * 3_600_000);
+      const client = await connectToSite(flags);
+      try {
+        const result = await client.enqueue(queue, message, { delayMs, ...(flags.id ? { id: flags.id } : {}), ...(flags.key ? { key: flags.key } : {}) });
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      } finally {
+        await client.close();
+      }
+    }));
+
+  program
+    .command('queues')
+    .description('durable queues per site: depth, in flight, delivered, acked, redelivered, dead-lettered')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (flags: ListFlags) => {
+      const { queues } = await api(flags).queues();
+      if (flags.json) return printJson({ queues });
+      if (queues.length === 0) return void process.stdout.write('no queues yet; enqueue with: npx squadron enqueue QUEUE JSON\n');
+      printTable(['SITE', 'QUEUE', 'DEPTH', 'IN-FLIGHT', 'DELIVERED', 'ACKED', 'REDELIVERED', 'DEAD'],
+        queues.map((q) => [q.site, q.queue, q.depth, q.inFlight, q.delivered, q.acked, q.redelivered, q.dead]));
+    }));
+
+  const dlq = program.command('dlq').description('dead-letter queues: messages that failed maxDeliveries times');
+  dlq
+    .command('list')
+    .description('list a queue\'s dead letters with their last error')
+    .argument('<queue>')
+    .option('--site <site>', 'the queue\'s site (default: the first site)')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (queue: string, flags: ListFlags) => {
+      const { messages } = await api(flags).deadLetters(queue, flags.site);
+      if (flags.json) return printJson({ queue, messages });
+      if (messages.length === 0) return void process.stdout.write(`no dead letters in ${queue}\n`);
+      printTable(['ID', 'DELIVERIES', 'ENQUEUED', 'LAST ERROR'], messages.map((m) => [m.id, m.deliveries, new Date(m.enqueuedAt).toISOString(), m.error ?? '']));
+    }));
+  dlq
+    .command('replay')
+    .description('deliver a queue\'s dead letters again, with fresh delivery counts')
+    .argument('<queue>')
+    .option('--site <site>', 'the queue\'s site (default: the first site)')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (queue: string, flags: ListFlags) => {
+      const result = await api(flags).replay(queue, flags.site);
+      if (flags.json) return printJson(result);
+      process.stdout.write(`${result.revived} message(s) of ${queue} back for delivery\n`);
+    }));
+}
