@@ -3,7 +3,7 @@ import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import {
-  FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe, asEnqueue, asConsume,
+  FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe, asEnqueue, asConsume, asPublishDurable, buildEnvelope,
   errorToWire, UnavailableError, BadRequestError, type EnqueueReply,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
@@ -255,6 +255,22 @@ export class Broker implements Forwarder {
         // Answered, so that a consumer learns at once when this broker keeps no queues.
         const spec = asConsume(decode(body));
         this.answer(conn, id, () => this.queues().addConsumer(conn, id, spec));
+        return;
+      }
+      case FrameKind.SubscribeDurable: {
+        const sub = asSubscribe(decode(body));
+        this.answer(conn, id, () => this.queues().subscribeDurable(sub.topic, sub.group).then(() => null));
+        return;
+      }
+      case FrameKind.PublishDurable: {
+        const [topic, producerId, traceId, payload] = asPublishDurable(decode(body));
+        this.published++;
+        this.answer(conn, id, async () => {
+          const result = await this.queues().publishDurable(topic, Buffer.from(payload), { traceId, ...(producerId !== null ? { id: producerId } : {}) });
+          // Plain subscribers get it too, at most once, like any publish; a duplicate, not again.
+          if (!result.duplicate) this.topics.publish(buildEnvelope(topic, traceId, '', payload), topic, this.siteOrder, this);
+          return result;
+        });
         return;
       }
       case FrameKind.StopConsume:

@@ -91,3 +91,11 @@ export class EnvelopeReader {
 export function readEnvelope(body: Buffer): Envelope {
   return new EnvelopeReader().read(body);
 }
+
+/** A whole envelope body in one buffer (for a broker that publishes on a client's behalf). */
+export function buildEnvelope(topic: string, traceId: string, group: string, payload: Uint8Array): Buffer {
+  const t = encodeEnvelopeField(topic);
+  const g = encodeEnvelopeField(group);
+  const r = Buffer.from(traceId.slice(0, MAX_ENVELOPE_FIELD_BYTES), 'latin1');
+  return Buffer.concat([t, Buffer.from([r.length]), r, g, payload]);
+}

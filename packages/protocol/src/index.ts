@@ -4,7 +4,7 @@ export type { WireLimits } from './limits.ts';
 export { FrameDecoder } from './frame-decoder.ts';
 export type { FrameHandler } from './frame-decoder.ts';
 export { FrameWriter } from './frame-writer.ts';
-export { readEnvelope, EnvelopeReader, encodeEnvelopeField, envelopePayloadOffset, MAX_ENVELOPE_FIELD_BYTES } from './envelope.ts';
+export { readEnvelope, EnvelopeReader, encodeEnvelopeField, buildEnvelope, envelopePayloadOffset, MAX_ENVELOPE_FIELD_BYTES } from './envelope.ts';
 export type { Envelope } from './envelope.ts';
 export { encode, encodeTransient, decode, decodeFrom } from './codec.ts';
 export {
@@ -15,9 +15,9 @@ export {
 export type { SquadronErrorOptions, WireError } from './errors.ts';
 export {
   asAuth, asHello, asReady, asInstanceInfo, asSubscribe, asInterest, asRegistryEvent, asRequest,
-  asEnqueue, asConsume, asDelivery,
+  asEnqueue, asConsume, asDelivery, asPublishDurable, durableQueueName,
 } from './messages.ts';
 export type {
   PeerRole, HelloBody, AuthBody, ReadyBody, InstanceInfo, MethodInfo, RegistryEvent, SubscribeBody,
-  InterestBody, QueryBody, RequestBody, EnqueueBody, EnqueueReply, ConsumeBody, DeliveryBody,
+  InterestBody, QueryBody, RequestBody, EnqueueBody, EnqueueReply, ConsumeBody, DeliveryBody, PublishDurableBody,
 } from './messages.ts';

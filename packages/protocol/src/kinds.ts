@@ -54,6 +54,10 @@ export const FrameKind = {
   Nack: 74,
   /** client → broker: id = consumer id; stop delivering to this consumer */
   StopConsume: 75,
+  /** client → broker: id = correlation; body msgpack { topic, group }: keep this group's messages while it is away */
+  SubscribeDurable: 76,
+  /** client → broker: id = correlation; body msgpack PublishDurableBody; answered once on disk */
+  PublishDurable: 77,
   /** either side, last frame: body msgpack [code, message] */
   Goaway: 60,
 } as const;

@@ -203,3 +203,16 @@ export function asDelivery(v: unknown): DeliveryBody {
       typeof v[3] !== 'string' || !(v[3].length <= 255) || !(v[4] instanceof Uint8Array)) fail('delivery');
   return v as DeliveryBody;
 }
+
+/** PublishDurable: [topic, producerId|null, traceId, payload (msgpack bytes)]. */
+export type PublishDurableBody = [topic: string, id: string | null, traceId: string, payload: Uint8Array];
+
+export function asPublishDurable(v: unknown): PublishDurableBody {
+  if (!Array.isArray(v) || v.length !== 4 || !isName(v[0]) || !isOptString(v[1]) || typeof v[2] !== 'string' || !(v[3] instanceof Uint8Array)) fail('durable publish');
+  return [v[0], v[1] ?? null, v[2], v[3]];
+}
+
+/** The queue that holds a durable subscription's messages. */
+export function durableQueueName(topic: string, group: string): string {
+  return `${group}@${topic}`;
+}

@@ -45,6 +45,7 @@ export const wellFormed: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
   asRequest: fc.tuple(str, fc.nat(), anyString, fc.jsonValue({ maxDepth: 2 })),
   asEnqueue: fc.tuple(str, fc.option(str), fc.option(str), fc.nat(), anyString, fc.uint8Array({ maxLength: 64 })),
   asConsume: fc.record({ queue: str, concurrency: fc.integer({ min: 1, max: 10_000 }), maxDeliveries: fc.integer({ min: 1, max: 100 }), visibilityTimeoutMs: fc.integer({ min: 10, max: 600_000 }) }),
+  asPublishDurable: fc.tuple(str, fc.option(str), anyString, fc.uint8Array({ maxLength: 64 })),
   asDelivery: fc.tuple(fc.nat(), str, fc.nat(), anyString, fc.uint8Array({ maxLength: 64 })),
 };
 

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { FrameKind, encodeTransient, encodeEnvelopeField, ClosedError, type EnqueueBody, type ConsumeBody, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
+import { FrameKind, encodeTransient, encodeEnvelopeField, durableQueueName, ClosedError, type EnqueueBody, type ConsumeBody, type PublishDurableBody, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
 import { BrokerSession } from './broker-session.ts';
 import { Directory } from './directory.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -7,7 +7,7 @@ import { Caller } from './caller.ts';
 import { LocalSubscription, type Subscription, type Delivery } from './subscriptions.ts';
 import {
   SubscriptionContext, QueueDeliveryContext, type ContextHost, type MessageContext, type DeliveryContext,
-  type EnqueueOptions, type EnqueueResult,
+  type EnqueueOptions, type EnqueueResult, type PublishOptions,
 } from './context.ts';
 import { LocalConsumer, DEFAULT_CONSUME, type Consumer, type ConsumeOptions } from './consumers.ts';
 import { newTraceId } from './trace.ts';
@@ -142,16 +142,40 @@ export class Client implements ContextHost {
   }
 
   /**
-   * Publish a message to a topic, at most once. Every subscription gets it; one member of each.
+   * Publish a message to a topic. Every subscription gets it; one member of each. Plainly, at most
+   * once and at once. With `durable: true`, it resolves once the message is on disk at the broker
+   * for every durable subscription of the topic (which get it at least once).
    * Throws BadRequestError for an invalid topic and PayloadTooLargeError over the payload limit.
+   *
+   * @example
+   * client.publish('playlist.created', { id: 'p1' });
+   * await client.publish('playlist.created', { id: 'p1' }, { durable: true, id: 'created-p1' });
    */
-  publish(topic: string, message: unknown, traceId?: string): void {
+  publish(topic: string, message: unknown, options?: PublishOptions & { durable?: false }): void;
+  publish(topic: string, message: unknown, options: PublishOptions & { durable: true }): Promise<EnqueueResult>;
+  publish(topic: string, message: unknown, options: PublishOptions = {}): void | Promise<EnqueueResult> {
     const field = this.topicField(topic);
+    let traceId = options.traceId;
     if (traceId === undefined) traceId = newTraceId();
     else if (traceId.length > MAX_TRACE_ID || !TRACE_ID.test(traceId)) throw new BadRequestError(`a trace id is 1 to ${MAX_TRACE_ID} printable ASCII characters`);
     const payload = encodeTransient(message);
     if (payload.length > this.maxPayload) throw new PayloadTooLargeError(payload.length, this.maxPayload);
+    if (options.durable) {
+      const body: PublishDurableBody = [topic, options.id ?? null, traceId, Buffer.from(payload)];
+      return this.session.request<EnqueueResult & { stored: number }>(FrameKind.PublishDurable, body).then((r) => ({ id: r.id, duplicate: r.duplicate }));
+    }
     if (!this.session.publish(field, traceId, payload)) this.publishDropped++;
+  }
+
+  /**
+   * A durable subscription: the broker keeps the topic's durable publishes for `group` while its
+   * members are away, and delivers them at least once, like a queue (ack by returning).
+   */
+  subscribeDurable<Msg = unknown>(topic: string, group: string, handler: (message: Msg, ctx: DeliveryContext) => void | Promise<void>, options: ConsumeOptions = {}): Consumer & { registered: Promise<void> } {
+    checkTopic(topic);
+    const queue = durableQueueName(topic, group);
+    const registered = this.session.whenConnected().then(() => this.session.request<null>(FrameKind.SubscribeDurable, { topic, group })).then(() => {});
+    return Object.assign(this.consume<Msg>(queue, handler, options, topic), { registered });
   }
 
   /** A topic checked and encoded once, then reused: most processes publish to a few topics. */
@@ -209,11 +233,11 @@ export class Client implements ContextHost {
    * Consume a durable queue. The handler's success acknowledges a message; a throw refuses it and
    * the broker retries it after a backoff, up to `maxDeliveries`, then dead-letters it.
    */
-  consume<Msg = unknown>(queue: string, handler: (message: Msg, ctx: DeliveryContext) => void | Promise<void>, options: ConsumeOptions = {}): Consumer {
+  consume<Msg = unknown>(queue: string, handler: (message: Msg, ctx: DeliveryContext) => void | Promise<void>, options: ConsumeOptions = {}, topic = queue): Consumer {
     const spec = { ...DEFAULT_CONSUME, ...options };
     const cid = this.session.nextId();
     const consumer = new LocalConsumer(cid, queue, spec,
-      (message, meta) => handler(message as Msg, new QueueDeliveryContext(this, meta.queue, meta.messageId, meta.deliveryCount, meta.traceId || newTraceId())),
+      (message, meta) => handler(message as Msg, new QueueDeliveryContext(this, meta.queue, topic, meta.messageId, meta.deliveryCount, meta.traceId || newTraceId())),
       (id, seq, error) => (error === null ? this.session.ack(id, seq) : this.session.nack(id, seq, error)),
       (id) => {
         if (this.consumers.delete(id)) this.session.stopConsuming(id);

@@ -16,8 +16,9 @@ export interface Context {
   remainingMs(): number;
   /** Call another service; the remaining deadline and the trace travel with it. */
   call<Res = unknown>(service: string, method: string, payload?: unknown, options?: CallOptions): Promise<Res>;
-  /** Publish to a topic, at most once, in this trace. */
-  publish(topic: string, message: unknown): void;
+  /** Publish to a topic in this trace: at most once, or with `durable: true`, once on disk. */
+  publish(topic: string, message: unknown, options?: { durable?: false }): void;
+  publish(topic: string, message: unknown, options: { durable: true; id?: string }): Promise<EnqueueResult>;
   /** Put a message on a durable queue; resolves once it is on disk at the broker. */
   enqueue(queue: string, message: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
   readonly log: Logger;
@@ -26,6 +27,10 @@ export interface Context {
 /** A subscription handler's context. */
 export interface MessageContext extends Omit<Context, 'deadline' | 'remainingMs'> {
   readonly topic: string;
+  /** Durable subscriptions only: the message's id and how many times it has come. */
+  readonly messageId?: string;
+  readonly deliveryCount?: number;
+  readonly redelivered?: boolean;
 }
 
 /** A queue consumer's context: which message this is, and how many times it came. */
@@ -35,6 +40,14 @@ export interface DeliveryContext extends Omit<Context, 'deadline' | 'remainingMs
   readonly deliveryCount: number;
   /** True from the second delivery on. */
   readonly redelivered: boolean;
+}
+
+export interface PublishOptions {
+  /** Keep it on disk for the topic's durable subscriptions; the publish resolves once it is. */
+  durable?: boolean;
+  /** Producer id, for dedup of a durable publish. */
+  id?: string;
+  traceId?: string;
 }
 
 export interface EnqueueOptions {
@@ -58,7 +71,8 @@ export interface ContextHost {
   readonly service: string;
   readonly log: Logger;
   call<Res>(service: string, method: string, payload: unknown, options: CallOptions): Promise<Res>;
-  publish(topic: string, message: unknown, traceId: string): void;
+  publish(topic: string, message: unknown, options?: PublishOptions & { durable?: false }): void;
+  publish(topic: string, message: unknown, options: PublishOptions & { durable: true }): Promise<EnqueueResult>;
   enqueue(queue: string, message: unknown, options: EnqueueOptions & { traceId?: string }): Promise<EnqueueResult>;
 }
 
@@ -71,8 +85,11 @@ abstract class InstanceContext {
   get service(): string { return this.host.service; }
   get log(): Logger { return this.host.log; }
 
-  publish(topic: string, message: unknown): void {
-    this.host.publish(topic, message, this.traceId);
+  publish(topic: string, message: unknown, options?: { durable?: false }): void;
+  publish(topic: string, message: unknown, options: { durable: true; id?: string }): Promise<EnqueueResult>;
+  publish(topic: string, message: unknown, options: { durable?: boolean; id?: string } = {}): void | Promise<EnqueueResult> {
+    if (options.durable) return this.host.publish(topic, message, { ...options, durable: true, traceId: this.traceId });
+    this.host.publish(topic, message, { traceId: this.traceId });
   }
 
   enqueue(queue: string, message: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
@@ -109,8 +126,8 @@ export class SubscriptionContext extends InstanceContext implements MessageConte
 }
 
 /** A queue consumer's context: calls and messages from it continue the message's trace. */
-export class QueueDeliveryContext extends InstanceContext implements DeliveryContext {
-  constructor(host: ContextHost, readonly queue: string, readonly messageId: string, readonly deliveryCount: number, traceId: string) {
+export class QueueDeliveryContext extends InstanceContext implements DeliveryContext, MessageContext {
+  constructor(host: ContextHost, readonly queue: string, readonly topic: string, readonly messageId: string, readonly deliveryCount: number, traceId: string) {
     super(host, traceId);
   }
 

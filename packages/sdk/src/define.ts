@@ -17,8 +17,17 @@ export type MessageHandler<Msg = any> = (msg: Msg, ctx: MessageContext) => void 
 
 export interface SubscriptionSpec<Msg = any> {
   handler: MessageHandler<Msg>;
-  /** Handler runs at once at most this many (default 64); beyond a bounded queue, drops are counted. */
+  /** Handler runs at once at most this many (default 64; 8 when durable). */
   concurrency?: number;
+  /**
+   * Keep the topic's durable publishes for this service while it is away, and deliver each at
+   * least once (resolve = ack, throw = retry later). Plain subscriptions are at most once.
+   */
+  durable?: boolean;
+  /** Durable only: deliveries before a message is dead-lettered (default 5). */
+  maxDeliveries?: number;
+  /** Durable only: a delivery not acknowledged within this is retried (default 30 s). */
+  visibilityTimeoutMs?: number;
 }
 
 export type QueueHandler<Msg = any> = (msg: Msg, ctx: DeliveryContext) => void | Promise<void>;
@@ -40,7 +49,7 @@ export interface ServiceDefinition {
 export interface NormalizedService {
   name: string;
   methods: Map<string, Required<MethodSpec>>;
-  subscriptions: Map<string, Required<SubscriptionSpec>>;
+  subscriptions: Map<string, SubscriptionSpec & { concurrency: number; durable: boolean }>;
   consumers: Map<string, Required<ConsumerSpec>>;
 }
 
@@ -72,11 +81,12 @@ export function normalizeService(def: ServiceDefinition): NormalizedService {
     if (!spec || typeof spec.handler !== 'function') throw new TypeError(`method '${name}' of '${def.name}' has no handler function`);
     methods.set(name, { handler: spec.handler, idempotent: spec.idempotent === true });
   }
-  const subscriptions = new Map<string, Required<SubscriptionSpec>>();
+  const subscriptions: NormalizedService['subscriptions'] = new Map();
   for (const [topic, s] of Object.entries(def.subscriptions ?? {})) {
     const spec = typeof s === 'function' ? { handler: s } : s;
     if (!spec || typeof spec.handler !== 'function') throw new TypeError(`subscription '${topic}' of '${def.name}' has no handler function`);
-    subscriptions.set(topic, { handler: spec.handler, concurrency: spec.concurrency ?? 64 });
+    const durable = spec.durable === true;
+    subscriptions.set(topic, { ...spec, durable, concurrency: spec.concurrency ?? (durable ? DEFAULT_CONSUME.concurrency : 64) });
   }
   const consumers = new Map<string, Required<ConsumerSpec>>();
   for (const [queue, c] of Object.entries(def.consumers ?? {})) {

@@ -6,7 +6,7 @@ import type { InstanceInfo, WireLimits } from '@squadron/protocol';
 import { Client, firstSnapshot } from './client.ts';
 import { ServiceServer } from './service-server.ts';
 import { normalizeService, type ServiceDefinition } from './define.ts';
-import { SubscriptionContext } from './context.ts';
+import { SubscriptionContext, QueueDeliveryContext } from './context.ts';
 import { HOST_ID } from './directory.ts';
 import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy, type RetryPolicy, type OutlierPolicy } from './options.ts';
 
@@ -81,8 +81,18 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   for (const [queue, spec] of service.consumers) {
     client.consume(queue, spec.handler, { concurrency: spec.concurrency, maxDeliveries: spec.maxDeliveries, visibilityTimeoutMs: spec.visibilityTimeoutMs });
   }
+  const durable: Array<Promise<void>> = [];
   for (const [topic, spec] of service.subscriptions) {
-    client.subscribe(topic, (msg, ctx) => spec.handler(msg, ctx as SubscriptionContext), { group: service.name, concurrency: spec.concurrency });
+    if (spec.durable) {
+      const sub = client.subscribeDurable(topic, service.name, (msg, ctx) => spec.handler(msg, ctx as QueueDeliveryContext), {
+        concurrency: spec.concurrency,
+        ...(spec.maxDeliveries !== undefined ? { maxDeliveries: spec.maxDeliveries } : {}),
+        ...(spec.visibilityTimeoutMs !== undefined ? { visibilityTimeoutMs: spec.visibilityTimeoutMs } : {}),
+      });
+      durable.push(sub.registered);
+    } else {
+      client.subscribe(topic, (msg, ctx) => spec.handler(msg, ctx as SubscriptionContext), { group: service.name, concurrency: spec.concurrency });
+    }
   }
 
   info = {
@@ -101,6 +111,8 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   try {
     await client.session.start();
     await firstSnapshot(client);
+    // Ready only once the broker keeps this service's durable subscriptions.
+    await Promise.all(durable);
   } catch (err) {
     await server.drain(0);
     await client.close();

@@ -99,3 +99,48 @@ describe('durable queues through the SDK', () => {
     c2.stop();
   });
 });
+
+describe('durable topics', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squadron-durable-topics-'));
+  let sites: TestSites;
+  let client: Client;
+
+  before(async () => {
+    sites = await startSites(['sto'], { dataDir: dir });
+    client = await connect({ site: 'sto', broker: sites.address('sto'), logger: silent });
+  });
+
+  after(async () => {
+    await client.close();
+    await sites.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps durable publishes for a subscriber that is away, and delivers them when it is back, at least once', async () => {
+    const def = (got: number[]) => defineService({
+      name: 'archive',
+      subscriptions: { 'track.played': { durable: true, handler: async (msg: { n: number }, ctx) => { assert.equal(typeof ctx.messageId, 'string'); got.push(msg.n); } } },
+    });
+    const first: number[] = [];
+    let archive = await runService(def(first), { site: 'sto', broker: sites.address('sto'), logger: silent });
+    await client.publish('track.played', { n: 0 }, { durable: true });
+    await waitFor(() => first.length === 1, 'the first delivery');
+    await archive.stop(); // away
+
+    const plain: unknown[] = [];
+    client.subscribe('track.played', (m) => { plain.push(m); });
+    await client.flush();
+    for (let n = 1; n <= 5; n++) {
+      const r = await client.publish('track.played', { n }, { durable: true, id: `play-${n}` });
+      assert.deepEqual(r, { id: `play-${n}`, duplicate: false });
+    }
+    assert.deepEqual(await client.publish('track.played', { n: 5 }, { durable: true, id: 'play-5' }), { id: 'play-5', duplicate: true });
+    await waitFor(() => plain.length === 5, 'plain subscribers to get the durable publishes too');
+
+    const second: number[] = [];
+    archive = await runService(def(second), { site: 'sto', broker: sites.address('sto'), logger: silent });
+    await waitFor(() => second.length === 5, 'the messages kept while it was away');
+    assert.deepEqual(second.sort(), [1, 2, 3, 4, 5]);
+    await archive.stop();
+  });
+});

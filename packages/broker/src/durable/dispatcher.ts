@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { FrameKind, encodeTransient, type ConsumeBody, type DeliveryBody } from '@squadron/protocol';
+import { FrameKind, encodeTransient, durableQueueName, type ConsumeBody, type DeliveryBody } from '@squadron/protocol';
 import type { Connection } from '@squadron/transport';
 import type { QueueStore, EnqueueOptions, EnqueueResult } from './queue-store.ts';
 
@@ -39,6 +39,21 @@ export class QueueDispatcher {
     const result = await this.store.enqueue(queue, payload, options);
     this.pump(queue);
     return result;
+  }
+
+  /**
+   * A durable publish: one message in the queue of every durable subscription of the topic,
+   * acknowledged once all are on disk. Duplicate when every subscription had the id already.
+   */
+  async publishDurable(topic: string, payload: Buffer, options: EnqueueOptions): Promise<{ id: string; duplicate: boolean; stored: number }> {
+    const groups = this.store.durableGroups(topic);
+    const results = await Promise.all(groups.map((group) => this.enqueue(durableQueueName(topic, group), payload, options)));
+    const id = options.id ?? results[0]?.id ?? `${topic}:${options.traceId ?? ''}`;
+    return { id, duplicate: results.length > 0 && results.every((r) => r.duplicate), stored: results.filter((r) => !r.duplicate).length };
+  }
+
+  subscribeDurable(topic: string, group: string): Promise<void> {
+    return this.store.subscribeDurable(topic, group);
   }
 
   addConsumer(conn: Connection, cid: number, spec: ConsumeBody): void {

@@ -12,6 +12,8 @@ export const QueueRecordType = {
   Dead: 4,
   /** [queue, seq, notBefore]: taken back from the dead-letter queue to be delivered again */
   Revived: 5,
+  /** [topic, group]: a durable subscription; the topic's durable publishes are kept for it */
+  DurableSubscription: 6,
 } as const;
 
 export interface EnqueueRecord {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { decode } from '@squadron/protocol';
 import { DurableLog, type LogPosition } from './durable-log.ts';
 import { QueueState, type QueueEntry, type QueueCounters } from './queue-state.ts';
 import { BodyReader } from './body-reader.ts';
@@ -60,6 +61,8 @@ export class QueueStore {
   private readonly queues = new Map<string, QueueState>();
   private readonly seen = new Map<string, Map<string, Seen>>();
   private readonly lengths = new Map<number, number>();
+  /** topic → groups with a durable subscription */
+  private readonly durable = new Map<string, Set<string>>();
   private nextSeq = 1;
   private log!: DurableLog;
   private readonly bodies: BodyReader;
@@ -157,6 +160,23 @@ export class QueueStore {
     return 'retry';
   }
 
+  /** Record a durable subscription (once): from now on the topic's durable publishes are kept for it. */
+  async subscribeDurable(topic: string, group: string): Promise<void> {
+    if (this.durable.get(topic)?.has(group)) return;
+    await this.log.append(QueueRecordType.DurableSubscription, encodeSmall([topic, group]));
+    this.addDurable(topic, group);
+  }
+
+  durableGroups(topic: string): string[] {
+    return [...(this.durable.get(topic) ?? [])];
+  }
+
+  private addDurable(topic: string, group: string): void {
+    let groups = this.durable.get(topic);
+    if (!groups) this.durable.set(topic, (groups = new Set()));
+    groups.add(group);
+  }
+
   deadLetters(queueName: string): QueueEntry[] {
     return this.queues.get(queueName)?.deadEntries() ?? [];
   }
@@ -215,6 +235,11 @@ export class QueueStore {
       const q = this.queue(r.queue);
       q.add(this.entryOf(r, position));
       if (r.producerId !== null && Date.now() - r.enqueuedAt < this.dedupWindowMs) this.seenFor(r.queue).set(r.producerId, { seq: r.seq, at: r.enqueuedAt });
+      return;
+    }
+    if (type === QueueRecordType.DurableSubscription) {
+      const [topic, group] = decode(body) as [unknown, unknown];
+      if (typeof topic === 'string' && typeof group === 'string') this.addDurable(topic, group);
       return;
     }
     const [queueName, seq, ...rest] = decodeSmall(body);
