@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StatusBody } from '@squadron/control';
+import { queryBroker, type StatusBody } from '@squadron/control';
 import { squadron, startSquadron, waitFor, alive, WORKER_DIR, type LiveCommand } from '@squadron/testkit';
 
 describe('the squadron command against a running platform', () => {
@@ -110,9 +110,14 @@ describe('the squadron command against a running platform', () => {
     const run = startSquadron(['run', WORKER_DIR, '--site', 'sto'], env);
     await run.waitFor(/ready in sto/);
     assert.equal(await instanceCount(), 3);
+    // Watch the site's broker directly: a CLI process per poll would be slower than what is measured.
+    const { sites } = JSON.parse((await squadron(['sites', '--json'], env)).stdout) as { sites: Array<{ name: string; broker: { address: string } }> };
+    const broker = sites.find((s) => s.name === 'sto')!.broker.address;
+    const workers = async () => (await queryBroker(broker)).instances.filter((i) => i.service === 'worker').length;
+    assert.equal(await workers(), 2);
     const interrupted = Date.now();
     run.child.kill('SIGINT');
-    await waitFor(async () => (await instanceCount()) === 2, 'the instance to leave', 1000);
+    await waitFor(async () => (await workers()) === 1, 'the instance to leave', 1000);
     assert.ok(Date.now() - interrupted < 1000);
     assert.equal(await run.stop(), 0);
   });
