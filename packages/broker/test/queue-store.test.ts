@@ -1,6 +1,6 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fork } from 'node:child_process';
@@ -96,6 +96,29 @@ describe('queue store', () => {
     assert.equal(await store.take('later'), null);
     await waitFor(() => store.take('later'), 'the delayed message', 2000, 10);
     await store.close();
+  });
+
+  it('deletes settled segments, keeping those with unsettled messages and carrying durable subscriptions forward', async () => {
+    const store = await QueueStore.open({ dir, logger: silent, segmentBytes: 2048, dedupWindowMs: 0, compactEveryMs: 0 });
+    await store.subscribeDurable('news', 'archive');
+    for (let n = 0; n < 200; n++) await store.enqueue('jobs', encode({ n, pad: 'x'.repeat(40) }));
+    await store.enqueue('stuck', encode('held'));
+    for (let n = 0; n < 200; n++) await store.enqueue('jobs', encode({ n: 200 + n, pad: 'x'.repeat(40) }));
+    const segments = () => readdirSync(dir).filter((f) => f.endsWith('.log')).length;
+    const before = segments();
+    assert.ok(before > 10, `${before} segments`);
+    const first = await drain(store, 'jobs');
+    assert.equal(first.length, 400);
+    const removed = await store.compact();
+    assert.ok(removed > 0 && removed < before, `removed ${removed} of ${before}`);
+    assert.ok(segments() < before);
+    await store.close();
+
+    const again = await QueueStore.open({ dir, logger: silent, segmentBytes: 2048, dedupWindowMs: 0, compactEveryMs: 0 });
+    assert.deepEqual(again.durableGroups('news'), ['archive'], 'the durable subscription survived');
+    assert.deepEqual(await drain(again, 'stuck'), ['held'], 'the unsettled message kept its segment');
+    assert.deepEqual(await drain(again, 'jobs'), [], 'nothing acknowledged came back');
+    await again.close();
   });
 
   for (const mode of ['SIGKILL', 'power loss'] as const) {

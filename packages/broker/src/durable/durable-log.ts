@@ -1,4 +1,4 @@
-import { open, readFile, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { encodeRecord, readRecord, resync } from './record.ts';
@@ -84,6 +84,11 @@ export class DurableLog {
         setImmediate(() => void this.drain());
       }
     });
+  }
+
+  /** When a segment was last written (its file's modification time), in epoch ms. */
+  async segmentWrittenAt(segment: number): Promise<number> {
+    return (await stat(join(this.options.dir, segmentName(segment)))).mtimeMs;
   }
 
   /** Delete whole segments below `segment` (their records are all settled). */

@@ -15,6 +15,8 @@ export interface QueueStoreOptions {
   bodyCacheBytes?: number;
   segmentBytes?: number;
   simulatePowerLoss?: boolean;
+  /** How often settled segments are looked for and deleted (default 5 s; 0 turns it off). */
+  compactEveryMs?: number;
 }
 
 export interface EnqueueOptions {
@@ -63,6 +65,10 @@ export class QueueStore {
   private readonly lengths = new Map<number, number>();
   /** topic → groups with a durable subscription */
   private readonly durable = new Map<string, Set<string>>();
+  /** segment → messages enqueued in it that are not settled yet (dead letters count) */
+  private readonly liveBySegment = new Map<number, number>();
+  private compactTimer: NodeJS.Timeout | null = null;
+  private compacting = false;
   private nextSeq = 1;
   private log!: DurableLog;
   private readonly bodies: BodyReader;
@@ -79,6 +85,11 @@ export class QueueStore {
       { dir: options.dir, logger: options.logger, ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}), ...(options.simulatePowerLoss ? { simulatePowerLoss: true } : {}) },
       (type, body, position) => store.replay(type, body, position),
     );
+    const every = options.compactEveryMs ?? 5000;
+    if (every > 0) {
+      store.compactTimer = setInterval(() => void store.compact(), every);
+      store.compactTimer.unref();
+    }
     return store;
   }
 
@@ -119,6 +130,7 @@ export class QueueStore {
     }
     this.lengths.set(seq, RECORD_HEADER_BYTES + 1 + bytes.length);
     this.bodies.remember(seq, bytes);
+    this.liveBySegment.set(position.segment, (this.liveBySegment.get(position.segment) ?? 0) + 1);
     this.queue(queueName).add(this.entryOf(record, position));
     return { id, seq, duplicate: false };
   }
@@ -135,7 +147,7 @@ export class QueueStore {
   ack(queueName: string, seq: number): boolean {
     const entry = this.queues.get(queueName)?.ack(seq);
     if (!entry) return false;
-    this.settled(seq);
+    this.settled(entry);
     void this.log.append(QueueRecordType.Ack, encodeSmall([queueName, seq])).catch((err: unknown) => this.writeFailed(err));
     return true;
   }
@@ -200,6 +212,8 @@ export class QueueStore {
   }
 
   async close(): Promise<void> {
+    if (this.compactTimer) clearInterval(this.compactTimer);
+    while (this.compacting) await new Promise((r) => setTimeout(r, 5));
     await this.log.close();
     await this.bodies.close();
   }
@@ -217,9 +231,43 @@ export class QueueStore {
     return m;
   }
 
-  private settled(seq: number): void {
-    this.lengths.delete(seq);
-    this.bodies.forget(seq);
+  private settled(entry: QueueEntry): void {
+    this.lengths.delete(entry.seq);
+    this.bodies.forget(entry.seq);
+    const segment = entry.position.segment;
+    const live = (this.liveBySegment.get(segment) ?? 1) - 1;
+    if (live > 0) this.liveBySegment.set(segment, live);
+    else this.liveBySegment.delete(segment);
+  }
+
+  /**
+   * Delete the oldest segments once every message enqueued in them is settled, and they are
+   * older than the dedup window (a producer retry must still be recognised after a restart).
+   * The only records such a segment can hold that still matter are durable subscriptions: they
+   * are written again first. Returns how many segments went.
+   */
+  async compact(now = Date.now()): Promise<number> {
+    if (this.compacting) return 0;
+    this.compacting = true;
+    try {
+      const ids = this.log.segmentIds;
+      let cut: number | null = null;
+      for (const id of ids.slice(0, -1)) {
+        if ((this.liveBySegment.get(id) ?? 0) > 0) break;
+        if (now - (await this.log.segmentWrittenAt(id)) < this.dedupWindowMs) break;
+        cut = id;
+      }
+      if (cut === null) return 0;
+      for (const [topic, groups] of this.durable) {
+        for (const group of groups) await this.log.append(QueueRecordType.DurableSubscription, encodeSmall([topic, group]));
+      }
+      const before = ids.length;
+      for (const id of ids) if (id <= cut) await this.bodies.closeSegment(id);
+      await this.log.removeSegmentsBefore(cut + 1);
+      return before - this.log.segmentIds.length;
+    } finally {
+      this.compacting = false;
+    }
   }
 
   private writeFailed(err: unknown): void {
@@ -232,6 +280,7 @@ export class QueueStore {
       const r = decodeEnqueue(body);
       this.nextSeq = Math.max(this.nextSeq, r.seq + 1);
       this.lengths.set(r.seq, RECORD_HEADER_BYTES + 1 + body.length);
+      this.liveBySegment.set(position.segment, (this.liveBySegment.get(position.segment) ?? 0) + 1);
       const q = this.queue(r.queue);
       q.add(this.entryOf(r, position));
       if (r.producerId !== null && Date.now() - r.enqueuedAt < this.dedupWindowMs) this.seenFor(r.queue).set(r.producerId, { seq: r.seq, at: r.enqueuedAt });
@@ -249,7 +298,7 @@ export class QueueStore {
     switch (type) {
       case QueueRecordType.Ack:
         q.ack(seq);
-        this.lengths.delete(seq);
+        this.settled(entry);
         return;
       case QueueRecordType.Failed: {
         // Replay of a failed delivery: count it, and keep the message for its retry.
