@@ -6,7 +6,13 @@ import { fileURLToPath } from 'node:url';
 import type { FromChild, ToChild } from './ipc.ts';
 
 const OUTPUT_TAIL_CHARS = 4000;
-const live = new Set<Child>();
+
+/** Anything this run started and must stop: scenario children and server binaries. */
+interface Stoppable {
+  stop(graceMs?: number): Promise<void>;
+  killNow(): void;
+}
+const live = new Set<Stoppable>();
 
 type Of<T extends FromChild['type']> = Extract<FromChild, { type: T }>;
 
@@ -101,12 +107,75 @@ export class Child {
   }
 }
 
+/**
+ * A server binary of the machine (nats-server, redis-server) that a suite starts for one row on
+ * a free port. Tracked like a Child: stopped by its suite, and killed on any exit of the run.
+ */
+export class ServerProcess implements Stoppable {
+  private readonly proc: ChildProcess;
+  private tail = '';
+  private exitInfo: string | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(readonly name: string, bin: string, args: readonly string[]) {
+    this.proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this);
+    const keep = (chunk: Buffer) => {
+      this.tail = (this.tail + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
+      if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${chunk.toString()}`);
+    };
+    this.proc.stdout?.on('data', keep);
+    this.proc.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => {
+      const done = (info: string) => {
+        if (this.exitInfo === null) this.exitInfo = info;
+        live.delete(this);
+        resolve();
+      };
+      this.proc.on('exit', (code, signal) => done(signal ? `signal ${signal}` : `code ${code}`));
+      // A binary that is not there: spawn reports it here, and no 'exit' follows.
+      this.proc.on('error', (err) => {
+        this.tail += err.message;
+        done(`error ${err.message}`);
+      });
+    });
+  }
+
+  /** What it printed last (its own explanation of a refusal, e.g. an unknown config field). */
+  get output(): string {
+    return this.tail.trim();
+  }
+
+  /** Resolves once host:port accepts connections; rejects if the process exits first. */
+  async listening(host: string, port: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exitInfo !== null) throw new Error(`${this.name} exited (${this.exitInfo}) before listening${this.output ? `: ${this.output.slice(-1500)}` : ''}`);
+      if (await reachable(host, port, 200)) return;
+      if (Date.now() > deadline) throw new Error(`${this.name} not listening on ${host}:${port} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.exitInfo !== null) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  killNow(): void {
+    if (this.exitInfo === null) this.proc.kill('SIGKILL');
+  }
+}
+
 /** Stop every child still running (children started later first: clients before servers). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...live].reverse().map((c) => c.stop()));
 }
 
-/** How many children are still alive (the orchestrator asserts zero at the end). */
+/** How many children and servers are still alive (the orchestrator asserts zero at the end). */
 export function liveCount(): number {
   return live.size;
 }
