@@ -19,6 +19,26 @@ export interface LoadResult {
   note?: string;
 }
 
+/** What a durable producer reports: its measured enqueues, and how many messages it left in all. */
+export interface EnqueueResult extends LoadResult {
+  /** Messages acknowledged in all, warm-up included: what the consumer must drain. */
+  total: number;
+  /** Of those, the warm-up ones (consumed first and not timed). */
+  warmup: number;
+  /** True when the run hit its time cap before `calls` (then `calls` is what it completed). */
+  capped: boolean;
+}
+
+/** What a durable consumer reports once it drained the queue. */
+export interface ConsumeResult {
+  /** Deliveries after the warm-up ones: the measured window. */
+  measured: number;
+  /** First measured delivery → last delivery. */
+  elapsedMs: number;
+  /** What the consumer checked on the server afterwards (nothing left unacknowledged...). */
+  note: string;
+}
+
 /** What a publisher reports after a phase; times are epoch ms with sub-ms precision. */
 export interface PublishResult {
   sent: number;
@@ -42,6 +62,8 @@ export type FromChild =
   | { type: 'load'; result: LoadResult }
   | { type: 'published'; result: PublishResult }
   | { type: 'received'; result: ReceiveResult }
+  | { type: 'enqueued'; result: EnqueueResult }
+  | { type: 'consumed'; result: ConsumeResult }
   /** Answer to `describe`: what the child saw from its side (e.g. a broker's drop counters). */
   | { type: 'described'; note: string }
   | { type: 'error'; message: string };

@@ -2,24 +2,33 @@
 // produce rows and the report that compares them.
 
 /** `squadron-unix` is Squadron's default (same-host callers use the Unix socket). */
-export type SystemId = 'raw-tcp' | 'raw-unix' | 'squadron-unix' | 'squadron-tcp' | 'squadron' | 'nats' | 'moleculer';
-export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub';
+export type SystemId =
+  | 'raw-tcp' | 'raw-unix' | 'squadron-unix' | 'squadron-tcp' | 'squadron' | 'nats' | 'moleculer'
+  // Durable messaging peers: JetStream on the machine's nats-server (its default sync), JetStream
+  // on a private nats-server syncing every write, Redis Streams with `appendfsync always`.
+  | 'jetstream' | 'jetstream-sync' | 'redis';
+export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub' | 'enqueue' | 'consume';
 
 export const SYSTEM_LABEL: Record<SystemId, string> = {
   'raw-tcp': 'raw net (tcp)',
   'raw-unix': 'raw net (unix)',
   'squadron-unix': 'squadron (default, unix)',
   'squadron-tcp': 'squadron (tcp-only)',
-  // Pub/sub always goes through the broker over TCP: there is no unix/tcp variant.
+  // Pub/sub and durable queues always go through the broker over TCP: no unix/tcp variant.
   squadron: 'squadron (via broker)',
   nats: 'nats.js',
   moleculer: 'moleculer (tcp)',
+  jetstream: 'nats jetstream (file)',
+  'jetstream-sync': 'nats jetstream (file, sync always)',
+  redis: 'redis streams',
 };
 
 export const SCENARIO_LABEL: Record<ScenarioId, string> = {
   'rpc-1': 'req-reply, 1 in flight',
   'rpc-64': 'req-reply, 64 in flight',
   pubsub: 'pub/sub 1→1',
+  enqueue: 'durable enqueue, 256 in flight',
+  consume: 'durable consume + ack',
 };
 
 export interface Row {
@@ -44,6 +53,10 @@ export interface Row {
   drops?: number;
   elapsedMs?: number;
   note?: string;
+  /** Durable rows: when the system's ack means the message is on disk, in a few words. */
+  durability?: string;
+  /** Durable rows: whether that is an fsync before the ack, i.e. comparable to Squadron's. */
+  syncedBeforeAck?: boolean;
 }
 
 export function failedRow(system: SystemId, scenario: ScenarioId, err: unknown): Row {

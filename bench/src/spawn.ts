@@ -17,7 +17,7 @@ const live = new Set<Stoppable>();
 type Of<T extends FromChild['type']> = Extract<FromChild, { type: T }>;
 
 /** One child process running a scenario file in one role, with a typed message inbox. */
-export class Child {
+export class Child implements Stoppable {
   private readonly proc: ChildProcess;
   private readonly inbox: FromChild[] = [];
   private wake: (() => void) | null = null;

@@ -231,6 +231,14 @@ export class QueueStore {
     return m;
   }
 
+  /** Producer ids older than the dedup window are no longer needed: keep memory bounded. */
+  private forgetExpiredIds(now: number): void {
+    for (const [queue, ids] of this.seen) {
+      for (const [id, seen] of ids) if (now - seen.at >= this.dedupWindowMs) ids.delete(id);
+      if (ids.size === 0) this.seen.delete(queue);
+    }
+  }
+
   private settled(entry: QueueEntry): void {
     this.lengths.delete(entry.seq);
     this.bodies.forget(entry.seq);
@@ -249,6 +257,7 @@ export class QueueStore {
   async compact(now = Date.now()): Promise<number> {
     if (this.compacting) return 0;
     this.compacting = true;
+    this.forgetExpiredIds(now);
     try {
       const ids = this.log.segmentIds;
       let cut: number | null = null;
