@@ -1,7 +1,8 @@
 // `npm run bench`: Squadron against a raw socket floor, nats.js and Moleculer, side by side on
-// this machine, every client and server in a process of its own. Prints the table and the
-// issue's target checks, and writes them under bench/results/.
-//   BENCH_CALLS=20000        measured calls (and pub/sub messages) per row, default 100000
+// this machine, every client and server in a process of its own; and its durable queues against
+// NATS JetStream and Redis Streams. Prints the table and the issue's target checks, and writes
+// them under bench/results/.
+//   BENCH_CALLS=20000        measured calls (pub/sub: 5x messages; durable: enqueues) per row, default 100000
 //   BENCH_ONLY=squadron,nats  run only suites with one of these tags (see README)
 //   BENCH_ROUNDS=3           rounds of every suite; each measure is its median over them
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -9,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SUITES, type BenchContext } from './suites.ts';
+import { SUITES as RPC_PUBSUB_SUITES, type BenchContext } from './suites.ts';
+import { DURABLE_SUITES } from './durable-suites.ts';
 import { installCleanup, liveCount, stopAll } from './spawn.ts';
 import { checks, render, writeResults, type Meta } from './report.ts';
 import type { Row } from './row.ts';
@@ -17,6 +19,7 @@ import { medianRows } from './rounds.ts';
 
 const WARMUP = 2000;
 const PAYLOAD_BYTES = 128;
+const SUITES = [...RPC_PUBSUB_SUITES, ...DURABLE_SUITES];
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -36,7 +39,8 @@ async function main(): Promise<void> {
   if (suites.length === 0) throw new Error(`BENCH_ONLY=${only?.join(',')} selects nothing; tags: ${[...new Set(SUITES.flatMap((s) => s.tags))].join(', ')}`);
 
   const tmpDir = await mkdtemp(join(tmpdir(), 'squadron-bench-'));
-  // Also on Ctrl-C or a crash, not just on the normal path below.
+  // Also on Ctrl-C or a crash, not just on the normal path below. Durable rows keep their data
+  // here too (Squadron's log, Redis's AOF, a private nats-server's store): one disk for all.
   process.on('exit', () => rmSync(tmpDir, { recursive: true, force: true }));
   const ctx: BenchContext = {
     calls, warmup: WARMUP, payloadBytes: PAYLOAD_BYTES, tmpDir,

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findRow, type Row, type ScenarioId, type SystemId, SCENARIO_LABEL, SYSTEM_LABEL } from './row.ts';
 import { ratio } from './stats.ts';
+import { DURABILITY, DURABLE_IN_FLIGHT } from './durability.ts';
 
 export interface Meta {
   date: string;
@@ -21,15 +22,19 @@ export interface Meta {
 }
 
 export interface Check {
-  variant: 'default' | 'tcp-only' | 'pubsub';
+  variant: 'default' | 'tcp-only' | 'pubsub' | 'durable';
   name: string;
   target: string;
   /** What was measured, with the numbers it came from. */
   measured: string;
-  status: 'PASS' | 'MISS' | 'N/A';
+  /** INFO: a comparison shown without a target. */
+  status: 'PASS' | 'MISS' | 'N/A' | 'INFO';
 }
 
 const PEERS: readonly SystemId[] = ['nats', 'moleculer'];
+/** Durable peers, those that fsync before the ack (Squadron's durability) first. */
+const DURABLE_PEERS: readonly SystemId[] = ['redis', 'jetstream-sync', 'jetstream'];
+const DURABLE_SCENARIOS: readonly ScenarioId[] = ['enqueue', 'consume'];
 
 const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
 const us = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(1));
@@ -37,7 +42,7 @@ const x = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '—');
 
 /** Which Squadron row a given row is compared against (same transport where that matters). */
 function squadronFor(row: Row): Array<[SystemId, string]> {
-  if (row.scenario === 'pubsub') return row.system === 'squadron' ? [] : [['squadron', 'squadron']];
+  if (row.scenario === 'pubsub' || DURABLE_SCENARIOS.includes(row.scenario)) return row.system === 'squadron' ? [] : [['squadron', 'squadron']];
   switch (row.system) {
     case 'raw-unix': return [['squadron-unix', 'squadron']];
     case 'raw-tcp': return [['squadron-tcp', 'squadron-tcp']];
@@ -51,7 +56,8 @@ function ratioCell(rows: readonly Row[], row: Row): string {
   if (row.status !== 'ok') return '';
   return squadronFor(row)
     .filter(([sys]) => findRow(rows, sys, row.scenario) !== undefined)
-    .map(([sys, name]) => `${name}/${row.system} ${x(ratio(findRow(rows, sys, row.scenario)?.rate, row.rate))}`)
+    .map(([sys, name]) => `${name}/${row.system} ${x(ratio(findRow(rows, sys, row.scenario)?.rate, row.rate))}`
+      + (row.syncedBeforeAck === false ? ' (not equal durability)' : ''))
     .join(', ');
 }
 
@@ -59,10 +65,11 @@ export function table(rows: readonly Row[]): string {
   const head = '| system | scenario | rate (/s) | p50 µs | p99 µs | squadron vs this (rate) | notes |';
   const rule = '|---|---|--:|--:|--:|---|---|';
   const lines = rows.map((r) => {
-    const notes = r.status === 'ok'
+    // A durable row's note starts with its durability, whether it ran or not.
+    const notes = [r.durability ?? '', r.status === 'ok'
       ? [r.errors ? `${r.errors} errors` : '', r.drops !== undefined ? `drops ${r.drops} of ${int(r.count)}` : '', r.note ?? '']
         .filter(Boolean).join('; ')
-      : `${r.status}: ${(r.reason ?? '').split('\n')[0]}`;
+      : `${r.status}: ${(r.reason ?? '').split('\n')[0]}`].filter(Boolean).join('; ');
     return `| ${SYSTEM_LABEL[r.system]} | ${SCENARIO_LABEL[r.scenario]} | ${int(r.rate)} | ${us(r.p50Us)} | ${us(r.p99Us)} | ${ratioCell(rows, r)} | ${notes} |`;
   });
   return [head, rule, ...lines].join('\n');
@@ -122,7 +129,58 @@ export function checks(rows: readonly Row[]): Check[] {
     measured: `${x(psr)} (${int(sqPs?.rate)} vs ${int(natsPs?.rate)} msgs/s)`,
     status: judge(psr, (v) => v >= 1.3),
   });
+  out.push(...durableChecks(rows));
   return out;
+}
+
+/** Squadron's durable-queue targets, then its rate against each durable peer that has a row. */
+function durableChecks(rows: readonly Row[]): Check[] {
+  const out: Check[] = [];
+  const enq = findRow(rows, 'squadron', 'enqueue');
+  const con = findRow(rows, 'squadron', 'consume');
+  out.push({
+    variant: 'durable', name: `${SCENARIO_LABEL.enqueue}: acknowledged enqueues/s`, target: '≥ 56,000/s',
+    measured: `${int(enq?.rate)}/s`, status: judge(enq?.rate ?? Number.NaN, (v) => v >= 56_000),
+  });
+  out.push({
+    variant: 'durable', name: `${SCENARIO_LABEL.consume}: acknowledged consumes/s`, target: '≥ 85,000/s',
+    measured: `${int(con?.rate)}/s`, status: judge(con?.rate ?? Number.NaN, (v) => v >= 85_000),
+  });
+  out.push({
+    variant: 'durable', name: `${SCENARIO_LABEL.enqueue}: ack p99`, target: '≤ 5.00 ms',
+    measured: enq?.p99Us === undefined ? '—' : `${(enq.p99Us / 1000).toFixed(2)} ms`,
+    status: judge(enq?.p99Us ?? Number.NaN, (v) => v <= 5000),
+  });
+  for (const scenario of DURABLE_SCENARIOS) {
+    const sq = findRow(rows, 'squadron', scenario);
+    for (const peer of DURABLE_PEERS) {
+      const any = rows.find((r) => r.system === peer && r.scenario === scenario);
+      if (!any) continue;
+      const equal = any.syncedBeforeAck === true;
+      const p = findRow(rows, peer, scenario);
+      const r = ratio(sq?.rate, p?.rate);
+      out.push({
+        variant: 'durable',
+        name: `${SCENARIO_LABEL[scenario]}: rate vs ${SYSTEM_LABEL[peer]} (${any.durability ?? '?'}; ${equal ? 'equal durability' : 'NOT equal durability: the peer acks before any fsync'})`,
+        target: 'none, shown for comparison',
+        measured: p ? `${x(r)} (${int(sq?.rate)} vs ${int(p.rate)}/s)` : `no row: ${any.status} ${(any.reason ?? '').split('\n')[0]}`,
+        status: p && Number.isFinite(r) ? 'INFO' : 'N/A',
+      });
+    }
+  }
+  return out;
+}
+
+/** One line per durable system that has a row: what its ack guarantees. */
+function durabilityText(rows: readonly Row[]): string {
+  const seen = new Set<SystemId>();
+  const lines: string[] = [];
+  for (const r of rows) {
+    if (r.durability === undefined || seen.has(r.system)) continue;
+    seen.add(r.system);
+    lines.push(`- ${SYSTEM_LABEL[r.system]}: ${r.durability}${r.syncedBeforeAck ? '' : ' (NOT synced before the ack)'}. ${DURABILITY[r.system]?.detail ?? ''}`.trimEnd());
+  }
+  return lines.join('\n');
 }
 
 export function checksText(list: readonly Check[]): string {
@@ -130,16 +188,18 @@ export function checksText(list: readonly Check[]): string {
 }
 
 export function render(meta: Meta, rows: readonly Row[], list: readonly Check[]): string {
+  const durability = durabilityText(rows);
   return [
     `# Squadron benchmark — ${meta.date}`,
     '',
     `cores (nproc): ${meta.cores} · cpu: ${meta.cpu} · node ${meta.node} · ${meta.platform}`,
-    `${meta.calls.toLocaleString('en-US')} measured calls per row (pub/sub: 5x the messages) after ${meta.warmup.toLocaleString('en-US')} warm-up · median of ${meta.rounds} interleaved rounds · payload ${meta.payloadBytes} bytes · client and server in separate processes`
+    `${meta.calls.toLocaleString('en-US')} measured calls per row (pub/sub: 5x the messages; durable: enqueues, then consumes) after ${meta.warmup.toLocaleString('en-US')} warm-up · median of ${meta.rounds} interleaved rounds · payload ${meta.payloadBytes} bytes · client and server in separate processes`
       + (meta.only ? ` · BENCH_ONLY=${meta.only.join(',')}` : '') + ` · took ${meta.totalSeconds.toFixed(0)} s`,
     '',
     table(rows),
     '',
-    'Targets (peers = nats.js and Moleculer; the raw socket is the floor, not a peer):',
+    ...(durability ? [`Durability of the durable rows (${DURABLE_IN_FLIGHT} enqueues in flight, then one consumer drains them with at most ${DURABLE_IN_FLIGHT} unacked, acking each):`, '', durability, ''] : []),
+    'Targets (request-reply peers = nats.js and Moleculer; the raw socket is the floor, not a peer. Durable peers = JetStream and Redis Streams, compared at equal durability):',
     '',
     '```',
     checksText(list),

@@ -170,9 +170,27 @@ export class ServerProcess implements Stoppable {
   }
 }
 
-/** Stop every child still running (children started later first: clients before servers). */
+const cleanups = new Set<() => Promise<unknown>>();
+
+/**
+ * Have `fn` run by `stopAll` if the run ends (Ctrl-C, a crash) before its owner ran it, e.g. to
+ * delete a stream on a server the benchmark does not own. Returns the deregistration.
+ */
+export function cleanupOnExit(fn: () => Promise<unknown>): () => void {
+  cleanups.add(fn);
+  return () => void cleanups.delete(fn);
+}
+
+/**
+ * Stop every child still running (children started later first: clients before servers), then
+ * run the cleanups still registered, each given at most 2 s.
+ */
 export async function stopAll(): Promise<void> {
   await Promise.all([...live].reverse().map((c) => c.stop()));
+  for (const fn of [...cleanups]) {
+    cleanups.delete(fn);
+    await Promise.race([fn().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
 }
 
 /** How many children and servers are still alive (the orchestrator asserts zero at the end). */

@@ -30,13 +30,13 @@ export interface Suite {
 }
 
 const IN_FLIGHT: ReadonlyArray<[ScenarioId, number]> = [['rpc-1', 1], ['rpc-64', 64]];
-const READY_MS = 20_000;
-const NATS_HOST = '127.0.0.1';
-const NATS_PORT = 4222;
-const NATS_SKIP = `skipped: nats-server not reachable at ${NATS_HOST}:${NATS_PORT}`;
+export const READY_MS = 20_000;
+export const NATS_HOST = '127.0.0.1';
+export const NATS_PORT = 4222;
+export const NATS_SKIP = `skipped: nats-server not reachable at ${NATS_HOST}:${NATS_PORT}`;
 
 /** Generous: startup plus 1 ms per call, so only a wedged run hits it. */
-function runTimeout(ctx: BenchContext): number {
+export function runTimeout(ctx: BenchContext): number {
   return 30_000 + (ctx.calls + ctx.warmup);
 }
 
@@ -45,7 +45,7 @@ async function started(child: Child, children: Child[]): Promise<string | undefi
   return (await child.next('ready', READY_MS)).address;
 }
 
-function loadRow(system: SystemId, scenario: ScenarioId, r: LoadResult): Row {
+export function loadRow(system: SystemId, scenario: ScenarioId, r: LoadResult): Row {
   return {
     system, scenario, status: 'ok',
     rate: (r.calls / r.elapsedMs) * 1000,
@@ -177,7 +177,7 @@ function squadronRpcSuite(tcpOnly: boolean): Suite {
   };
 }
 
-const natsUrl = `nats://${NATS_HOST}:${NATS_PORT}`;
+export const natsUrl = `nats://${NATS_HOST}:${NATS_PORT}`;
 const uniqueSubject = (kind: string) => `squadron-bench.${kind}.${randomBytes(4).toString('hex')}`;
 
 const natsRpcSuite: Suite = {
@@ -224,7 +224,7 @@ export const SUITES: readonly Suite[] = [
   natsRpcSuite, moleculerSuite, squadronPubSubSuite, natsPubSubSuite,
 ];
 
-function describe(row: Row): string {
+export function describe(row: Row): string {
   const name = `${SYSTEM_LABEL[row.system]}, ${SCENARIO_LABEL[row.scenario]}`;
   if (row.status !== 'ok') return `${name}: ${row.status}: ${row.reason ?? ''}`;
   const lat = row.p50Us !== undefined ? `, p50 ${row.p50Us.toFixed(0)} µs, p99 ${row.p99Us?.toFixed(0)} µs` : '';
