@@ -245,10 +245,8 @@ export class Broker implements Forwarder {
       case FrameKind.Enqueue: {
         const [queue, producerId, key, delayMs, traceId, payload] = asEnqueue(decode(body));
         const options = { traceId, delayMs, ...(producerId !== null ? { id: producerId } : {}), ...(key !== null ? { key } : {}) };
-        this.answer(conn, id, async (): Promise<EnqueueReply> => {
-          const r = await this.queues().enqueue(queue, Buffer.from(payload), options);
-          return { id: r.id, duplicate: r.duplicate };
-        });
+        this.answer(conn, id, (): Promise<EnqueueReply> =>
+          this.queues().enqueue(queue, Buffer.from(payload), options).then((r) => ({ id: r.id, duplicate: r.duplicate })));
         return;
       }
       case FrameKind.Consume: {
@@ -309,7 +307,14 @@ export class Broker implements Forwarder {
 
   /** Reply with what `produce` gives (a value or a promise); failures go back as typed errors. */
   private answer(conn: Connection, id: number, produce: () => unknown): void {
-    new Promise((resolve) => resolve(produce())).then(
+    let result: unknown;
+    try {
+      result = produce();
+    } catch (err) {
+      conn.sendValue(FrameKind.ErrorReply, id, errorToWire(err));
+      return;
+    }
+    Promise.resolve(result).then(
       (value) => conn.sendValue(FrameKind.Reply, id, value),
       (err: unknown) => conn.sendValue(FrameKind.ErrorReply, id, errorToWire(err)),
     );

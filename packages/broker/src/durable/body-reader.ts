@@ -16,6 +16,7 @@ export class BodyReader {
 
   constructor(private readonly dir: string, private readonly maxCacheBytes: number) {}
 
+  /** Keep a message's payload at hand for its delivery (bounded; the oldest go first). */
   remember(seq: number, body: Buffer): void {
     if (body.length > this.maxCacheBytes / 4) return;
     this.cache.set(seq, body);
@@ -34,10 +35,13 @@ export class BodyReader {
     this.cachedBytes -= body.length;
   }
 
-  /** The record body at `position`, `length` bytes of record in all. */
-  async read(seq: number, position: LogPosition, length: number): Promise<Buffer> {
-    const cached = this.cache.get(seq);
-    if (cached !== undefined) return cached;
+  /** What `remember` kept for this message, if it is still in the cache. */
+  cached(seq: number): Buffer | undefined {
+    return this.cache.get(seq);
+  }
+
+  /** The record body at `position`, `length` bytes of record in all, read from its segment. */
+  async read(position: LogPosition, length: number): Promise<Buffer> {
     let fh = this.files.get(position.segment);
     if (fh === undefined) this.files.set(position.segment, (fh = open(join(this.dir, segmentName(position.segment)), 'r')));
     const buf = Buffer.allocUnsafe(length);

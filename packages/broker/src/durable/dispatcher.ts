@@ -35,10 +35,11 @@ export class QueueDispatcher {
     this.timer.unref();
   }
 
-  async enqueue(queue: string, payload: Buffer, options: EnqueueOptions): Promise<EnqueueResult> {
-    const result = await this.store.enqueue(queue, payload, options);
-    this.pump(queue);
-    return result;
+  enqueue(queue: string, payload: Buffer, options: EnqueueOptions): Promise<EnqueueResult> {
+    return this.store.enqueue(queue, payload, options).then((result) => {
+      this.pump(queue);
+      return result;
+    });
   }
 
   /**
@@ -114,6 +115,7 @@ export class QueueDispatcher {
 
   /** Deliver what is due to consumers with credit left; one pass per queue at a time. */
   pump(queue: string): void {
+    if (this.nextWithCredit(queue, false) === null) return; // nobody to deliver to: nothing to start
     if (this.pumping.has(queue)) {
       this.again.add(queue);
       return;
@@ -149,14 +151,15 @@ export class QueueDispatcher {
     }
   }
 
-  private nextWithCredit(queue: string): Consumer | null {
+  /** The next consumer of the queue with credit left, in turn (`advance` false: just look). */
+  private nextWithCredit(queue: string, advance = true): Consumer | null {
     const list = this.byQueue.get(queue);
     if (!list || list.length === 0) return null;
     const start = this.rr.get(queue) ?? 0;
     for (let i = 0; i < list.length; i++) {
       const c = list[(start + i) % list.length]!;
       if (!c.conn.closed && c.held.size < c.spec.concurrency) {
-        this.rr.set(queue, (start + i + 1) % list.length);
+        if (advance) this.rr.set(queue, (start + i + 1) % list.length);
         return c;
       }
     }

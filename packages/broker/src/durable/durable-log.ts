@@ -73,11 +73,11 @@ export class DurableLog {
     return this.segments;
   }
 
-  /** Append a record; resolves with its place once it is durable. */
-  append(type: number, body: Uint8Array): Promise<LogPosition> {
+  /** Append a record (its body in one or more parts); resolves with its place once it is durable. */
+  append(type: number, ...body: Uint8Array[]): Promise<LogPosition> {
     if (this.closed) return Promise.reject(new Error('the log is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ bytes: encodeRecord(type, body), resolve, reject });
+      this.queue.push({ bytes: encodeRecord(type, ...body), resolve, reject });
       if (!this.writing) {
         this.writing = true;
         // Let the rest of this turn's appends join the first batch.

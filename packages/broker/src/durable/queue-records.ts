@@ -27,18 +27,29 @@ export interface EnqueueRecord {
   payload: Buffer;
 }
 
-export function encodeEnqueue(r: EnqueueRecord): Buffer {
-  return encode([r.queue, r.seq, r.producerId, r.key, r.notBefore, r.enqueuedAt, r.traceId, r.payload]);
+/**
+ * An enqueue record's body: `u16 headerLength | msgpack header | payload`, the payload as the
+ * producer sent it (never re-encoded). Returns the parts to append, in order.
+ */
+export function encodeEnqueue(r: EnqueueRecord): [Buffer, Buffer] {
+  const header = encode([r.queue, r.seq, r.producerId, r.key, r.notBefore, r.enqueuedAt, r.traceId]);
+  const head = Buffer.allocUnsafe(2 + header.length);
+  head.writeUInt16BE(header.length, 0);
+  header.copy(head, 2);
+  return [head, r.payload];
 }
 
 export function decodeEnqueue(body: Buffer): EnqueueRecord {
-  const v = decode(body) as unknown[];
-  if (!Array.isArray(v) || v.length !== 8 || typeof v[0] !== 'string' || typeof v[1] !== 'number' || !(v[7] instanceof Uint8Array)) {
+  if (body.length < 2) throw new ProtocolError('malformed enqueue record');
+  const headerLength = body.readUInt16BE(0);
+  if (2 + headerLength > body.length) throw new ProtocolError('malformed enqueue record');
+  const v = decode(body.subarray(2, 2 + headerLength)) as unknown[];
+  if (!Array.isArray(v) || v.length !== 7 || typeof v[0] !== 'string' || typeof v[1] !== 'number') {
     throw new ProtocolError('malformed enqueue record');
   }
   return {
     queue: v[0], seq: v[1], producerId: (v[2] as string | null) ?? null, key: (v[3] as string | null) ?? null,
-    notBefore: Number(v[4]), enqueuedAt: Number(v[5]), traceId: String(v[6]), payload: Buffer.from(v[7] as Uint8Array),
+    notBefore: Number(v[4]), enqueuedAt: Number(v[5]), traceId: String(v[6]), payload: body.subarray(2 + headerLength),
   };
 }
 

@@ -120,16 +120,16 @@ export class QueueStore {
       queue: queueName, seq, producerId: options.id ?? null, key: options.key ?? null,
       notBefore: now + Math.max(0, options.delayMs ?? 0), enqueuedAt: now, traceId: options.traceId ?? '', payload,
     };
-    const bytes = encodeEnqueue(record);
+    const [head, body] = encodeEnqueue(record);
     let position: LogPosition;
     try {
-      position = await this.log.append(QueueRecordType.Enqueue, bytes);
+      position = await this.log.append(QueueRecordType.Enqueue, head, body);
     } catch (err) {
       if (options.id !== undefined) this.seenFor(queueName).delete(options.id);
       throw err;
     }
-    this.lengths.set(seq, RECORD_HEADER_BYTES + 1 + bytes.length);
-    this.bodies.remember(seq, bytes);
+    this.lengths.set(seq, RECORD_HEADER_BYTES + 1 + head.length + body.length);
+    this.bodies.remember(seq, body);
     this.liveBySegment.set(position.segment, (this.liveBySegment.get(position.segment) ?? 0) + 1);
     this.queue(queueName).add(this.entryOf(record, position));
     return { id, seq, duplicate: false };
@@ -139,7 +139,9 @@ export class QueueStore {
   async take(queueName: string): Promise<Taken | null> {
     const entry = this.queues.get(queueName)?.take(Date.now());
     if (!entry) return null;
-    const body = await this.bodies.read(entry.seq, entry.position, this.lengths.get(entry.seq)!);
+    const cached = this.bodies.cached(entry.seq);
+    if (cached !== undefined) return { entry, payload: cached };
+    const body = await this.bodies.read(entry.position, this.lengths.get(entry.seq)!);
     return { entry, payload: decodeEnqueue(body).payload };
   }
 

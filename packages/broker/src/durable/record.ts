@@ -10,11 +10,18 @@ export const RECORD_HEADER_BYTES = 8;
 /** Largest record the log accepts (a 1 MiB payload and its envelope fit easily). */
 export const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 
-export function encodeRecord(type: number, body: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + body.length);
-  out.writeUInt32BE(1 + body.length, 0);
+/** A record whose body is the given parts, laid end to end (each copied once, here). */
+export function encodeRecord(type: number, ...parts: Uint8Array[]): Buffer {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + length);
+  out.writeUInt32BE(1 + length, 0);
   out[RECORD_HEADER_BYTES] = type;
-  out.set(body, RECORD_HEADER_BYTES + 1);
+  let at = RECORD_HEADER_BYTES + 1;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   out.writeUInt32BE(crc32(out.subarray(RECORD_HEADER_BYTES)), 4);
   return out;
 }
