@@ -4,6 +4,7 @@
 // consumer counts deliveries (each acknowledged by the scenario) until the queue is drained.
 import { summarize } from './stats.ts';
 import type { EnqueueResult } from './ipc.ts';
+import { drive, type Tally } from './load.ts';
 
 export interface DurablePlan {
   calls: number;
@@ -22,33 +23,6 @@ export interface DrainPlan {
   warmup: number;
 }
 
-interface Tally {
-  errors: number;
-  firstError: unknown;
-  ok: number;
-}
-
-/** Like load.ts's loop, plus a deadline: workers stop taking new indexes once it passes. */
-async function drive(call: () => Promise<unknown>, total: number, inFlight: number, latencies: Float64Array | null, tally: Tally, deadline: number): Promise<number> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < total && performance.now() < deadline) {
-      const i = next++;
-      const start = performance.now();
-      try {
-        await call();
-        tally.ok++;
-      } catch (err) {
-        if (tally.errors++ === 0) tally.firstError = err;
-      }
-      if (latencies !== null) latencies[i] = performance.now() - start;
-    }
-  };
-  const workers: Array<Promise<void>> = [];
-  for (let w = 0; w < Math.min(inFlight, total); w++) workers.push(worker());
-  await Promise.all(workers);
-  return next;
-}
 
 const message = (err: unknown) => String((err as Error | null)?.message ?? err);
 

@@ -18,24 +18,28 @@ export interface ClientConfig extends LoadPlan {
 
 export type Call = () => Promise<unknown>;
 
-interface Tally {
+export interface Tally {
   errors: number;
   firstError: unknown;
+  /** Calls that succeeded. */
+  ok: number;
 }
 
 /**
  * `inFlight` workers share one counter; each takes the next index, times its call and stores the
  * latency at that index. A failed call is counted (and its latency kept): a benchmark that hides
- * errors would flatter the system that produces them.
+ * errors would flatter the system that produces them. Workers stop taking new indexes once
+ * `deadline` (a performance.now() time) passes. Returns how many calls were started.
  */
-async function drive(call: Call, total: number, inFlight: number, latencies: Float64Array | null, tally: Tally): Promise<void> {
+export async function drive(call: Call, total: number, inFlight: number, latencies: Float64Array | null, tally: Tally, deadline = Infinity): Promise<number> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < total) {
+    while (next < total && performance.now() < deadline) {
       const i = next++;
       const start = performance.now();
       try {
         await call();
+        tally.ok++;
       } catch (err) {
         if (tally.errors++ === 0) tally.firstError = err;
       }
@@ -45,17 +49,18 @@ async function drive(call: Call, total: number, inFlight: number, latencies: Flo
   const workers: Array<Promise<void>> = [];
   for (let w = 0; w < Math.min(inFlight, total); w++) workers.push(worker());
   await Promise.all(workers);
+  return next;
 }
 
 /** Warm up (JIT, connections, pools), then measure `plan.calls` calls. */
 export async function runLoad(call: Call, plan: LoadPlan, note?: string): Promise<LoadResult> {
-  const warmTally: Tally = { errors: 0, firstError: null };
+  const warmTally: Tally = { errors: 0, firstError: null, ok: 0 };
   await drive(call, plan.warmup, plan.inFlight, null, warmTally);
   if (warmTally.errors === plan.warmup && plan.warmup > 0) {
     throw new Error(`every warm-up call failed: ${String((warmTally.firstError as Error | null)?.message ?? warmTally.firstError)}`);
   }
   const latencies = new Float64Array(plan.calls);
-  const tally: Tally = { errors: 0, firstError: null };
+  const tally: Tally = { errors: 0, firstError: null, ok: 0 };
   const t0 = performance.now();
   await drive(call, plan.calls, plan.inFlight, latencies, tally);
   const elapsedMs = performance.now() - t0;

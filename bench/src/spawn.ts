@@ -16,31 +16,54 @@ const live = new Set<Stoppable>();
 
 type Of<T extends FromChild['type']> = Extract<FromChild, { type: T }>;
 
-/** One child process running a scenario file in one role, with a typed message inbox. */
-export class Child implements Stoppable {
-  private readonly proc: ChildProcess;
-  private readonly inbox: FromChild[] = [];
-  private wake: (() => void) | null = null;
-  private tail = '';
-  private exitInfo: string | null = null;
-  readonly exited: Promise<void>;
+/**
+ * A process this run started: its output tail kept to explain failures, its exit tracked, and
+ * it stops politely (SIGTERM, then SIGKILL after a grace period) or at once.
+ */
+abstract class TrackedProcess implements Stoppable {
+  protected tail = '';
+  protected exitInfo: string | null = null;
+  abstract readonly exited: Promise<void>;
 
-  constructor(readonly name: string, scenario: string, role: string, cfg: object) {
-    const file = fileURLToPath(new URL(`./scenarios/${scenario}.ts`, import.meta.url));
-    // BENCH_CHILD_FLAGS lets a profiling run add e.g. `--cpu-prof` (refused in NODE_OPTIONS).
-    const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
-    this.proc = spawn(process.execPath, [...extra, '--import', 'tsx', file, role, JSON.stringify(cfg)], {
-      // Output is kept (tail only) to explain a failure, not shown: it would break the table.
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, SQUADRON_LOG_LEVEL: process.env.SQUADRON_LOG_LEVEL ?? 'warn' },
-    });
+  constructor(readonly name: string, protected readonly proc: ChildProcess) {
     live.add(this);
     const keep = (chunk: Buffer) => {
       this.tail = (this.tail + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
       if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${chunk.toString()}`);
     };
-    this.proc.stdout?.on('data', keep);
-    this.proc.stderr?.on('data', keep);
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+  }
+
+  /** Ask politely (SIGTERM: the process closes its sockets), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.exitInfo !== null) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  killNow(): void {
+    if (this.exitInfo === null) this.proc.kill('SIGKILL');
+  }
+}
+
+/** One child process running a scenario file in one role, with a typed message inbox. */
+export class Child extends TrackedProcess {
+  private readonly inbox: FromChild[] = [];
+  private wake: (() => void) | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(name: string, scenario: string, role: string, cfg: object) {
+    const file = fileURLToPath(new URL(`./scenarios/${scenario}.ts`, import.meta.url));
+    // BENCH_CHILD_FLAGS lets a profiling run add e.g. `--cpu-prof` (refused in NODE_OPTIONS).
+    const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
+    super(name, spawn(process.execPath, [...extra, '--import', 'tsx', file, role, JSON.stringify(cfg)], {
+      // Output is kept (tail only) to explain a failure, not shown: it would break the table.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, SQUADRON_LOG_LEVEL: process.env.SQUADRON_LOG_LEVEL ?? 'warn' },
+    }));
     this.proc.on('message', (msg) => {
       this.inbox.push(msg as FromChild);
       this.wake?.();
@@ -88,19 +111,6 @@ export class Child implements Stoppable {
     }
   }
 
-  /** Ask politely (SIGTERM: the child closes its sockets), then SIGKILL after `graceMs`. */
-  async stop(graceMs = 3000): Promise<void> {
-    if (this.exitInfo !== null) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  killNow(): void {
-    if (this.exitInfo === null) this.proc.kill('SIGKILL');
-  }
-
   private describeTail(): string {
     const t = this.tail.trim();
     return t ? `\n--- last output of ${this.name} ---\n${t.slice(-1500)}` : '';
@@ -111,21 +121,11 @@ export class Child implements Stoppable {
  * A server binary of the machine (nats-server, redis-server) that a suite starts for one row on
  * a free port. Tracked like a Child: stopped by its suite, and killed on any exit of the run.
  */
-export class ServerProcess implements Stoppable {
-  private readonly proc: ChildProcess;
-  private tail = '';
-  private exitInfo: string | null = null;
+export class ServerProcess extends TrackedProcess {
   readonly exited: Promise<void>;
 
-  constructor(readonly name: string, bin: string, args: readonly string[]) {
-    this.proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(this);
-    const keep = (chunk: Buffer) => {
-      this.tail = (this.tail + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
-      if (process.env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${chunk.toString()}`);
-    };
-    this.proc.stdout?.on('data', keep);
-    this.proc.stderr?.on('data', keep);
+  constructor(name: string, bin: string, args: readonly string[]) {
+    super(name, spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     this.exited = new Promise((resolve) => {
       const done = (info: string) => {
         if (this.exitInfo === null) this.exitInfo = info;
@@ -157,17 +157,6 @@ export class ServerProcess implements Stoppable {
     }
   }
 
-  async stop(graceMs = 3000): Promise<void> {
-    if (this.exitInfo !== null) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  killNow(): void {
-    if (this.exitInfo === null) this.proc.kill('SIGKILL');
-  }
 }
 
 const cleanups = new Set<() => Promise<unknown>>();
