@@ -58,11 +58,15 @@ function malformed(ctx: MessageContext, msg: unknown): void {
 export default defineService({
   name: 'notifications',
   subscriptions: {
-    'user.created': (msg, ctx) => {
-      const id = str(msg, 'id');
-      const name = str(msg, 'name');
-      if (!id || !name) return malformed(ctx, msg);
-      deliver(ctx, id, id, `Welcome, ${name}! Start a playlist or follow an artist.`);
+    // Durable: welcomes published while this service is down are delivered when it is back.
+    'user.created': {
+      durable: true,
+      handler: (msg, ctx) => {
+        const id = str(msg, 'id');
+        const name = str(msg, 'name');
+        if (!id || !name) return malformed(ctx, msg);
+        deliver(ctx, id, id, `Welcome, ${name}! Start a playlist or follow an artist.`);
+      },
     },
     'playlist.created': (msg, ctx) => {
       const id = str(msg, 'id');

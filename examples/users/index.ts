@@ -5,7 +5,7 @@
  * run ONE instance: two would each hand out their own ids.
  *
  * Methods: create({name}), get({id}) (idempotent).
- * Publishes: user.created {id, name, createdAt}.
+ * Publishes: user.created {id, name, createdAt}, durably (kept for durable subscribers).
  * Calls nothing.
  */
 import { defineService, BadRequestError } from '@squadron/sdk';
@@ -29,15 +29,17 @@ export default defineService({
   name: 'users',
   methods: {
     /** Create a listener. Ids are u1, u2, … in order of creation. */
-    create: (req: unknown, ctx): User => {
+    create: async (req: unknown, ctx): Promise<User> => {
       const raw = field(req, 'name');
       const name = typeof raw === 'string' ? raw.trim() : '';
       if (name.length === 0 || name.length > MAX_NAME) {
         throw new BadRequestError(`'name' must be a non-empty string of at most ${MAX_NAME} characters`);
       }
       const user: User = { id: `u${nextId++}`, name, createdAt: Date.now() };
+      // Durable: a welcome must not be lost while notifications is down. Published before the
+      // user is kept, so that a failed publish leaves nothing half-made.
+      await ctx.publish('user.created', user, { durable: true, id: `user.created:${user.id}` });
       users.set(user.id, user);
-      ctx.publish('user.created', user);
       ctx.log.info({ user: user.id }, 'user created');
       return user;
     },

@@ -191,9 +191,15 @@ export class Broker implements Forwarder {
     const { conn } = session;
     switch (kind) {
       case FrameKind.Publish: {
-        envelopePayloadOffset(body);
+        const payloadOffset = envelopePayloadOffset(body);
         this.published++;
-        this.topics.publish(body, this.envelopes.topic(body), this.siteOrder, this);
+        const topic = this.envelopes.topic(body);
+        this.topics.publish(body, topic, this.siteOrder, this);
+        // Durable subscriptions get plain publishes too: stored, though the publisher waits for nothing.
+        if (this.store?.hasDurable(topic)) {
+          this.dispatcher!.publishDurable(topic, Buffer.from(body.subarray(payloadOffset)), { traceId: this.envelopes.traceId(body) })
+            .catch((err: unknown) => this.log.error({ err, topic }, 'could not keep a publish for durable subscriptions'));
+        }
         return;
       }
       case FrameKind.Forward: {

@@ -181,6 +181,10 @@ export class QueueStore {
     this.addDurable(topic, group);
   }
 
+  hasDurable(topic: string): boolean {
+    return this.durable.has(topic);
+  }
+
   durableGroups(topic: string): string[] {
     return [...(this.durable.get(topic) ?? [])];
   }
