@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { FrameKind, encodeTransient, encodeEnvelopeField, durableQueueName, ClosedError, type EnqueueBody, type ConsumeBody, type PublishDurableBody, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
+import { FrameKind, SquadronError, encodeTransient, encodeEnvelopeField, durableQueueName, ClosedError, type EnqueueBody, type ConsumeBody, type PublishDurableBody, BadRequestError, PayloadTooLargeError, DEFAULT_LIMITS, MAX_ENVELOPE_FIELD_BYTES, TimeoutError, type AuthBody, type WireLimits, type InstanceInfo } from '@squadron/protocol';
 import { BrokerSession } from './broker-session.ts';
 import { Directory } from './directory.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -249,7 +249,11 @@ export class Client implements ContextHost {
 
   private register(c: LocalConsumer): void {
     const body: ConsumeBody = { queue: c.queue, ...c.spec };
-    this.session.request(FrameKind.Consume, body, c.cid).catch((err: unknown) => this.log.error({ err, queue: c.queue }, 'the broker refused a consumer'));
+    this.session.request(FrameKind.Consume, body, c.cid).catch((err: unknown) => {
+      // A lost connection is no refusal: the consumer is registered again on reconnect.
+      if (err instanceof SquadronError && (err.code === 'CONNECTION_LOST' || err.code === 'UNAVAILABLE')) return;
+      this.log.error({ err, queue: c.queue }, 'the broker refused a consumer');
+    });
   }
 
   /** Live instances this client knows of (all sites), optionally of one service. */
