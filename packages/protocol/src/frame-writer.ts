@@ -53,11 +53,6 @@ export class FrameWriter {
     buf.set(payload, at + group.length);
   }
 
-  /** Append a frame whose body is already laid out (forwarding an envelope as it came). */
-  raw(kind: number, id: number, body: Uint8Array): void {
-    this.frame(kind, id, body);
-  }
-
   /**
    * The bytes appended since the last take, or null when there are none. The writer moves on to
    * a fresh buffer: the bytes taken stay the caller's until it hands them back with `recycle`.

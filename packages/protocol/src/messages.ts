@@ -59,8 +59,7 @@ export interface MethodInfo {
 export type RegistryEvent =
   | { type: 'snapshot'; site: string; sites: string[]; instances: InstanceInfo[] }
   | { type: 'up'; instance: InstanceInfo }
-  | { type: 'down'; id: string; site: string; reason: string }
-  | { type: 'load'; id: string; inFlight: number };
+  | { type: 'down'; id: string; site: string; reason: string };
 
 export interface SubscribeBody {
   topic: string;
@@ -74,7 +73,8 @@ export interface InterestBody {
   present: boolean;
 }
 
-export type QueryBody = { what: 'stats' };
+/** Query: broker stats (the default), its queues, a queue's dead letters, or their replay. */
+export type QueryBody = { what?: 'stats' | 'queues' } | { what: 'dlq' | 'replay'; queue: string };
 
 // ---- validation of bodies that arrive from the wire ----
 
@@ -144,11 +144,6 @@ export function asRegistryEvent(v: unknown): RegistryEvent {
       const d = o as { id?: unknown; site?: unknown; reason?: unknown };
       if (!isString(d.id) || !isString(d.site)) fail('registry down');
       return { type: 'down', id: d.id, site: d.site, reason: typeof d.reason === 'string' ? d.reason : 'gone' };
-    }
-    case 'load': {
-      const l = o as { id?: unknown; inFlight?: unknown };
-      if (!isString(l.id) || typeof l.inFlight !== 'number') fail('registry load');
-      return { type: 'load', id: l.id, inFlight: l.inFlight };
     }
     default:
       fail('registry event');

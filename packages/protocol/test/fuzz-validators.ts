@@ -40,7 +40,6 @@ export const wellFormed: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
     fc.record({ type: fc.constant('snapshot'), site: str, sites: fc.array(str, { maxLength: 3 }), instances: fc.array(instanceInfo, { maxLength: 2 }) }),
     fc.record({ type: fc.constant('up'), instance: instanceInfo }),
     fc.record({ type: fc.constant('down'), id: str, site: str, reason: anyString }),
-    fc.record({ type: fc.constant('load'), id: str, inFlight: fc.nat() }),
   ),
   asRequest: fc.tuple(str, fc.nat(), anyString, fc.jsonValue({ maxDepth: 2 })),
   asEnqueue: fc.tuple(str, fc.option(str), fc.option(str), fc.nat(), anyString, fc.uint8Array({ maxLength: 64 })),

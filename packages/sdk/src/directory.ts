@@ -108,8 +108,6 @@ export class Directory {
       case 'down':
         this.remove(event.id);
         break;
-      case 'load':
-        break;
     }
     for (const l of this.listeners) l();
   }
