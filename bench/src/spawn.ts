@@ -55,14 +55,15 @@ export class Child extends TrackedProcess {
   private wake: (() => void) | null = null;
   readonly exited: Promise<void>;
 
-  constructor(name: string, scenario: string, role: string, cfg: object) {
+  /** `runtime`: Node flags and environment the process is meant to run with (a broker's). */
+  constructor(name: string, scenario: string, role: string, cfg: object, runtime: { execArgv?: readonly string[]; env?: Readonly<Record<string, string>> } = {}) {
     const file = fileURLToPath(new URL(`./scenarios/${scenario}.ts`, import.meta.url));
     // BENCH_CHILD_FLAGS lets a profiling run add e.g. `--cpu-prof` (refused in NODE_OPTIONS).
     const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
-    super(name, spawn(process.execPath, [...extra, '--import', 'tsx', file, role, JSON.stringify(cfg)], {
+    super(name, spawn(process.execPath, [...extra, ...(runtime.execArgv ?? []), '--import', 'tsx', file, role, JSON.stringify(cfg)], {
       // Output is kept (tail only) to explain a failure, not shown: it would break the table.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, SQUADRON_LOG_LEVEL: process.env.SQUADRON_LOG_LEVEL ?? 'warn' },
+      env: { ...process.env, ...runtime.env, SQUADRON_LOG_LEVEL: process.env.SQUADRON_LOG_LEVEL ?? 'warn' },
     }));
     this.proc.on('message', (msg) => {
       this.inbox.push(msg as FromChild);

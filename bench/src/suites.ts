@@ -1,6 +1,7 @@
 // Parent-side orchestration of each system: start its server side in child processes, run one
 // fresh client process per row, and turn what the children report into rows. Each suite owns
 // its children and stops them on the way out, whatever happened.
+import { BROKER_RUNTIME } from '@squadron/broker';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Child, freePort, reachable } from './spawn.ts';
@@ -147,7 +148,7 @@ async function pubsubRows(ctx: BenchContext, system: SystemId, run: (children: C
 }
 
 async function squadronBroker(children: Child[]): Promise<{ address: string; broker: Child }> {
-  const broker = new Child('squadron broker', 'squadron-broker', 'broker', {});
+  const broker = new Child('squadron broker', 'squadron-broker', 'broker', {}, BROKER_RUNTIME);
   const address = await started(broker, children);
   if (!address) throw new Error('broker reported no address');
   return { address, broker };

@@ -130,8 +130,7 @@ export class Broker implements Forwarder {
   }
 
   stats(): BrokerStats {
-    const bySite = new Map<string, number>();
-    for (const i of this.registry.allInstances()) bySite.set(i.site, (bySite.get(i.site) ?? 0) + 1);
+    const memory = process.memoryUsage();
     return {
       site: this.site,
       address: this._address,
@@ -141,6 +140,7 @@ export class Broker implements Forwarder {
       instances: this.registry.localInstances(),
       peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded, dropped: l.dropped })),
       subscriptions: this.topics.stats(),
+      memory: { rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external },
     };
   }
 
@@ -335,7 +335,7 @@ export class Broker implements Forwarder {
         return { site: this.site, queues: this.store?.stats() ?? [] };
       case 'dlq':
         if (typeof queue !== 'string') throw new BadRequestError('name the queue');
-        return this.store?.deadLetters(queue).map((e) => ({ seq: e.seq, id: e.producerId ?? `${queue}:${e.seq}`, deliveries: e.deliveries, error: e.lastError, enqueuedAt: e.enqueuedAt })) ?? [];
+        return this.store?.deadLetters(queue) ?? [];
       case 'replay':
         if (typeof queue !== 'string') throw new BadRequestError('name the queue');
         return this.queues() && this.store!.revive(queue).then((revived) => {

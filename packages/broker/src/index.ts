@@ -2,3 +2,4 @@ export { Broker } from './broker.ts';
 export type { BrokerOptions } from './broker.ts';
 export type { BrokerStats } from './stats.ts';
 export type { SubscriptionStats } from './pubsub.ts';
+export { BROKER_RUNTIME } from './runtime.ts';

@@ -15,7 +15,7 @@ async function drain(store: QueueStore, queue: string, ack = true): Promise<unkn
   const out: unknown[] = [];
   for (let t = await store.take(queue); t !== null; t = await store.take(queue)) {
     out.push(decode(t.payload));
-    if (ack) store.ack(queue, t.entry.seq);
+    if (ack) store.ack(queue, t.seq);
   }
   return out;
 }
@@ -31,7 +31,7 @@ describe('queue store', () => {
     for (let n = 0; n < 10; n++) await store.enqueue('jobs', encode({ n }));
     const first = await store.take('jobs');
     assert.deepEqual(decode(first!.payload), { n: 0 });
-    store.ack('jobs', first!.entry.seq);
+    store.ack('jobs', first!.seq);
     const second = await store.take('jobs'); // taken, never acknowledged
     assert.deepEqual(decode(second!.payload), { n: 1 });
     await store.close();
@@ -58,12 +58,12 @@ describe('queue store', () => {
     await store.enqueue('poison', encode('bad'));
     for (let attempt = 1; attempt <= 3; attempt++) {
       const t = await waitFor(() => store.take('poison'), `delivery ${attempt}`, 2000, 5);
-      assert.equal(t.entry.deliveries, attempt);
-      const outcome = await store.fail('poison', t.entry.seq, `boom ${attempt}`, 3, 20);
+      assert.equal(t.deliveries, attempt);
+      const outcome = await store.fail('poison', t.seq, `boom ${attempt}`, 3, 20);
       assert.equal(outcome, attempt < 3 ? 'retry' : 'dead');
     }
     assert.equal(await store.take('poison'), null);
-    assert.deepEqual(store.deadLetters('poison').map((e) => e.lastError), ['boom 3']);
+    assert.deepEqual((await store.deadLetters('poison')).map((e) => e.error), ['boom 3']);
     await store.close();
 
     const again = await open();
@@ -71,7 +71,7 @@ describe('queue store', () => {
     assert.equal(again.stats()[0]!.dead, 1);
     assert.equal(await again.revive('poison'), 1);
     const back = await again.take('poison');
-    assert.equal(back?.entry.deliveries, 1);
+    assert.equal(back?.deliveries, 1);
     await again.close();
   });
 
@@ -82,10 +82,10 @@ describe('queue store', () => {
     const t2 = await store.take('keyed');
     assert.deepEqual([decode(t1!.payload), decode(t2!.payload)], ['a1', 'b1']);
     assert.equal(await store.take('keyed'), null, 'a2 waits for a1');
-    await store.fail('keyed', t1!.entry.seq, 'later', 5, 0);
+    await store.fail('keyed', t1!.seq, 'later', 5, 0);
     const retry = await store.take('keyed');
     assert.equal(decode(retry!.payload), 'a1', 'a failed a1 goes before a2');
-    store.ack('keyed', retry!.entry.seq);
+    store.ack('keyed', retry!.seq);
     assert.deepEqual(await drain(store, 'keyed'), ['a2', 'a3']);
     await store.close();
   });

@@ -103,7 +103,7 @@ export class QueueDispatcher {
 
   private async failed(consumer: Consumer, seq: number, error: string): Promise<void> {
     const queue = consumer.spec.queue;
-    const deliveries = this.store.queue(queue).entries.get(seq)?.deliveries ?? 1;
+    const deliveries = this.store.deliveries(queue, seq) || 1;
     try {
       const outcome = await this.store.fail(queue, seq, error, consumer.spec.maxDeliveries, backoffMs(deliveries));
       if (outcome === 'dead') this.log.warn({ queue, seq, deliveries, error }, 'message moved to the dead-letter queue');
@@ -140,13 +140,12 @@ export class QueueDispatcher {
       }
       if (!taken) return;
       const target = consumer.conn.closed ? this.nextWithCredit(queue) : consumer;
-      const { entry, payload } = taken;
       if (!target) {
-        await this.store.fail(queue, entry.seq, 'no consumer left', Number.MAX_SAFE_INTEGER, 0);
+        await this.store.fail(queue, taken.seq, 'no consumer left', Number.MAX_SAFE_INTEGER, 0);
         return;
       }
-      target.held.set(entry.seq, Date.now() + target.spec.visibilityTimeoutMs);
-      const body: DeliveryBody = [entry.seq, entry.producerId ?? `${queue}:${entry.seq}`, entry.deliveries, entry.traceId, payload];
+      target.held.set(taken.seq, Date.now() + target.spec.visibilityTimeoutMs);
+      const body: DeliveryBody = [taken.seq, taken.id, taken.deliveries, taken.traceId, taken.payload];
       target.conn.send(FrameKind.Delivery, target.cid, encodeTransient(body));
     }
   }

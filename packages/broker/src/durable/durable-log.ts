@@ -1,7 +1,8 @@
 import { open, readFile, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { encodeRecord, readRecord, resync } from './record.ts';
+import { encodeRecord } from './record.ts';
+import { scanSegment, scanWindow } from './segment-scanner.ts';
 import { listSegments, openSegment, segmentName, syncDirectory } from './segment-files.ts';
 
 export interface LogPosition {
@@ -29,6 +30,7 @@ export interface DurableLogStats {
   corrupt: number;
 }
 
+/** Called for each record on open; `body` is valid only during the call (copy what you keep). */
 type RecordVisitor = (type: number, body: Buffer, position: LogPosition) => void;
 
 interface Pending {
@@ -38,6 +40,8 @@ interface Pending {
 }
 
 const SYNCED_NOTE = 'synced.note';
+/** Records that start a write at once rather than at the end of the turn. */
+const EARLY_BATCH = 64;
 
 /**
  * An append-only log in segment files. `append` resolves only once the record is on disk: the
@@ -53,6 +57,7 @@ export class DurableLog {
   private size = 0;
   private queue: Pending[] = [];
   private writing = false;
+  private scheduled = false;
   private closed = false;
   private readonly segmentBytes: number;
   readonly stats: DurableLogStats = { segments: 0, appended: 0, syncs: 0, corrupt: 0 };
@@ -75,14 +80,37 @@ export class DurableLog {
 
   /** Append a record (its body in one or more parts); resolves with its place once it is durable. */
   append(type: number, ...body: Uint8Array[]): Promise<LogPosition> {
+    return this.appendRecord(encodeRecord(type, ...body));
+  }
+
+  /** Append a record already encoded with `encodeRecord` (the caller may keep a view of it). */
+  appendRecord(bytes: Buffer): Promise<LogPosition> {
     if (this.closed) return Promise.reject(new Error('the log is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ bytes: encodeRecord(type, ...body), resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        // Let the rest of this turn's appends join the first batch.
-        setImmediate(() => void this.drain());
-      }
+      this.queue.push({ bytes, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /**
+   * Start writing when a batch is worth it. Appends made in one turn join one batch; but once
+   * EARLY_BATCH records wait, they go at once, so the sync runs while this thread goes on
+   * with the rest of a burst (which makes the next batch) instead of after it.
+   */
+  private kick(): void {
+    if (this.writing) return; // the running drain takes what waits next
+    if (this.queue.length >= EARLY_BATCH) {
+      this.writing = true;
+      void this.drain();
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.writing || this.queue.length === 0) return;
+      this.writing = true;
+      void this.drain();
     });
   }
 
@@ -104,7 +132,7 @@ export class DurableLog {
 
   async close(): Promise<void> {
     this.closed = true;
-    while (this.writing) await new Promise((r) => setImmediate(r));
+    while (this.writing || this.scheduled) await new Promise((r) => setImmediate(r));
     await this.fh?.close();
     await this.note?.close();
     this.fh = null;
@@ -119,11 +147,10 @@ export class DurableLog {
         this.queue = [];
         try {
           if (this.size >= this.segmentBytes) await this.rotate();
-          const bytes = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((p) => p.bytes));
           const start = this.size;
-          await this.fh!.write(bytes, 0, bytes.length, null);
+          const written = await writeAll(this.fh!, batch.map((p) => p.bytes), start);
           await this.fh!.datasync();
-          this.size += bytes.length;
+          this.size += written;
           this.stats.syncs++;
           this.stats.appended += batch.length;
           if (this.options.simulatePowerLoss) await this.noteSynced();
@@ -181,36 +208,26 @@ export class DurableLog {
     const { dir, logger } = this.options;
     let ids = await listSegments(dir);
     if (this.options.simulatePowerLoss) ids = await this.discardUnsynced(ids);
+    const window = scanWindow();
     for (const id of ids) {
       const path = join(dir, segmentName(id));
-      const buf = await readFile(path);
       const last = id === ids[ids.length - 1];
-      let at = 0;
-      while (at < buf.length) {
-        const r = readRecord(buf, at);
-        if (r.kind === 'record') {
-          visit(r.record.type, r.record.body, { segment: id, offset: at });
-          at = r.record.end;
-          continue;
-        }
-        if (r.kind === 'incomplete') {
+      for await (const item of scanSegment(path, window)) {
+        if (item.kind === 'record') {
+          visit(item.type, item.body, { segment: id, offset: item.offset });
+        } else if (item.kind === 'torn') {
           if (last) {
-            logger.warn({ segment: path, offset: at, dropped: buf.length - at }, 'torn write at the end of the log; cutting it off');
-            await truncate(path, at);
+            logger.warn({ segment: path, offset: item.offset, dropped: item.dropped }, 'torn write at the end of the log; cutting it off');
+            await truncate(path, item.offset);
           } else {
             this.stats.corrupt++;
-            logger.error({ segment: path, offset: at }, 'log segment ends inside a record; the rest of it is skipped');
+            logger.error({ segment: path, offset: item.offset }, 'log segment ends inside a record; the rest of it is skipped');
           }
-          break;
+        } else {
+          this.stats.corrupt++;
+          logger.error({ segment: path, offset: item.offset, reason: item.reason, resumesAt: item.resumesAt }, 'corrupt record in the log; it is skipped and never delivered');
+          if (item.resumesAt < 0 && last) await truncate(path, item.offset);
         }
-        this.stats.corrupt++;
-        const next = resync(buf, at + 1);
-        logger.error({ segment: path, offset: at, reason: r.reason, resumesAt: next }, 'corrupt record in the log; it is skipped and never delivered');
-        if (next < 0) {
-          if (last) await truncate(path, at);
-          break;
-        }
-        at = next;
       }
     }
     this.segments = ids;
@@ -224,4 +241,34 @@ export class DurableLog {
       this.stats.segments = ids.length;
     }
   }
+}
+
+/** Largest number of buffers one writev takes (IOV_MAX on Linux). */
+const MAX_IOVECS = 1024;
+
+/**
+ * Write the buffers end to end at `position`, whatever the kernel takes per call. Gathered with
+ * writev rather than concatenated: no large buffer to allocate and throw away per batch.
+ */
+async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<number> {
+  let total = 0;
+  let i = 0;
+  let partial: Buffer | null = null;
+  while (i < buffers.length || partial !== null) {
+    const chunk: Buffer[] = partial !== null ? [partial] : [];
+    while (chunk.length < MAX_IOVECS && i < buffers.length) chunk.push(buffers[i++]!);
+    const want = chunk.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = await fh.writev(chunk, position + total);
+    total += bytesWritten;
+    partial = null;
+    if (bytesWritten < want) {
+      // Put back what did not go: the rest of the buffer cut short, and the buffers after it.
+      let skip = bytesWritten;
+      let k = 0;
+      while (skip >= chunk[k]!.length) skip -= chunk[k++]!.length;
+      partial = chunk[k]!.subarray(skip);
+      i -= chunk.length - k - 1;
+    }
+  }
+  return total;
 }

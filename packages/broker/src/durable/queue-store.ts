@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { decode } from '@squadron/protocol';
 import { DurableLog, type LogPosition } from './durable-log.ts';
-import { QueueState, type QueueEntry, type QueueCounters } from './queue-state.ts';
+import { QueueState, type QueueCounters } from './queue-state.ts';
 import { BodyReader } from './body-reader.ts';
-import { RECORD_HEADER_BYTES } from './record.ts';
+import { DedupWindow } from './dedup-window.ts';
+import { RECORD_HEADER_BYTES, encodeRecord } from './record.ts';
 import { QueueRecordType, encodeEnqueue, decodeEnqueue, encodeSmall, decodeSmall } from './queue-records.ts';
 
 export interface QueueStoreOptions {
@@ -11,7 +12,7 @@ export interface QueueStoreOptions {
   logger: Logger;
   /** A producer id seen within this window is stored once (default 2 minutes). */
   dedupWindowMs?: number;
-  /** Bytes of recent bodies kept in memory (default 64 MiB). */
+  /** Bytes of recent bodies kept in memory (default 16 MiB). */
   bodyCacheBytes?: number;
   segmentBytes?: number;
   simulatePowerLoss?: boolean;
@@ -36,9 +37,23 @@ export interface EnqueueResult {
 
 /** A message handed out for delivery. */
 export interface Taken {
-  entry: QueueEntry;
+  seq: number;
+  /** The producer's id, or one made from the queue and seq. */
+  id: string;
+  /** This delivery's number: 1 the first time. */
+  deliveries: number;
+  traceId: string;
   /** The msgpack payload as the producer sent it. */
   payload: Buffer;
+}
+
+/** A dead-lettered message, as listed. */
+export interface DeadLetter {
+  seq: number;
+  id: string;
+  deliveries: number;
+  error: string | null;
+  enqueuedAt: number;
 }
 
 export interface QueueStats extends QueueCounters {
@@ -46,11 +61,6 @@ export interface QueueStats extends QueueCounters {
   depth: number;
   inFlight: number;
   dead: number;
-}
-
-interface Seen {
-  seq: number;
-  at: number;
 }
 
 /**
@@ -61,8 +71,7 @@ interface Seen {
  */
 export class QueueStore {
   private readonly queues = new Map<string, QueueState>();
-  private readonly seen = new Map<string, Map<string, Seen>>();
-  private readonly lengths = new Map<number, number>();
+  private readonly seen = new Map<string, DedupWindow>();
   /** topic → groups with a durable subscription */
   private readonly durable = new Map<string, Set<string>>();
   /** segment → messages enqueued in it that are not settled yet (dead letters count) */
@@ -76,7 +85,7 @@ export class QueueStore {
 
   private constructor(private readonly options: QueueStoreOptions) {
     this.dedupWindowMs = options.dedupWindowMs ?? 120_000;
-    this.bodies = new BodyReader(options.dir, options.bodyCacheBytes ?? 64 * 1024 * 1024);
+    this.bodies = new BodyReader(options.dir, options.bodyCacheBytes ?? 16 * 1024 * 1024);
   }
 
   static async open(options: QueueStoreOptions): Promise<QueueStore> {
@@ -110,46 +119,62 @@ export class QueueStore {
   async enqueue(queueName: string, payload: Buffer, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const now = Date.now();
     if (options.id !== undefined) {
-      const prior = this.seenFor(queueName).get(options.id);
-      if (prior && now - prior.at < this.dedupWindowMs) return { id: options.id, seq: prior.seq, duplicate: true };
+      const prior = this.seenFor(queueName).lookup(options.id, now);
+      if (prior !== undefined) return { id: options.id, seq: prior, duplicate: true };
     }
     const seq = this.nextSeq++;
     const id = options.id ?? `${queueName}:${seq}`;
-    if (options.id !== undefined) this.seenFor(queueName).set(options.id, { seq, at: now });
-    const record = {
-      queue: queueName, seq, producerId: options.id ?? null, key: options.key ?? null,
-      notBefore: now + Math.max(0, options.delayMs ?? 0), enqueuedAt: now, traceId: options.traceId ?? '', payload,
-    };
-    const [head, body] = encodeEnqueue(record);
+    if (options.id !== undefined) this.seenFor(queueName).remember(options.id, seq, now);
+    const notBefore = now + Math.max(0, options.delayMs ?? 0);
+    const key = options.key ?? null;
+    const [head, body] = encodeEnqueue({ queue: queueName, seq, producerId: options.id ?? null, key, notBefore, enqueuedAt: now, traceId: options.traceId ?? '', payload });
+    const record = encodeRecord(QueueRecordType.Enqueue, head, body);
     let position: LogPosition;
     try {
-      position = await this.log.append(QueueRecordType.Enqueue, head, body);
+      position = await this.log.appendRecord(record);
     } catch (err) {
-      if (options.id !== undefined) this.seenFor(queueName).delete(options.id);
+      if (options.id !== undefined) this.seenFor(queueName).forget(options.id, seq);
       throw err;
     }
-    this.lengths.set(seq, RECORD_HEADER_BYTES + 1 + head.length + body.length);
-    this.bodies.remember(seq, body);
-    this.liveBySegment.set(position.segment, (this.liveBySegment.get(position.segment) ?? 0) + 1);
-    this.queue(queueName).add(this.entryOf(record, position));
+    // The record's own bytes serve the delivery that usually follows soon: no second copy.
+    this.bodies.remember(seq, record.subarray(RECORD_HEADER_BYTES + 1));
+    this.added(queueName, seq, position, notBefore, key);
     return { id, seq, duplicate: false };
+  }
+
+  private added(queueName: string, seq: number, place: LogPosition, notBefore: number, key: string | null): void {
+    this.liveBySegment.set(place.segment, (this.liveBySegment.get(place.segment) ?? 0) + 1);
+    this.queue(queueName).add(seq, place, notBefore, key);
   }
 
   /** The next message of a queue due now, with its payload, or null. */
   async take(queueName: string): Promise<Taken | null> {
-    const entry = this.queues.get(queueName)?.take(Date.now());
-    if (!entry) return null;
-    const cached = this.bodies.cached(entry.seq);
-    if (cached !== undefined) return { entry, payload: cached };
-    const body = await this.bodies.read(entry.position, this.lengths.get(entry.seq)!);
-    return { entry, payload: decodeEnqueue(body).payload };
+    const q = this.queues.get(queueName);
+    const seq = q?.take(Date.now()) ?? -1;
+    if (seq < 0) return null;
+    const r = decodeEnqueue(await this.recordOf(q!, seq));
+    return { seq, id: r.producerId ?? `${queueName}:${seq}`, deliveries: q!.deliveries(seq), traceId: r.traceId, payload: r.payload };
+  }
+
+  /** How many times a message has been handed out (0 once it is settled). */
+  deliveries(queueName: string, seq: number): number {
+    return this.queues.get(queueName)?.deliveries(seq) ?? 0;
+  }
+
+  /** The enqueue record's body of a message still in the queue: from the cache, else the log. */
+  private recordOf(q: QueueState, seq: number): Buffer | Promise<Buffer> {
+    const cached = this.bodies.cached(seq);
+    if (cached !== undefined) return cached;
+    const place = q.place(seq);
+    if (!place) throw new Error(`message ${seq} of ${q.name} is not in the queue`);
+    return this.bodies.read(place);
   }
 
   /** Acknowledged by its consumer. Written without waiting for a sync: a lost ack redelivers. */
   ack(queueName: string, seq: number): boolean {
-    const entry = this.queues.get(queueName)?.ack(seq);
-    if (!entry) return false;
-    this.settled(entry);
+    const place = this.queues.get(queueName)?.ack(seq);
+    if (!place) return false;
+    this.settled(seq, place);
     void this.log.append(QueueRecordType.Ack, encodeSmall([queueName, seq])).catch((err: unknown) => this.writeFailed(err));
     return true;
   }
@@ -160,17 +185,17 @@ export class QueueStore {
    */
   async fail(queueName: string, seq: number, error: string, maxDeliveries: number, backoffMs: number): Promise<'retry' | 'dead' | 'gone'> {
     const q = this.queues.get(queueName);
-    const entry = q?.entries.get(seq);
-    if (!q || !entry || entry.state !== 'inflight') return 'gone';
-    if (entry.deliveries >= maxDeliveries) {
+    if (!q || !q.isInFlight(seq)) return 'gone';
+    const deliveries = q.deliveries(seq);
+    if (deliveries >= maxDeliveries) {
       q.kill(seq, error);
       this.bodies.forget(seq);
-      await this.log.append(QueueRecordType.Dead, encodeSmall([queueName, seq, entry.deliveries, error]));
+      await this.log.append(QueueRecordType.Dead, encodeSmall([queueName, seq, deliveries, error]));
       return 'dead';
     }
     const notBefore = Date.now() + backoffMs;
     q.fail(seq, notBefore, error);
-    await this.log.append(QueueRecordType.Failed, encodeSmall([queueName, seq, entry.deliveries, notBefore, error]));
+    await this.log.append(QueueRecordType.Failed, encodeSmall([queueName, seq, deliveries, notBefore, error]));
     return 'retry';
   }
 
@@ -195,25 +220,33 @@ export class QueueStore {
     groups.add(group);
   }
 
-  deadLetters(queueName: string): QueueEntry[] {
-    return this.queues.get(queueName)?.deadEntries() ?? [];
+  /** The dead-lettered messages of a queue, oldest first, at most `limit`; read back from the log. */
+  async deadLetters(queueName: string, limit = 1000): Promise<DeadLetter[]> {
+    const q = this.queues.get(queueName);
+    if (!q) return [];
+    const out: DeadLetter[] = [];
+    for (const seq of q.deadSeqs(limit)) {
+      const r = decodeEnqueue(await this.recordOf(q, seq));
+      out.push({ seq, id: r.producerId ?? `${queueName}:${seq}`, deliveries: q.deliveries(seq), error: q.lastError(seq), enqueuedAt: r.enqueuedAt });
+    }
+    return out;
   }
 
   /** Put every dead-lettered message of a queue back for delivery; returns how many. */
   async revive(queueName: string): Promise<number> {
     const q = this.queues.get(queueName);
     if (!q) return 0;
-    const dead = q.deadEntries();
+    const dead = q.deadSeqs();
     const now = Date.now();
-    await Promise.all(dead.map((e) => this.log.append(QueueRecordType.Revived, encodeSmall([queueName, e.seq, now]))));
-    for (const e of dead) q.revive(e.seq, now);
+    await Promise.all(dead.map((seq) => this.log.append(QueueRecordType.Revived, encodeSmall([queueName, seq, now]))));
+    for (const seq of dead) q.revive(seq, now);
     return dead.length;
   }
 
   stats(): QueueStats[] {
     return this.queueNames().map((name) => {
       const q = this.queues.get(name)!;
-      return { queue: name, depth: q.depth, inFlight: q.inFlight, dead: q.deadCount, ...q.counters };
+      return { queue: name, depth: q.depth, inFlight: q.inFlight, dead: q.dead, ...q.counters };
     });
   }
 
@@ -224,31 +257,23 @@ export class QueueStore {
     await this.bodies.close();
   }
 
-  private entryOf(r: ReturnType<typeof decodeEnqueue>, position: LogPosition): QueueEntry {
-    return {
-      seq: r.seq, key: r.key, producerId: r.producerId, traceId: r.traceId, enqueuedAt: r.enqueuedAt, position,
-      notBefore: r.notBefore, deliveries: 0, state: 'ready', lastError: null,
-    };
-  }
-
-  private seenFor(queueName: string): Map<string, Seen> {
-    let m = this.seen.get(queueName);
-    if (!m) this.seen.set(queueName, (m = new Map()));
-    return m;
+  private seenFor(queueName: string): DedupWindow {
+    let w = this.seen.get(queueName);
+    if (!w) this.seen.set(queueName, (w = new DedupWindow(this.dedupWindowMs)));
+    return w;
   }
 
   /** Producer ids older than the dedup window are no longer needed: keep memory bounded. */
   private forgetExpiredIds(now: number): void {
-    for (const [queue, ids] of this.seen) {
-      for (const [id, seen] of ids) if (now - seen.at >= this.dedupWindowMs) ids.delete(id);
-      if (ids.size === 0) this.seen.delete(queue);
+    for (const [queue, window] of this.seen) {
+      window.expire(now);
+      if (window.size === 0) this.seen.delete(queue);
     }
   }
 
-  private settled(entry: QueueEntry): void {
-    this.lengths.delete(entry.seq);
-    this.bodies.forget(entry.seq);
-    const segment = entry.position.segment;
+  private settled(seq: number, place: LogPosition): void {
+    this.bodies.forget(seq);
+    const segment = place.segment;
     const live = (this.liveBySegment.get(segment) ?? 1) - 1;
     if (live > 0) this.liveBySegment.set(segment, live);
     else this.liveBySegment.delete(segment);
@@ -294,11 +319,8 @@ export class QueueStore {
     if (type === QueueRecordType.Enqueue) {
       const r = decodeEnqueue(body);
       this.nextSeq = Math.max(this.nextSeq, r.seq + 1);
-      this.lengths.set(r.seq, RECORD_HEADER_BYTES + 1 + body.length);
-      this.liveBySegment.set(position.segment, (this.liveBySegment.get(position.segment) ?? 0) + 1);
-      const q = this.queue(r.queue);
-      q.add(this.entryOf(r, position));
-      if (r.producerId !== null && Date.now() - r.enqueuedAt < this.dedupWindowMs) this.seenFor(r.queue).set(r.producerId, { seq: r.seq, at: r.enqueuedAt });
+      this.added(r.queue, r.seq, position, r.notBefore, r.key);
+      if (r.producerId !== null) this.seenFor(r.queue).remember(r.producerId, r.seq, r.enqueuedAt);
       return;
     }
     if (type === QueueRecordType.DurableSubscription) {
@@ -308,25 +330,22 @@ export class QueueStore {
     }
     const [queueName, seq, ...rest] = decodeSmall(body);
     const q = this.queues.get(queueName);
-    const entry = q?.entries.get(seq);
-    if (!q || !entry) return;
+    if (!q || !q.has(seq)) return;
     switch (type) {
-      case QueueRecordType.Ack:
-        q.ack(seq);
-        this.settled(entry);
+      case QueueRecordType.Ack: {
+        const place = q.ack(seq);
+        if (place) this.settled(seq, place);
         return;
+      }
       case QueueRecordType.Failed: {
         // Replay of a failed delivery: count it, and keep the message for its retry.
         const [deliveries, notBefore, error] = rest as [number, number, string];
-        entry.deliveries = deliveries;
-        entry.lastError = error;
-        entry.notBefore = notBefore;
+        q.restoreFailed(seq, Number(deliveries), Number(notBefore), String(error));
         return;
       }
       case QueueRecordType.Dead: {
         const [deliveries, error] = rest as [number, string];
-        entry.deliveries = deliveries;
-        q.kill(seq, error);
+        q.restoreDead(seq, Number(deliveries), String(error));
         return;
       }
       case QueueRecordType.Revived:

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildControlServer, Sites, type PlatformConfig } from '@squadron/control';
+import { BROKER_RUNTIME } from '@squadron/broker';
 import { ProcessTree } from './process-tree.ts';
 import { PLATFORM_FILE, type PlatformRecord } from '../env.ts';
 import type { BrokerControlMessage } from '../commands/broker.ts';
@@ -63,6 +64,7 @@ export class LocalPlatform {
       args: ['broker', '--site', site, '--listen', listen, '--sites', sites, '--data-dir', dataDir],
       restart: true,
       stage: 0,
+      runtime: BROKER_RUNTIME,
       onReady: (msg) => {
         const address = (msg as { address: string }).address;
         const first = this.sites.brokerOf(site) === undefined;

@@ -16,6 +16,8 @@ export interface ChildSpec {
   onReady?: (message: unknown) => void;
   /** Stopped in order of stage, highest first: instances (1) drain before brokers (0) go. */
   stage: number;
+  /** Node flags and environment the child needs beyond this process's own. */
+  runtime?: { execArgv?: readonly string[]; env?: Readonly<Record<string, string>> };
 }
 
 /** A child that exited before it ever said it was ready: the platform cannot start. */
@@ -75,7 +77,8 @@ export class ProcessTree {
 
   private launch(m: Managed): void {
     const log = openSync(join(this.logDir, `${m.spec.name}.log`), 'a');
-    const child = fork(BIN, m.spec.args, { stdio: ['ignore', log, log, 'ipc'], env: process.env });
+    const { execArgv = [], env = {} } = m.spec.runtime ?? {};
+    const child = fork(BIN, m.spec.args, { stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, ...env }, execArgv: [...process.execArgv, ...execArgv] });
     closeSync(log);
     m.child = child;
     m.startedAt = Date.now();
