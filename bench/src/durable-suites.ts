@@ -103,7 +103,7 @@ const skipBoth = (system: SystemId, reason: string): Row[] =>
 const unique = () => randomBytes(4).toString('hex');
 
 /** A fresh directory for one row's data, under the run's temp dir (same disk for every system). */
-async function dataDir(ctx: BenchContext, name: string): Promise<string> {
+export async function dataDir(ctx: BenchContext, name: string): Promise<string> {
   const dir = join(ctx.tmpDir, `${name}-${unique()}`);
   await mkdir(dir, { recursive: true });
   return dir;

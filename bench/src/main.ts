@@ -5,6 +5,7 @@
 //   BENCH_CALLS=20000        measured calls (pub/sub: 5x messages; durable: enqueues) per row, default 100000
 //   BENCH_ONLY=squadron,nats  run only suites with one of these tags (see README)
 //   BENCH_ROUNDS=3           rounds of every suite; each measure is its median over them
+//   BENCH_MEMORY_MESSAGES=N  messages in the durable-memory row (default 1000000; first round only)
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUITES as RPC_PUBSUB_SUITES, type BenchContext } from './suites.ts';
 import { DURABLE_SUITES } from './durable-suites.ts';
+import { memorySuite } from './memory-suite.ts';
 import { installCleanup, liveCount, stopAll } from './spawn.ts';
 import { checks, render, writeResults, type Meta } from './report.ts';
 import type { Row } from './row.ts';
@@ -19,7 +21,7 @@ import { medianRows } from './rounds.ts';
 
 const WARMUP = 2000;
 const PAYLOAD_BYTES = 128;
-const SUITES = [...RPC_PUBSUB_SUITES, ...DURABLE_SUITES];
+const SUITES = [...RPC_PUBSUB_SUITES, ...DURABLE_SUITES, memorySuite];
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
     for (let r = 1; r <= roundCount; r++) {
       process.stderr.write(`round ${r} of ${roundCount}\n`);
       const rows: Row[] = [];
-      for (const suite of suites) rows.push(...(await suite.run(ctx)));
+      for (const suite of suites) if (r === 1 || !suite.firstRoundOnly) rows.push(...(await suite.run(ctx)));
       rounds.push(rows);
     }
   } finally {

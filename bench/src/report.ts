@@ -151,6 +151,14 @@ function durableChecks(rows: readonly Row[]): Check[] {
     measured: enq?.p99Us === undefined ? '—' : `${(enq.p99Us / 1000).toFixed(2)} ms`,
     status: judge(enq?.p99Us ?? Number.NaN, (v) => v <= 5000),
   });
+  const mem = rows.find((r) => r.system === 'squadron' && r.scenario === 'memory');
+  if (mem) {
+    out.push({
+      variant: 'durable', name: `${SCENARIO_LABEL.memory}: broker peak RSS`, target: '< 200 MB',
+      measured: mem.rssPeakBytes === undefined ? `— (${mem.status}${mem.reason ? `: ${mem.reason}` : ''})` : `${(mem.rssPeakBytes / 1048576).toFixed(0)} MB`,
+      status: judge(mem.rssPeakBytes ?? Number.NaN, (v) => v < 200 * 1048576),
+    });
+  }
   for (const scenario of DURABLE_SCENARIOS) {
     const sq = findRow(rows, 'squadron', scenario);
     for (const peer of DURABLE_PEERS) {

@@ -7,7 +7,7 @@ export type SystemId =
   // Durable messaging peers: JetStream on the machine's nats-server (its default sync), JetStream
   // on a private nats-server syncing every write, Redis Streams with `appendfsync always`.
   | 'jetstream' | 'jetstream-sync' | 'redis';
-export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub' | 'enqueue' | 'consume';
+export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub' | 'enqueue' | 'consume' | 'memory';
 
 export const SYSTEM_LABEL: Record<SystemId, string> = {
   'raw-tcp': 'raw net (tcp)',
@@ -29,6 +29,7 @@ export const SCENARIO_LABEL: Record<ScenarioId, string> = {
   pubsub: 'pub/sub 1→1',
   enqueue: 'durable enqueue, 256 in flight',
   consume: 'durable consume + ack',
+  memory: 'durable queue of 1M × 1 KB, unconsumed',
 };
 
 export interface Row {
@@ -57,6 +58,8 @@ export interface Row {
   durability?: string;
   /** Durable rows: whether that is an fsync before the ack, i.e. comparable to Squadron's. */
   syncedBeforeAck?: boolean;
+  /** Memory row: the broker's peak resident memory, in bytes. */
+  rssPeakBytes?: number;
 }
 
 export function failedRow(system: SystemId, scenario: ScenarioId, err: unknown): Row {

@@ -55,12 +55,18 @@ export class Child extends TrackedProcess {
   private wake: (() => void) | null = null;
   readonly exited: Promise<void>;
 
-  /** `runtime`: Node flags and environment the process is meant to run with (a broker's). */
-  constructor(name: string, scenario: string, role: string, cfg: object, runtime: { execArgv?: readonly string[]; env?: Readonly<Record<string, string>> } = {}) {
-    const file = fileURLToPath(new URL(`./scenarios/${scenario}.ts`, import.meta.url));
+  /**
+   * A scenario file (TypeScript, in a role with a config), or a JavaScript `script` with its
+   * arguments, run as the platform runs it (the bundled broker). `runtime`: Node flags and
+   * environment the process is meant to run with (a broker's).
+   */
+  constructor(name: string, scenario: string | { script: string; args: string[] }, role: string, cfg: object, runtime: { execArgv?: readonly string[]; env?: Readonly<Record<string, string>> } = {}) {
+    const command = typeof scenario === 'string'
+      ? ['--import', 'tsx', fileURLToPath(new URL(`./scenarios/${scenario}.ts`, import.meta.url)), role, JSON.stringify(cfg)]
+      : [scenario.script, ...scenario.args];
     // BENCH_CHILD_FLAGS lets a profiling run add e.g. `--cpu-prof` (refused in NODE_OPTIONS).
     const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
-    super(name, spawn(process.execPath, [...extra, ...(runtime.execArgv ?? []), '--import', 'tsx', file, role, JSON.stringify(cfg)], {
+    super(name, spawn(process.execPath, [...extra, ...(runtime.execArgv ?? []), ...command], {
       // Output is kept (tail only) to explain a failure, not shown: it would break the table.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...runtime.env, SQUADRON_LOG_LEVEL: process.env.SQUADRON_LOG_LEVEL ?? 'warn' },

@@ -28,6 +28,8 @@ export interface Suite {
   /** Tokens BENCH_ONLY may name to select it. */
   tags: string[];
   run(ctx: BenchContext): Promise<Row[]>;
+  /** Long, and steady enough that one measure will do: run in the first round only. */
+  firstRoundOnly?: boolean;
 }
 
 const IN_FLIGHT: ReadonlyArray<[ScenarioId, number]> = [['rpc-1', 1], ['rpc-64', 64]];

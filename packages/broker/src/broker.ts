@@ -140,7 +140,7 @@ export class Broker implements Forwarder {
       instances: this.registry.localInstances(),
       peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded, dropped: l.dropped })),
       subscriptions: this.topics.stats(),
-      memory: { rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external },
+      memory: { rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed, external: memory.external },
     };
   }
 
@@ -252,7 +252,7 @@ export class Broker implements Forwarder {
         const [queue, producerId, key, delayMs, traceId, payload] = asEnqueue(decode(body));
         const options = { traceId, delayMs, ...(producerId !== null ? { id: producerId } : {}), ...(key !== null ? { key } : {}) };
         this.answer(conn, id, (): Promise<EnqueueReply> =>
-          this.queues().enqueue(queue, Buffer.from(payload), options).then((r) => ({ id: r.id, duplicate: r.duplicate })));
+          this.queues().enqueue(queue, viewOf(payload), options).then((r) => ({ id: r.id, duplicate: r.duplicate })));
         return;
       }
       case FrameKind.Consume: {
@@ -270,7 +270,7 @@ export class Broker implements Forwarder {
         const [topic, producerId, traceId, payload] = asPublishDurable(decode(body));
         this.published++;
         this.answer(conn, id, async () => {
-          const result = await this.queues().publishDurable(topic, Buffer.from(payload), { traceId, ...(producerId !== null ? { id: producerId } : {}) });
+          const result = await this.queues().publishDurable(topic, viewOf(payload), { traceId, ...(producerId !== null ? { id: producerId } : {}) });
           // Plain subscribers get it too, at most once, like any publish; a duplicate, not again.
           if (!result.duplicate) this.topics.publish(buildEnvelope(topic, traceId, '', payload), topic, this.siteOrder, this);
           return result;
@@ -368,4 +368,9 @@ export class Broker implements Forwarder {
       }
     }
   }
+}
+
+/** A Buffer over the same bytes (no copy): frames are never reused, and the log copies what it keeps. */
+function viewOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

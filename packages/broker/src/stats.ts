@@ -13,6 +13,6 @@ export interface BrokerStats {
   /** Links to other sites: publishes forwarded over each, and dropped because it was down or behind. */
   peers: Array<{ site: string; address: string; up: boolean; forwarded: number; dropped: number }>;
   subscriptions: SubscriptionStats[];
-  /** The broker process's memory, in bytes (resident, JS heap in use, buffers outside the heap). */
-  memory: { rss: number; heapUsed: number; external: number };
+  /** The broker process's memory, in bytes: resident, JS heap (reserved, in use), buffers outside the heap. */
+  memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
 }

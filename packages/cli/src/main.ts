@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { baseProgram } from './program.ts';
 import { registerUp } from './commands/up.ts';
 import { registerRun } from './commands/run.ts';
 import { registerMessaging } from './commands/messaging.ts';
@@ -8,14 +9,7 @@ import { registerQueues } from './commands/queues.ts';
 
 /** Build the squadron command. */
 export function buildProgram(): Command {
-  const program = new Command('squadron')
-    .description('Squadron: a self-service backend platform for autonomous squads')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    // Set before the subcommands are added, so that they inherit it: usage errors exit 2.
-    .exitOverride((err) => {
-      process.exit(err.exitCode === 0 ? 0 : 2);
-    });
+  const program = baseProgram();
   registerUp(program);
   registerRun(program);
   registerMessaging(program);

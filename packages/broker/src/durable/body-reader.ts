@@ -16,47 +16,19 @@ interface Window {
 }
 
 /**
- * Reads message bodies back from the log when they are delivered, so that a deep queue keeps
- * only its index in memory. Recently written bodies are served from a cache bounded in bytes
- * (the usual case: a message consumed soon after it was enqueued); older ones from the log,
- * READ_AHEAD_BYTES at a time, since the next delivery is most often the next record.
+ * Reads message bodies back from the log when they are delivered, so that the broker keeps only
+ * an index in memory, however deep its queues. One read reaches READ_AHEAD_BYTES ahead, since
+ * the next delivery is most often the next record: a queue drained from its start costs one
+ * read per window, and a consumer keeping up reads each synced batch once. The bytes are fresh
+ * in the OS page cache then. There is no cache of bodies in the process: one kept the recent
+ * bodies' buffers alive long enough to be promoted, and cost far more resident memory than it
+ * saved in reads.
  */
 export class BodyReader {
   private readonly files = new Map<number, Promise<FileHandle>>();
-  private readonly cache = new Map<number, Buffer>();
-  private cachedBytes = 0;
-  /** Cached seqs in the order they came, for eviction (some already forgotten); from `head` on. */
-  private order: number[] = [];
-  private head = 0;
   private windows: Window[] = [];
 
-  constructor(private readonly dir: string, private readonly maxCacheBytes: number) {}
-
-  /** Keep a message's record body at hand for its delivery (bounded; the oldest go first). */
-  remember(seq: number, body: Buffer): void {
-    if (body.length > this.maxCacheBytes / 4) return;
-    this.cache.set(seq, body);
-    this.order.push(seq);
-    this.cachedBytes += body.length;
-    while (this.cachedBytes > this.maxCacheBytes && this.head < this.order.length) this.forget(this.order[this.head++]!);
-    if (this.order.length - this.head > 2 * this.cache.size + 4096) {
-      // Mostly seqs forgotten since (acknowledged): start again from what the cache holds, in order.
-      this.order = [...this.cache.keys()];
-      this.head = 0;
-    }
-  }
-
-  forget(seq: number): void {
-    const body = this.cache.get(seq);
-    if (body === undefined) return;
-    this.cache.delete(seq);
-    this.cachedBytes -= body.length;
-  }
-
-  /** What `remember` kept for this message, if it is still in the cache. */
-  cached(seq: number): Buffer | undefined {
-    return this.cache.get(seq);
-  }
+  constructor(private readonly dir: string) {}
 
   /** The body of the record at `position`, from a read-ahead window or else read from its segment. */
   async read(position: LogPosition): Promise<Buffer> {

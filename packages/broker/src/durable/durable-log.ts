@@ -80,12 +80,8 @@ export class DurableLog {
 
   /** Append a record (its body in one or more parts); resolves with its place once it is durable. */
   append(type: number, ...body: Uint8Array[]): Promise<LogPosition> {
-    return this.appendRecord(encodeRecord(type, ...body));
-  }
-
-  /** Append a record already encoded with `encodeRecord` (the caller may keep a view of it). */
-  appendRecord(bytes: Buffer): Promise<LogPosition> {
     if (this.closed) return Promise.reject(new Error('the log is closed'));
+    const bytes = encodeRecord(type, ...body);
     return new Promise((resolve, reject) => {
       this.queue.push({ bytes, resolve, reject });
       this.kick();

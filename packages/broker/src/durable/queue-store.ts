@@ -4,7 +4,6 @@ import { DurableLog, type LogPosition } from './durable-log.ts';
 import { QueueState, type QueueCounters } from './queue-state.ts';
 import { BodyReader } from './body-reader.ts';
 import { DedupWindow } from './dedup-window.ts';
-import { RECORD_HEADER_BYTES, encodeRecord } from './record.ts';
 import { QueueRecordType, encodeEnqueue, decodeEnqueue, encodeSmall, decodeSmall } from './queue-records.ts';
 
 export interface QueueStoreOptions {
@@ -12,8 +11,6 @@ export interface QueueStoreOptions {
   logger: Logger;
   /** A producer id seen within this window is stored once (default 2 minutes). */
   dedupWindowMs?: number;
-  /** Bytes of recent bodies kept in memory (default 16 MiB). */
-  bodyCacheBytes?: number;
   segmentBytes?: number;
   simulatePowerLoss?: boolean;
   /** How often settled segments are looked for and deleted (default 5 s; 0 turns it off). */
@@ -85,7 +82,7 @@ export class QueueStore {
 
   private constructor(private readonly options: QueueStoreOptions) {
     this.dedupWindowMs = options.dedupWindowMs ?? 120_000;
-    this.bodies = new BodyReader(options.dir, options.bodyCacheBytes ?? 16 * 1024 * 1024);
+    this.bodies = new BodyReader(options.dir);
   }
 
   static async open(options: QueueStoreOptions): Promise<QueueStore> {
@@ -128,16 +125,14 @@ export class QueueStore {
     const notBefore = now + Math.max(0, options.delayMs ?? 0);
     const key = options.key ?? null;
     const [head, body] = encodeEnqueue({ queue: queueName, seq, producerId: options.id ?? null, key, notBefore, enqueuedAt: now, traceId: options.traceId ?? '', payload });
-    const record = encodeRecord(QueueRecordType.Enqueue, head, body);
     let position: LogPosition;
     try {
-      position = await this.log.appendRecord(record);
+      // The record is encoded (the payload copied) before this awaits: a view of a frame will do.
+      position = await this.log.append(QueueRecordType.Enqueue, head, body);
     } catch (err) {
       if (options.id !== undefined) this.seenFor(queueName).forget(options.id, seq);
       throw err;
     }
-    // The record's own bytes serve the delivery that usually follows soon: no second copy.
-    this.bodies.remember(seq, record.subarray(RECORD_HEADER_BYTES + 1));
     this.added(queueName, seq, position, notBefore, key);
     return { id, seq, duplicate: false };
   }
@@ -161,10 +156,8 @@ export class QueueStore {
     return this.queues.get(queueName)?.deliveries(seq) ?? 0;
   }
 
-  /** The enqueue record's body of a message still in the queue: from the cache, else the log. */
-  private recordOf(q: QueueState, seq: number): Buffer | Promise<Buffer> {
-    const cached = this.bodies.cached(seq);
-    if (cached !== undefined) return cached;
+  /** The enqueue record's body of a message still in the queue, read back from the log. */
+  private recordOf(q: QueueState, seq: number): Promise<Buffer> {
     const place = q.place(seq);
     if (!place) throw new Error(`message ${seq} of ${q.name} is not in the queue`);
     return this.bodies.read(place);
@@ -189,7 +182,6 @@ export class QueueStore {
     const deliveries = q.deliveries(seq);
     if (deliveries >= maxDeliveries) {
       q.kill(seq, error);
-      this.bodies.forget(seq);
       await this.log.append(QueueRecordType.Dead, encodeSmall([queueName, seq, deliveries, error]));
       return 'dead';
     }
@@ -272,7 +264,6 @@ export class QueueStore {
   }
 
   private settled(seq: number, place: LogPosition): void {
-    this.bodies.forget(seq);
     const segment = place.segment;
     const live = (this.liveBySegment.get(segment) ?? 1) - 1;
     if (live > 0) this.liveBySegment.set(segment, live);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildControlServer, Sites, type PlatformConfig } from '@squadron/control';
-import { BROKER_RUNTIME } from '@squadron/broker';
+import { brokerScript, BROKER_PROCESS } from './broker-bundle.ts';
 import { ProcessTree } from './process-tree.ts';
 import { PLATFORM_FILE, type PlatformRecord } from '../env.ts';
 import type { BrokerControlMessage } from '../commands/broker.ts';
@@ -55,8 +55,9 @@ export class LocalPlatform {
     }
   }
 
-  private startBroker(site: string, listen: string): Promise<unknown> {
+  private async startBroker(site: string, listen: string): Promise<unknown> {
     const name = `broker-${site}`;
+    const script = await brokerScript();
     const sites = this.options.config.sites.map((s) => s.name).join(',');
     const dataDir = join(this.options.dataDir, `broker-${site}`);
     return this.tree.start({
@@ -64,7 +65,8 @@ export class LocalPlatform {
       args: ['broker', '--site', site, '--listen', listen, '--sites', sites, '--data-dir', dataDir],
       restart: true,
       stage: 0,
-      runtime: BROKER_RUNTIME,
+      script,
+      runtime: BROKER_PROCESS,
       onReady: (msg) => {
         const address = (msg as { address: string }).address;
         const first = this.sites.brokerOf(site) === undefined;

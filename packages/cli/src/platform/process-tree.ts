@@ -10,6 +10,11 @@ export interface ChildSpec {
   name: string;
   /** Arguments of the squadron command. */
   args: string[];
+  /**
+   * A script that runs the command with plain Node, in place of the squadron command (which
+   * loads TypeScript); it gets `runtime.execArgv` and nothing of this process's flags.
+   */
+  script?: string;
   /** Start again after an unexpected exit, with exponential backoff. */
   restart: boolean;
   /** Called on every `ready` message, the first and those after restarts. */
@@ -78,7 +83,11 @@ export class ProcessTree {
   private launch(m: Managed): void {
     const log = openSync(join(this.logDir, `${m.spec.name}.log`), 'a');
     const { execArgv = [], env = {} } = m.spec.runtime ?? {};
-    const child = fork(BIN, m.spec.args, { stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, ...env }, execArgv: [...process.execArgv, ...execArgv] });
+    const child = fork(m.spec.script ?? BIN, m.spec.args, {
+      stdio: ['ignore', log, log, 'ipc'],
+      env: { ...process.env, ...env },
+      execArgv: m.spec.script ? [...execArgv] : [...process.execArgv, ...execArgv],
+    });
     closeSync(log);
     m.child = child;
     m.startedAt = Date.now();
