@@ -6,7 +6,7 @@
 //   jetstream-sync   a private nats-server with `sync_interval: always` (where the binary has it)
 //   redis            a private redis-server with `appendonly yes`, `appendfsync always`
 // Everything a suite starts (children, servers, streams, data dirs) it removes on the way out.
-import { BROKER_RUNTIME } from '@squadron/broker';
+import { startSquadronBroker, logNote } from './squadron-broker.ts';
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -115,18 +115,8 @@ const squadronDurableSuite: Suite = {
     const dir = await dataDir(ctx, 'squadron-data');
     try {
       return await durableRows(ctx, 'squadron', async (owned) => {
-        const broker = new Child('squadron broker', 'squadron-broker', 'broker', { dataDir: dir }, BROKER_RUNTIME);
-        owned.push(broker);
-        const { address } = await broker.next('ready', READY_MS);
-        if (!address) throw new Error('broker reported no address');
-        return {
-          scenario: 'squadron-durable',
-          cfg: { broker: address, queue: 'bench' },
-          afterEnqueue: async () => {
-            broker.send({ type: 'describe' });
-            return (await broker.next('described', READY_MS)).note;
-          },
-        };
+        const { address } = await startSquadronBroker(owned, READY_MS, dir);
+        return { scenario: 'squadron-durable', cfg: { broker: address, queue: 'bench' }, afterEnqueue: () => logNote(address) };
       });
     } finally {
       await rm(dir, { recursive: true, force: true });

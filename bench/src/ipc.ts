@@ -64,8 +64,6 @@ export type FromChild =
   | { type: 'received'; result: ReceiveResult }
   | { type: 'enqueued'; result: EnqueueResult }
   | { type: 'consumed'; result: ConsumeResult }
-  /** Answer to `describe`: what the child saw from its side (e.g. a broker's drop counters). */
-  | { type: 'described'; note: string }
   | { type: 'error'; message: string };
 
 export type ToChild =
@@ -73,7 +71,6 @@ export type ToChild =
   | { type: 'publish'; count: number; flushEvery: number }
   /** Subscriber: report once `count` messages arrived, or after `idleMs` without one; then reset. */
   | { type: 'collect'; count: number; idleMs: number }
-  | { type: 'describe' }
   | { type: 'stop' };
 
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */

@@ -5,7 +5,7 @@
 // *stay* under it. About a minute, so it runs
 // in the first round only. BENCH_MEMORY_MESSAGES sets the count (default 1,000,000).
 import { readFile, rm } from 'node:fs/promises';
-import { brokerScript, BROKER_PROCESS } from '@squadron/cli/broker-bundle';
+import { startSquadronBroker } from './squadron-broker.ts';
 import { Child } from './spawn.ts';
 import { failedRow, type Row } from './row.ts';
 import { READY_MS, type Suite } from './suites.ts';
@@ -32,13 +32,9 @@ export const memorySuite: Suite = {
     const messages = Number(process.env.BENCH_MEMORY_MESSAGES ?? 1_000_000);
     const dir = await dataDir(ctx, 'squadron-memory');
     const owned: Child[] = [];
-    // The broker as `squadron up` runs it: the bundled `broker` command, plain Node, its flags.
-    const script = await brokerScript();
     const startBroker = async () => {
-      const broker = new Child('squadron broker', { script, args: ['broker', '--site', 'bench', '--data-dir', dir] }, '', {}, BROKER_PROCESS);
-      owned.push(broker);
-      const { address } = await broker.next('ready', READY_MS * 3);
-      return { broker, address: address! };
+      const { child, address } = await startSquadronBroker(owned, READY_MS * 3, dir);
+      return { broker: child, address };
     };
     try {
       const first = await startBroker();

@@ -1,7 +1,7 @@
 // Parent-side orchestration of each system: start its server side in child processes, run one
 // fresh client process per row, and turn what the children report into rows. Each suite owns
 // its children and stops them on the way out, whatever happened.
-import { BROKER_RUNTIME } from '@squadron/broker';
+import { startSquadronBroker, pubsubNote } from './squadron-broker.ts';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Child, freePort, reachable } from './spawn.ts';
@@ -93,7 +93,7 @@ async function rpcRows(ctx: BenchContext, system: SystemId, start: (children: Ch
  * batch; rate = received / (first publish → last receive), both clocks being this machine's.
  */
 async function pubsubRow(
-  ctx: BenchContext, system: SystemId, scenario: string, cfg: object, children: Child[], relay?: Child,
+  ctx: BenchContext, system: SystemId, scenario: string, cfg: object, children: Child[], relay?: () => Promise<string>,
 ): Promise<Row> {
   const sub = new Child(`${system} sub`, scenario, 'sub', { ...cfg, payloadBytes: ctx.payloadBytes });
   await started(sub, children);
@@ -116,11 +116,7 @@ async function pubsubRow(
   if (got.received === 0) throw new Error(`no message received of ${sent.sent} sent`);
   const spanMs = got.tLast - sent.tFirst;
   // Where drops happened, when the system in the middle can say (cumulative, warm-up included).
-  let relayNote = '';
-  if (relay) {
-    relay.send({ type: 'describe' });
-    relayNote = (await relay.next('described', READY_MS)).note;
-  }
+  const relayNote = relay ? await relay() : '';
   const notes = [
     sent.refused ? `${sent.refused} refused by the publisher's client` : '',
     got.localDropped ? `${got.localDropped} dropped in the subscriber's queue` : '',
@@ -149,13 +145,6 @@ async function pubsubRows(ctx: BenchContext, system: SystemId, run: (children: C
   return [row];
 }
 
-async function squadronBroker(children: Child[]): Promise<{ address: string; broker: Child }> {
-  const broker = new Child('squadron broker', 'squadron-broker', 'broker', {}, BROKER_RUNTIME);
-  const address = await started(broker, children);
-  if (!address) throw new Error('broker reported no address');
-  return { address, broker };
-}
-
 function rawSuite(transport: 'tcp' | 'unix'): Suite {
   const system: SystemId = transport === 'tcp' ? 'raw-tcp' : 'raw-unix';
   return {
@@ -173,7 +162,7 @@ function squadronRpcSuite(tcpOnly: boolean): Suite {
   return {
     tags: ['squadron', system, 'rpc'],
     run: (ctx) => rpcRows(ctx, system, async (children) => {
-      const { address: broker } = await squadronBroker(children);
+      const { address: broker } = await startSquadronBroker(children, READY_MS);
       await started(new Child(`${system} service`, 'squadron-rpc', 'service', { broker, tcpOnly }), children);
       return { scenario: 'squadron-rpc', cfg: { broker } };
     }),
@@ -207,8 +196,8 @@ const moleculerSuite: Suite = {
 const squadronPubSubSuite: Suite = {
   tags: ['squadron', 'squadron-unix', 'squadron-tcp', 'pubsub'],
   run: (ctx) => pubsubRows(ctx, 'squadron', async (children) => {
-    const { address, broker } = await squadronBroker(children);
-    return pubsubRow(ctx, 'squadron', 'squadron-pubsub', { broker: address, topic: 'bench.pubsub' }, children, broker);
+    const { address } = await startSquadronBroker(children, READY_MS);
+    return pubsubRow(ctx, 'squadron', 'squadron-pubsub', { broker: address, topic: 'bench.pubsub' }, children, () => pubsubNote(address));
   }),
 };
 

@@ -1,4 +1,4 @@
-// Squadron durable queues on a broker started with a data dir (squadron-broker.ts).
+// Squadron durable queues on a broker started with a data dir (../squadron-broker.ts).
 //   producer: { broker, queue, calls, warmup, inFlight, payloadBytes, maxMs } -> enqueued
 //     keeps `inFlight` c.enqueue() outstanding; each resolves once the broker has the message
 //     on disk (fdatasync'ed, group commit).

@@ -141,6 +141,7 @@ export class Broker implements Forwarder {
       peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded, dropped: l.dropped })),
       subscriptions: this.topics.stats(),
       memory: { rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed, external: memory.external },
+      log: this.store?.logStats ?? null,
     };
   }
 

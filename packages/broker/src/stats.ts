@@ -1,5 +1,6 @@
 import type { InstanceInfo } from '@squadron/protocol';
 import type { SubscriptionStats } from './pubsub.ts';
+import type { DurableLogStats } from './durable/durable-log.ts';
 
 /** What a broker answers to a Query: the basis of `squadron status`. */
 export interface BrokerStats {
@@ -15,4 +16,6 @@ export interface BrokerStats {
   subscriptions: SubscriptionStats[];
   /** The broker process's memory, in bytes: resident, JS heap (reserved, in use), buffers outside the heap. */
   memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
+  /** The durable log, when the broker keeps one: records appended and fdatasyncs since start (their ratio is the group commit), segments, corrupt records found at start. */
+  log: DurableLogStats | null;
 }

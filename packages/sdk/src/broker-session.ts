@@ -4,6 +4,7 @@ import {
   type AuthBody, type InstanceInfo, type RegistryEvent,
 } from '@squadron/protocol';
 import { Backoff, Connection, connectHandshake, dial } from '@squadron/transport';
+import { PendingCalls } from './pending-calls.ts';
 
 export interface BrokerSessionHandlers {
   /** Called after every (re)connect, before anything else is sent: restore registrations. */
@@ -20,12 +21,19 @@ const NO_GROUP = encodeEnvelopeField('');
  * connection, lets its owner restore what the broker must know (registrations, subscriptions,
  * the registry watch).
  */
+interface PendingQuery {
+  id: number;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
 export class BrokerSession {
   private conn: Connection | null = null;
   private closed = false;
   private readonly backoff = new Backoff(50, 2000);
   private queryId = 0;
-  private readonly queries = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  /** Requests waiting for their reply: a ring by id, as for calls (no Map entry per request). */
+  private readonly queries = new PendingCalls<PendingQuery>();
   private readonly waiters: Array<() => void> = [];
   /** Sites in failover order, as the broker last said. */
   sites: string[] = [];
@@ -76,8 +84,7 @@ export class BrokerSession {
 
   private lost(conn: Connection, err: Error): void {
     if (this.conn === conn) this.conn = null;
-    for (const q of this.queries.values()) q.reject(err);
-    this.queries.clear();
+    for (const q of this.queries.drain()) q.reject(err);
     if (this.closed) return;
     this.log.warn({ broker: this.address, reason: err.message }, 'lost the broker; reconnecting');
     void this.reconnect();
@@ -107,8 +114,7 @@ export class BrokerSession {
         this.conn?.send(FrameKind.Pong, id);
         return;
       case FrameKind.Pong: {
-        const q = this.queries.get(id);
-        this.queries.delete(id);
+        const q = this.queries.delete(id);
         q?.resolve(undefined);
         return;
       }
@@ -116,14 +122,12 @@ export class BrokerSession {
         this.handlers.onDelivery(id, body);
         return;
       case FrameKind.Reply: {
-        const q = this.queries.get(id);
-        this.queries.delete(id);
+        const q = this.queries.delete(id);
         q?.resolve(decode(body));
         return;
       }
       case FrameKind.ErrorReply: {
-        const q = this.queries.get(id);
-        this.queries.delete(id);
+        const q = this.queries.delete(id);
         q?.reject(errorFromWire(decode(body)));
         return;
       }
@@ -180,7 +184,7 @@ export class BrokerSession {
     const conn = this.conn;
     if (!conn) return Promise.reject(new UnavailableError(`not connected to the broker at ${this.address}`));
     return new Promise<T>((resolve, reject) => {
-      this.queries.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.queries.set({ id, resolve: resolve as (v: unknown) => void, reject });
       conn.sendValue(kind, id, value);
     });
   }
@@ -211,7 +215,7 @@ export class BrokerSession {
     if (!conn) return Promise.reject(new ClosedError('not connected to the broker'));
     const id = ++this.queryId;
     return new Promise<void>((resolve, reject) => {
-      this.queries.set(id, { resolve: () => resolve(), reject });
+      this.queries.set({ id, resolve: () => resolve(), reject });
       conn.send(FrameKind.Ping, id);
     });
   }

@@ -137,12 +137,15 @@ export class MessageTable {
   private reshape(need: number): void {
     // Half as much again as needed: growth stays geometric, and a packed table is not half empty.
     const capacity = Math.max(MIN_CAPACITY, Math.ceil((need * 1.5) / MIN_CAPACITY) * MIN_CAPACITY);
+    const dense = this.live === this.tail - this.head;
+    // Without holes a column moves as one block (a memcpy); else slot by slot, in ascending order,
+    // which never overwrites a slot not yet moved.
     const keep: number[] = [];
-    for (let slot = this.head; slot < this.tail; slot++) if (this.states[slot] !== MessageState.Settled) keep.push(slot);
+    if (!dense) for (let slot = this.head; slot < this.tail; slot++) if (this.states[slot] !== MessageState.Settled) keep.push(slot);
     const pack = <T extends Float64Array | Uint32Array | Uint8Array>(from: T, make: (n: number) => T): T => {
       const to = capacity === this.capacity ? from : make(capacity);
-      // Ascending slots moving down (or into a new array) never overwrite one not yet moved.
-      for (let i = 0; i < keep.length; i++) to[i] = from[keep[i]!]!;
+      if (dense) to.set(from.subarray(this.head, this.tail) as never);
+      else for (let i = 0; i < keep.length; i++) to[i] = from[keep[i]!]!;
       return to;
     };
     this.seqs = pack(this.seqs, (n) => new Float64Array(n));
@@ -152,7 +155,7 @@ export class MessageTable {
     this.deliveryCounts = pack(this.deliveryCounts, (n) => new Uint32Array(n));
     this.states = pack(this.states, (n) => new Uint8Array(n));
     this.capacity = capacity;
+    this.tail = this.live;
     this.head = 0;
-    this.tail = keep.length;
   }
 }

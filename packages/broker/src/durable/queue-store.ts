@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { decode } from '@squadron/protocol';
-import { DurableLog, type LogPosition } from './durable-log.ts';
+import { DurableLog, type DurableLogStats, type LogPosition } from './durable-log.ts';
 import { QueueState, type QueueCounters } from './queue-state.ts';
 import { BodyReader } from './body-reader.ts';
 import { DedupWindow } from './dedup-window.ts';
@@ -99,8 +99,9 @@ export class QueueStore {
     return store;
   }
 
-  get corruptRecords(): number {
-    return this.log.stats.corrupt;
+  /** The durable log's counters: records appended and fdatasyncs since start, segments, corrupt records found. */
+  get logStats(): DurableLogStats {
+    return { ...this.log.stats };
   }
 
   queue(name: string): QueueState {
