@@ -26,6 +26,13 @@ const REDIS_SERVER_BIN = '/usr/bin/redis-server';
 /** Streams this benchmark creates on the shared nats-server all start so. */
 const STREAM_PREFIX = 'SQUADRON_BENCH_';
 
+/**
+ * Durable rows warm up ten times longer than request-reply (20,000 enqueues, about a quarter of
+ * a second), as pub/sub does: 2,000 enqueues at 256 in flight are eight round trips, over before
+ * either process has compiled its hot path or sized its heap. Every durable system gets the same.
+ */
+const DURABLE_WARMUP_FACTOR = 10;
+
 /** Thrown by a suite's start when its rows cannot run on this machine: they read `skipped`. */
 class SkipRow extends Error {}
 
@@ -53,7 +60,7 @@ async function durableRows(ctx: BenchContext, system: SystemId, start: (owned: A
   try {
     const target = await start(owned);
     const producer = new Child(`${system} producer`, target.scenario, 'producer', {
-      ...target.cfg, calls: ctx.calls, warmup: ctx.warmup, inFlight: DURABLE_IN_FLIGHT, payloadBytes: ctx.payloadBytes, maxMs: ENQUEUE_CAP_MS,
+      ...target.cfg, calls: ctx.calls, warmup: ctx.warmup * DURABLE_WARMUP_FACTOR, inFlight: DURABLE_IN_FLIGHT, payloadBytes: ctx.payloadBytes, maxMs: ENQUEUE_CAP_MS,
     });
     owned.push(producer);
     let produced: { total: number; warmup: number };

@@ -201,7 +201,7 @@ export function render(meta: Meta, rows: readonly Row[], list: readonly Check[])
     `# Squadron benchmark — ${meta.date}`,
     '',
     `cores (nproc): ${meta.cores} · cpu: ${meta.cpu} · node ${meta.node} · ${meta.platform}`,
-    `${meta.calls.toLocaleString('en-US')} measured calls per row (pub/sub: 5x the messages; durable: enqueues, then consumes) after ${meta.warmup.toLocaleString('en-US')} warm-up · median of ${meta.rounds} interleaved rounds · payload ${meta.payloadBytes} bytes · client and server in separate processes`
+    `${meta.calls.toLocaleString('en-US')} measured calls per row (pub/sub: 5x the messages; durable: enqueues, then consumes) after ${meta.warmup.toLocaleString('en-US')} warm-up (pub/sub and durable: 10x) · median of ${meta.rounds} interleaved rounds · payload ${meta.payloadBytes} bytes · client and server in separate processes`
       + (meta.only ? ` · BENCH_ONLY=${meta.only.join(',')}` : '') + ` · took ${meta.totalSeconds.toFixed(0)} s`,
     '',
     table(rows),

@@ -42,6 +42,15 @@ interface Pending {
 const SYNCED_NOTE = 'synced.note';
 /** Records that start a write at once rather than at the end of the turn. */
 const EARLY_BATCH = 64;
+/** Syncs that may run at once (a disk takes overlapping flushes faster than one after another). */
+const MAX_SYNCS_IN_FLIGHT = 2;
+
+interface Written {
+  batch: Pending[];
+  segment: number;
+  start: number;
+  end: number;
+}
 
 /**
  * An append-only log in segment files. `append` resolves only once the record is on disk: the
@@ -58,6 +67,14 @@ export class DurableLog {
   private queue: Pending[] = [];
   private writing = false;
   private scheduled = false;
+  /** Batches written and not yet known to be synced, in the order they were written. */
+  private unsynced: Written[] = [];
+  private syncing = 0;
+  private syncWaiters: Array<() => void> = [];
+  /** Set when an fsync failed: every append is refused from then on. */
+  private failure: Error | null = null;
+  private noting: Promise<void> = Promise.resolve();
+  private noted = { segment: -1, end: 0 };
   private closed = false;
   private readonly segmentBytes: number;
   readonly stats: DurableLogStats = { segments: 0, appended: 0, syncs: 0, corrupt: 0 };
@@ -81,6 +98,7 @@ export class DurableLog {
   /** Append a record (its body in one or more parts); resolves with its place once it is durable. */
   append(type: number, ...body: Uint8Array[]): Promise<LogPosition> {
     if (this.closed) return Promise.reject(new Error('the log is closed'));
+    if (this.failure !== null) return Promise.reject(this.failure);
     const bytes = encodeRecord(type, ...body);
     return new Promise((resolve, reject) => {
       this.queue.push({ bytes, resolve, reject });
@@ -91,22 +109,21 @@ export class DurableLog {
   /**
    * Start writing when a batch is worth it. Appends made in one turn join one batch; but once
    * EARLY_BATCH records wait, they go at once, so the sync runs while this thread goes on
-   * with the rest of a burst (which makes the next batch) instead of after it.
+   * with the rest of a burst (which makes the next batch) instead of after it. `endOfTurn`: the
+   * records waited long enough (the turn ended, or a write or sync they waited on did).
    */
-  private kick(): void {
-    if (this.writing) return; // the running drain takes what waits next
-    if (this.queue.length >= EARLY_BATCH) {
-      this.writing = true;
-      void this.drain();
+  private kick(endOfTurn = false): void {
+    if (this.writing || this.failure !== null || this.queue.length === 0) return;
+    if (this.syncing >= MAX_SYNCS_IN_FLIGHT) return; // a sync that ends kicks again
+    if (endOfTurn || this.queue.length >= EARLY_BATCH) {
+      void this.writeBatch();
       return;
     }
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.writing || this.queue.length === 0) return;
-      this.writing = true;
-      void this.drain();
+      this.kick(true);
     });
   }
 
@@ -128,43 +145,88 @@ export class DurableLog {
 
   async close(): Promise<void> {
     this.closed = true;
-    while (this.writing || this.scheduled) await new Promise((r) => setImmediate(r));
+    while (this.writing || this.scheduled || this.syncing > 0) await new Promise((r) => setImmediate(r));
     await this.fh?.close();
     await this.note?.close();
     this.fh = null;
     this.note = null;
   }
 
-  /** Write and sync batches until nothing waits. */
-  private async drain(): Promise<void> {
+  /**
+   * Write one batch where the log ends, then sync it. Writes go one at a time, in order; syncs
+   * overlap (up to MAX_SYNCS_IN_FLIGHT): the next batch is written while this one syncs, and
+   * its own sync need not wait for this one to end. A sync makes durable every batch written
+   * before it began, so batches are acknowledged in order, by whichever sync covers them first.
+   */
+  private async writeBatch(): Promise<void> {
+    this.writing = true;
+    const batch = this.queue;
+    this.queue = [];
+    let written: Written;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        try {
-          if (this.size >= this.segmentBytes) await this.rotate();
-          const start = this.size;
-          const written = await writeAll(this.fh!, batch.map((p) => p.bytes), start);
-          await this.fh!.datasync();
-          this.size += written;
-          this.stats.syncs++;
-          this.stats.appended += batch.length;
-          if (this.options.simulatePowerLoss) await this.noteSynced();
-          let offset = start;
-          for (const p of batch) {
-            p.resolve({ segment: this.segment, offset });
-            offset += p.bytes.length;
-          }
-        } catch (err) {
-          for (const p of batch) p.reject(err as Error);
-        }
-      }
+      if (this.size >= this.segmentBytes) await this.rotate();
+      const start = this.size;
+      this.size += await writeAll(this.fh!, batch.map((p) => p.bytes), start);
+      written = { batch, segment: this.segment, start, end: this.size };
+      this.unsynced.push(written);
+    } catch (err) {
+      // Nothing of it was acknowledged; the next batch is written over whatever part of it landed.
+      for (const p of batch) p.reject(err as Error);
+      return;
     } finally {
       this.writing = false;
+      this.kick(true); // what waited on this write goes now
+    }
+    await this.sync(written);
+  }
+
+  private async sync(written: Written): Promise<void> {
+    this.syncing++;
+    try {
+      await this.fh!.datasync();
+      this.stats.syncs++;
+      if (this.options.simulatePowerLoss) await this.noteSynced(written.segment, written.end);
+      // Everything written before this sync began is on disk now: this batch and those before it.
+      while (this.unsynced.length > 0) {
+        const w = this.unsynced[0]!;
+        if (w.segment > written.segment || (w.segment === written.segment && w.start > written.start)) break;
+        this.unsynced.shift();
+        this.acknowledge(w);
+      }
+    } catch (err) {
+      // After a failed fsync the kernel may have dropped the dirty pages: nothing written since
+      // the last good sync can be trusted, now or later. Refuse everything until a restart.
+      this.fail(err as Error);
+    } finally {
+      this.syncing--;
+      for (const wake of this.syncWaiters.splice(0)) wake();
+      this.kick(true); // what waited on a free sync goes now
     }
   }
 
+  private acknowledge(w: Written): void {
+    this.stats.appended += w.batch.length;
+    let offset = w.start;
+    for (const p of w.batch) {
+      p.resolve({ segment: w.segment, offset });
+      offset += p.bytes.length;
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure = new Error(`the durable log could not sync (${err.message}); restart the broker: it recovers from what is on disk`, { cause: err });
+    this.options.logger.error({ err }, 'fsync failed: the durable log refuses writes until the broker restarts');
+    for (const w of this.unsynced.splice(0)) for (const p of w.batch) p.reject(this.failure);
+    for (const p of this.queue.splice(0)) p.reject(this.failure);
+  }
+
+  /** Until no sync runs on the current segment (before it is closed). */
+  private async syncsDone(): Promise<void> {
+    while (this.syncing > 0) await new Promise<void>((resolve) => this.syncWaiters.push(resolve));
+  }
+
   private async rotate(): Promise<void> {
+    await this.syncsDone();
     await this.fh?.close();
     this.segment++;
     const { fh, size } = await openSegment(this.options.dir, this.segment);
@@ -175,13 +237,21 @@ export class DurableLog {
     await syncDirectory(this.options.dir);
   }
 
-  /** One 16-byte write in place: a kill cannot leave it half written, as truncate-then-write could. */
-  private async noteSynced(): Promise<void> {
-    const note = Buffer.alloc(16);
-    note.writeDoubleBE(this.segment, 0);
-    note.writeDoubleBE(this.size, 8);
-    this.note ??= await open(join(this.options.dir, SYNCED_NOTE), 'w');
-    await this.note.write(note, 0, 16, 0);
+  /**
+   * One 16-byte write in place: a kill cannot leave it half written, as truncate-then-write could.
+   * Notes go one at a time and only forward, however the syncs that call for them overlap.
+   */
+  private noteSynced(segment: number, end: number): Promise<void> {
+    this.noting = this.noting.then(async () => {
+      if (segment < this.noted.segment || (segment === this.noted.segment && end <= this.noted.end)) return;
+      const note = Buffer.alloc(16);
+      note.writeDoubleBE(segment, 0);
+      note.writeDoubleBE(end, 8);
+      this.note ??= await open(join(this.options.dir, SYNCED_NOTE), 'w');
+      await this.note.write(note, 0, 16, 0);
+      this.noted = { segment, end };
+    });
+    return this.noting;
   }
 
   /** Power loss, simulated: cut every segment back to what the last fsync covered. */

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -26,9 +27,12 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Open (creating if needed) a segment for appending at its current end. */
+/**
+ * Open (creating if needed) a segment to write at its current end. Not in append mode: writes
+ * go at the positions the log gives them, so that a batch whose write failed is written over.
+ */
 export async function openSegment(dir: string, id: number): Promise<{ fh: FileHandle; size: number }> {
-  const fh = await open(join(dir, segmentName(id)), 'a+');
+  const fh = await open(join(dir, segmentName(id)), constants.O_RDWR | constants.O_CREAT, 0o644);
   const { size } = await fh.stat();
   return { fh, size };
 }
