@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { MessageState, MessageTable } from '../src/durable/message-table.ts';
 import { SeqHeap } from '../src/durable/seq-heap.ts';
 import { QueueState } from '../src/durable/queue-state.ts';
+import { DedupWindow } from '../src/durable/dedup-window.ts';
 
 const place = (seq: number) => ({ segment: seq % 7, offset: seq * 3 });
 
@@ -88,5 +89,23 @@ describe('queue index', () => {
     assert.equal(q.lastError(200), 'poison');
     assert.equal(q.take(now), 300, 'a dead holder gives up its key');
     assert.equal(q.counters.deadLettered, 1);
+  });
+
+  it('a dedup window knows an id for its window and no longer, and a forgotten id can be stored again', () => {
+    const now = Date.now();
+    const w = new DedupWindow(1000);
+    w.remember('a', 1, now - 900);
+    w.remember('b', 2, now - 100);
+    assert.equal(w.lookup('a', now), 1);
+    assert.equal(w.lookup('a', now + 200), undefined, 'expired after the window');
+    assert.equal(w.lookup('b', now + 200), 2);
+    w.remember('c', 3, now);
+    w.forget('c', 3);
+    assert.equal(w.lookup('c', now), undefined);
+    w.remember('c', 4, now + 10);
+    // The first, forgotten entry of 'c' expiring must not take the second one with it.
+    assert.equal(w.lookup('c', now + 1005), 4);
+    assert.equal(w.lookup('c', now + 1011), undefined);
+    assert.equal(w.size, 0);
   });
 });
