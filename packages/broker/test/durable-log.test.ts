@@ -116,4 +116,21 @@ describe('durable log', () => {
     assert.equal(third.seen.at(-1)!.body, body(199).toString());
     await third.log.close();
   });
+
+  it('after a failed fsync refuses every append until it is opened again, and keeps what it acknowledged', async () => {
+    let failing = false;
+    const { log, lines } = await replay(dir, { syncFails: () => failing });
+    for (let i = 0; i < 5; i++) await log.append(1, body(i));
+    failing = true;
+    await assert.rejects(log.append(1, body(5)), /could not sync.*restart the broker/);
+    failing = false;
+    // The disk may have dropped what it failed to sync: nothing more is written on top of it.
+    await assert.rejects(log.append(1, body(6)), /restart the broker/);
+    assert.ok(lines.some((l) => /fsync failed/.test(String(l.msg))), 'the failure is logged');
+    await log.close();
+    const again = await replay(dir);
+    assert.deepEqual(again.seen.slice(0, 5).map((r) => r.body), Array.from({ length: 5 }, (_, i) => body(i).toString()));
+    await again.log.append(1, body(7));
+    await again.log.close();
+  });
 });

@@ -20,6 +20,8 @@ export interface DurableLogOptions {
    * past it, as a power loss would discard writes that were never synced.
    */
   simulatePowerLoss?: boolean;
+  /** Test fault hook: while it returns true, a sync fails as a failing disk's would. */
+  syncFails?: () => boolean;
 }
 
 export interface DurableLogStats {
@@ -183,6 +185,7 @@ export class DurableLog {
   private async sync(written: Written): Promise<void> {
     this.syncing++;
     try {
+      if (this.options.syncFails?.()) throw Object.assign(new Error('EIO: i/o error, fdatasync (fault hook)'), { code: 'EIO' });
       await this.fh!.datasync();
       this.stats.syncs++;
       if (this.options.simulatePowerLoss) await this.noteSynced(written.segment, written.end);
