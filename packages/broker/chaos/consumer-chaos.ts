@@ -19,20 +19,28 @@ export interface ConsumerKillReport {
   seconds: number;
 }
 
+/** How long a doomed consumer waits for its delivery before the check fails (not hangs). */
+const DELIVERY_WAIT_MS = 30_000;
+
 /** A consumer that takes one delivery and dies before acknowledging it (its socket just goes). */
-async function dieHoldingOne(address: string, spec: ConsumeBody): Promise<string> {
+async function dieHoldingOne(address: string, spec: ConsumeBody, kill: number): Promise<string> {
   const conn = new Connection(await dial(address));
   await connectHandshake(conn, { role: 'client', site: 'chaos', name: 'doomed-consumer' });
-  const taken = new Promise<string>((resolve) => {
+  let timer: NodeJS.Timeout | undefined;
+  const taken = new Promise<string>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`kill ${kill + 1}: no delivery within ${DELIVERY_WAIT_MS / 1000} s`)), DELIVERY_WAIT_MS);
     conn.onFrame = (kind, _id, body) => {
       if (kind === FrameKind.Delivery) resolve(asDelivery(decode(body))[1]);
       if (kind === FrameKind.Ping) conn.send(FrameKind.Pong, 0);
     };
   });
   conn.send(FrameKind.Consume, 1, encode(spec));
-  const id = await taken;
-  conn.destroy(); // killed before its ack
-  return id;
+  try {
+    return await taken;
+  } finally {
+    clearTimeout(timer);
+    conn.destroy(); // killed before its ack
+  }
 }
 
 /**
@@ -53,7 +61,12 @@ export async function consumerKillCheck(options: { kills: number; messages: numb
     await Promise.all(ids.map((id) => client!.enqueue('work', { id }, { id })));
     // Each death costs its message one delivery: allow them all before dead-lettering.
     const spec: ConsumeBody = { queue: 'work', concurrency: 1, maxDeliveries: options.kills + 10, visibilityTimeoutMs: 30_000 };
-    for (let k = 0; k < options.kills; k++) await dieHoldingOne(address, spec);
+    for (let k = 0; k < options.kills; k++) {
+      await dieHoldingOne(address, spec, k).catch(async (err: Error) => {
+        const stats = await askBroker(address, { what: 'queues' }).catch(() => null);
+        throw new Error(`${err.message}; the broker's queues: ${JSON.stringify(stats)}`);
+      });
+    }
 
     const acknowledged = new Set<string>();
     const healthy = client.consume<{ id: string }>('work', (m) => { acknowledged.add(m.id); }, { concurrency: 64, maxDeliveries: spec.maxDeliveries });

@@ -119,10 +119,17 @@ export class Connection {
 
   private readonly flushBound = () => this.flush();
 
+  /**
+   * Each frame goes to the handler set when it is decoded, not when its chunk arrived: a handler
+   * that replaces itself (the handshake's, once Ready is in) must not see the frames after it
+   * in the same chunk.
+   */
+  private readonly dispatch: FrameListener = (kind, id, body) => this.onFrame(kind, id, body);
+
   private receive(chunk: Buffer): void {
     if (this._closed) return;
     try {
-      this.decoder.push(chunk, this.onFrame);
+      this.decoder.push(chunk, this.dispatch);
     } catch (err) {
       this.protocolViolation(err);
     }

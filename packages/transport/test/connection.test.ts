@@ -5,8 +5,9 @@
  */
 import { describe, it, before, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameKind, FrameWriter, ProtocolError, ConnectionLostError, ErrorCode, encode, decode } from '@squadron/protocol';
-import type { Connection } from '../src/index.ts';
+import net from 'node:net';
+import { FrameKind, FrameWriter, FrameDecoder, ProtocolError, ConnectionLostError, ErrorCode, PROTOCOL_VERSION, encode, decode } from '@squadron/protocol';
+import { Connection, connectHandshake, dial } from '../src/index.ts';
 import {
   RawClient, AUTH, startServer, connectClient, echo, waitFor, serverClosed, type TestServer, type ServerSide,
 } from './harness.ts';
@@ -214,6 +215,45 @@ describe('Connection limits', () => {
     } finally {
       client?.destroy();
       await server.close();
+    }
+  });
+
+  it('(g) completes a handshake whose Ready arrives in one chunk with the frames after it', async () => {
+    // A raw server that answers Auth with Ready and a Ping in a single write, as a broker whose
+    // heartbeat fires at that moment does. Those frames are not the handshake's to judge.
+    const sockets: net.Socket[] = [];
+    const raw = net.createServer((socket) => {
+      sockets.push(socket);
+      const out = new FrameWriter();
+      out.frame(FrameKind.Hello, 0, encode({ version: PROTOCOL_VERSION, nonce: 'n', site: 'sto', server: 'broker' }));
+      socket.write(out.take()!);
+      const decoder = new FrameDecoder();
+      socket.on('data', (chunk: Buffer) => decoder.push(chunk, (kind) => {
+        if (kind !== FrameKind.Auth) return;
+        const w = new FrameWriter();
+        w.frame(FrameKind.Ready, 0, encode({ sites: ['sto'] }));
+        w.frame(FrameKind.Ping, 7);
+        socket.write(w.take()!);
+        setTimeout(() => {
+          const later = new FrameWriter();
+          later.frame(FrameKind.Ping, 8);
+          socket.write(later.take()!);
+        }, 20);
+      }));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const { port } = raw.address() as net.AddressInfo;
+    try {
+      const conn = new Connection(await dial({ kind: 'tcp', host: '127.0.0.1', port }));
+      await connectHandshake(conn, AUTH);
+      const seen: number[] = [];
+      conn.onFrame = (kind, id) => { if (kind === FrameKind.Ping) seen.push(id); };
+      await waitFor(() => seen.includes(8), 'the Ping sent after the handshake');
+      assert.equal(conn.closed, false, 'the connection is still open');
+      conn.destroy();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => raw.close(resolve));
     }
   });
 });

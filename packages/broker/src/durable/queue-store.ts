@@ -148,7 +148,15 @@ export class QueueStore {
     const q = this.queues.get(queueName);
     const seq = q?.take(Date.now()) ?? -1;
     if (seq < 0) return null;
-    const r = decodeEnqueue(await this.recordOf(q!, seq));
+    let record: Buffer;
+    try {
+      record = await this.recordOf(q!, seq);
+    } catch (err) {
+      // Not delivered, so held by no consumer: put it back for a later try rather than leave it in flight.
+      q!.fail(seq, Date.now() + 1000, `could not be read back from the log: ${(err as Error).message}`);
+      throw err;
+    }
+    const r = decodeEnqueue(record);
     return { seq, id: r.producerId ?? `${queueName}:${seq}`, deliveries: q!.deliveries(seq), traceId: r.traceId, payload: r.payload };
   }
 
