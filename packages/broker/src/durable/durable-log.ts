@@ -174,12 +174,15 @@ export class DurableLog {
     } catch (err) {
       // Nothing of it was acknowledged; the next batch is written over whatever part of it landed.
       for (const p of batch) p.reject(err as Error);
-      return;
-    } finally {
       this.writing = false;
-      this.kick(true); // what waited on this write goes now
+      this.kick(true);
+      return;
     }
-    await this.sync(written);
+    this.writing = false;
+    // Its sync is under way before the next batch may start (and perhaps rotate the segment).
+    const synced = this.sync(written);
+    this.kick(true); // what waited on this write goes now
+    await synced;
   }
 
   private async sync(written: Written): Promise<void> {
