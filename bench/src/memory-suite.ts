@@ -2,8 +2,8 @@
 // that nobody consumes, and the broker's resident memory read from /proc: VmRSS, and VmHWM, its
 // peak, after the fill; then again after a SIGKILL and a restart that rebuilds the index from
 // the log. The broker runs as `squadron up` runs it. The target is the peak: the queue must
-// *stay* under it. About a minute, so it runs
-// in the first round only. BENCH_MEMORY_MESSAGES sets the count (default 1,000,000).
+// *stay* under it. About 30 s, so it runs in the first round only. BENCH_MEMORY_MESSAGES sets
+// the count (default 1,000,000).
 import { readFile, rm } from 'node:fs/promises';
 import { startSquadronBroker } from './squadron-broker.ts';
 import { Child } from './spawn.ts';

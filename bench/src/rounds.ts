@@ -24,6 +24,7 @@ export function medianRows(rounds: Row[][]): Row[] {
     }
   }
   return [...groups.values()].map((rows) => {
+    if (rows.length === 1) return rows[0]!; // a row run in one round only: nothing to take a median of
     const ok = rows.filter((r) => r.status === 'ok' && r.rate !== undefined).sort((a, b) => a.rate! - b.rate!);
     if (ok.length === 0) return rows[0]!;
     const middle = ok[Math.floor((ok.length - 1) / 2)]!;

@@ -5,6 +5,7 @@
 //   consumer: { broker, queue, total, warmup, inFlight } -> consumed
 //     c.consume() with concurrency = inFlight; the handler returns at once, and the SDK acks.
 import { connect } from '@squadron/sdk';
+import type { QueueStats } from '@squadron/broker';
 import { childMain, config, onStop, role, send } from '../child.ts';
 import { payloadString } from '../load.ts';
 import { DrainCounter, runEnqueues, type DrainPlan, type DurablePlan } from '../durable.ts';
@@ -12,14 +13,6 @@ import { DrainCounter, runEnqueues, type DrainPlan, type DurablePlan } from '../
 interface Target {
   broker: string;
   queue: string;
-}
-
-interface QueueStats {
-  queue: string;
-  depth: number;
-  inFlight: number;
-  acked: number;
-  redelivered: number;
 }
 
 async function producer(): Promise<void> {

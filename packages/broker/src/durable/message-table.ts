@@ -57,10 +57,6 @@ export class MessageTable {
     return slot < this.tail && this.seqs[slot] === seq && this.states[slot] !== MessageState.Settled ? slot : -1;
   }
 
-  seqAt(slot: number): number {
-    return this.seqs[slot]!;
-  }
-
   segmentAt(slot: number): number {
     return this.segments[slot]!;
   }

@@ -68,6 +68,13 @@ export class QueueState {
     return { segment: this.table.segmentAt(slot), offset: this.table.offsetAt(slot) };
   }
 
+  /** A message just taken: where its record is, and which delivery this is. */
+  taken(seq: number): { place: LogPosition; deliveries: number } | null {
+    const slot = this.table.slotOf(seq);
+    if (slot < 0) return null;
+    return { place: { segment: this.table.segmentAt(slot), offset: this.table.offsetAt(slot) }, deliveries: this.table.deliveriesAt(slot) };
+  }
+
   deliveries(seq: number): number {
     const slot = this.table.slotOf(seq);
     return slot < 0 ? 0 : this.table.deliveriesAt(slot);

@@ -148,16 +148,17 @@ export class QueueStore {
     const q = this.queues.get(queueName);
     const seq = q?.take(Date.now()) ?? -1;
     if (seq < 0) return null;
+    const { place, deliveries } = q!.taken(seq)!;
     let record: Buffer;
     try {
-      record = await this.recordOf(q!, seq);
+      record = await this.bodies.read(place);
     } catch (err) {
       // Not delivered, so held by no consumer: put it back for a later try rather than leave it in flight.
       q!.fail(seq, Date.now() + 1000, `could not be read back from the log: ${(err as Error).message}`);
       throw err;
     }
     const r = decodeEnqueue(record);
-    return { seq, id: r.producerId ?? `${queueName}:${seq}`, deliveries: q!.deliveries(seq), traceId: r.traceId, payload: r.payload };
+    return { seq, id: r.producerId ?? `${queueName}:${seq}`, deliveries, traceId: r.traceId, payload: r.payload };
   }
 
   /** How many times a message has been handed out (0 once it is settled). */
