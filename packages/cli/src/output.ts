@@ -1,5 +1,6 @@
 import { SquadronError } from '@squadron/protocol';
-import { ApiError, ConfigError } from '@squadron/control';
+import { ConfigError } from '@squadron/control';
+import { ApiError } from '@squadron/client';
 
 /** A mistake in how the command was called; exit code 2. */
 export class UsageError extends Error {

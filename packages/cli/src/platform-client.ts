@@ -1,15 +1,19 @@
 import { connect, type Client } from '@squadron/sdk';
-import { ControlClient } from '@squadron/control';
+import { ControlClient } from '@squadron/client';
 import { UsageError } from './output.ts';
 import { platformUrl } from './env.ts';
+import { resolveToken } from './credentials.ts';
 
 export interface SiteFlags {
   site?: string;
   dataDir?: string;
 }
 
+/** The platform's API, with the token the CLI acts with (credentials.ts). */
 export function api(flags: { dataDir?: string } = {}): ControlClient {
-  return new ControlClient({ url: platformUrl(flags.dataDir), ...(process.env.SQUADRON_TOKEN ? { token: process.env.SQUADRON_TOKEN } : {}) });
+  const url = platformUrl(flags.dataDir);
+  const token = resolveToken(url, flags.dataDir);
+  return new ControlClient({ url, ...(token ? { token } : {}) });
 }
 
 /**

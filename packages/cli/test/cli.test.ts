@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { queryBroker, type StatusBody } from '@squadron/control';
+import { queryBroker } from '@squadron/control';
+import type { StatusBody } from '@squadron/client';
 import { squadron, startSquadron, waitFor, alive, WORKER_DIR, type LiveCommand } from '@squadron/testkit';
 
 describe('the squadron command against a running platform', () => {

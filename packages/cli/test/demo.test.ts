@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StatusBody } from '@squadron/control';
+import type { StatusBody } from '@squadron/client';
 import { squadron, startSquadron, waitFor, alive, type LiveCommand } from '@squadron/testkit';
 
 describe('squadron up --demo (what npm start runs)', () => {

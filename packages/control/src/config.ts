@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
-export type SiteKind = 'datacenter' | 'cloud';
+import type { SiteKind } from '@squadron/client';
+export type { SiteKind };
 
 export interface SiteConfig {
   name: string;
   kind: SiteKind;
   /** Where the site's broker listens (default tcp://127.0.0.1:0, a free port). */
   broker: { listen: string };
+  /** Datacenter sites: instance slots per agent (default 16). Cloud sites are elastic: null. */
+  slots: number | null;
+  /** Cloud sites: how long an instance waits for capacity before it starts (default 2 s); 0 for datacenters. */
+  provisionDelayMs: number;
 }
 
 export interface PlatformConfig {
@@ -16,11 +21,14 @@ export interface PlatformConfig {
   api: { host: string; port: number };
 }
 
+const DEFAULT_SLOTS = 16;
+const DEFAULT_PROVISION_DELAY_MS = 2000;
+
 /** The embedded default: two sites, one datacenter and one cloud, on this machine. */
 export const DEFAULT_CONFIG: PlatformConfig = {
   sites: [
-    { name: 'sto', kind: 'datacenter', broker: { listen: 'tcp://127.0.0.1:0' } },
-    { name: 'gcp-eu', kind: 'cloud', broker: { listen: 'tcp://127.0.0.1:0' } },
+    { name: 'sto', kind: 'datacenter', broker: { listen: 'tcp://127.0.0.1:0' }, slots: 16, provisionDelayMs: 0 },
+    { name: 'gcp-eu', kind: 'cloud', broker: { listen: 'tcp://127.0.0.1:0' }, slots: null, provisionDelayMs: 2000 },
   ],
   api: { host: '127.0.0.1', port: 7700 },
 };
@@ -40,7 +48,7 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
   if (!Array.isArray(r.sites) || r.sites.length === 0) throw new ConfigError(`${source}: 'sites' must list at least one site`);
   const seen = new Set<string>();
   const sites = r.sites.map((s: unknown, i: number): SiteConfig => {
-    const site = (s ?? {}) as { name?: unknown; kind?: unknown; broker?: { listen?: unknown } };
+    const site = (s ?? {}) as { name?: unknown; kind?: unknown; broker?: { listen?: unknown }; slots?: unknown; provisionDelayMs?: unknown };
     if (typeof site.name !== 'string' || !SITE_NAME.test(site.name)) {
       throw new ConfigError(`${source}: sites[${i}].name must be lower-case letters, digits and dashes`);
     }
@@ -51,7 +59,15 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
     }
     const listen = site.broker?.listen ?? 'tcp://127.0.0.1:0';
     if (typeof listen !== 'string') throw new ConfigError(`${source}: sites[${i}].broker.listen must be an address`);
-    return { name: site.name, kind: site.kind, broker: { listen } };
+    const whole = (v: unknown, field: string, min: number, fallback: number): number => {
+      if (v === undefined) return fallback;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(`${source}: sites[${i}].${field} must be a whole number of at least ${min}`);
+      return v;
+    };
+    if (site.kind === 'cloud' && site.slots !== undefined) throw new ConfigError(`${source}: sites[${i}].slots is for datacenter sites; cloud sites are elastic`);
+    const slots = site.kind === 'datacenter' ? whole(site.slots, 'slots', 1, DEFAULT_SLOTS) : null;
+    const provisionDelayMs = whole(site.provisionDelayMs, 'provisionDelayMs', 0, site.kind === 'cloud' ? DEFAULT_PROVISION_DELAY_MS : 0);
+    return { name: site.name, kind: site.kind, broker: { listen }, slots, provisionDelayMs };
   });
   const api = (r.api ?? {}) as { host?: unknown; port?: unknown };
   if (api.host !== undefined && (typeof api.host !== 'string' || api.host.length === 0)) throw new ConfigError(`${source}: api.host must be a host name or address`);

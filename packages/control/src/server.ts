@@ -1,110 +1,101 @@
 import Fastify, { type FastifyInstance, type FastifyBaseLogger, type FastifyReply } from 'fastify';
+import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
+import pino from 'pino';
 import type { Sites } from './sites.ts';
 import { Queues } from './queues.ts';
-import { SquadronError } from '@squadron/protocol';
-import type { ErrorBody, HealthBody } from './api-types.ts';
+import type { Db } from './state/db.ts';
+import { authenticate, type Principal } from './auth/principal.ts';
+import { Catalog } from './catalog/catalog.ts';
+import { AgentRegistry } from './deploy/agent-registry.ts';
+import { Reconciler } from './deploy/reconciler.ts';
+import { Deployments } from './deploy/deployments.ts';
+import { installErrorReplies, frameworkErrorReply } from './http/error-reply.ts';
+import { errorSchema } from './http/schemas.ts';
+import type { RouteContext } from './routes/context.ts';
+import { platformRoutes } from './routes/platform-routes.ts';
+import { catalogRoutes } from './routes/catalog-routes.ts';
+import { deployRoutes } from './routes/deploy-routes.ts';
+import { agentRoutes } from './routes/agent-routes.ts';
 
 export interface ControlServerOptions {
   sites: Sites;
+  /** The state store, open and migrated (openStateStore). Closed with the server. */
+  db: Db;
+  /** The platform admin's bearer token. */
+  adminToken: string;
   queues?: Queues;
   logger?: Logger;
   version?: string;
-}
-
-const errorSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-} as const;
-
-const siteSchema = {
-  type: 'object',
-  required: ['name', 'kind', 'broker'],
-  properties: {
-    name: { type: 'string' },
-    kind: { type: 'string', enum: ['datacenter', 'cloud'] },
-    broker: { anyOf: [{ type: 'null' }, { type: 'object', required: ['address'], properties: { address: { type: 'string' } } }] },
-  },
-} as const;
-
-/** The one place where domain error codes become HTTP statuses. */
-function statusOf(code: string): number {
-  switch (code) {
-    case 'BAD_REQUEST': return 400;
-    case 'NOT_FOUND': return 404;
-    case 'TIMEOUT': return 504;
-    case 'UNAVAILABLE': case 'CONNECTION_LOST': return 503;
-    default: return 500;
-  }
-}
-
-/** Map any failure to one JSON error body; domain code never speaks HTTP. */
-function errorReply(statusCode: number, code: string, message: string): { statusCode: number; body: ErrorBody } {
-  return { statusCode, body: { error: { code, message } } };
+  /** How often agents must report (default 2 s); three missed reports and an agent is dead. */
+  agentReportEveryMs?: number;
 }
 
 /**
- * The control plane's HTTP API. Every route has a schema; errors are `{ error: { code, message } }`.
+ * The control plane's HTTP API. Every route has a schema (served as OpenAPI at /openapi.json);
+ * every route but /v1/health and /openapi.json needs a bearer token; errors are
+ * `{ error: { code, message, fields? } }`.
+ *
+ * @example
+ * const db = await openStateStore('.squadron/state.db');
+ * const app = await buildControlServer({ sites, db, adminToken });
+ * await app.listen({ port: 7700 });
  */
-export function buildControlServer(options: ControlServerOptions): FastifyInstance {
-  const started = Date.now();
+export async function buildControlServer(options: ControlServerOptions): Promise<FastifyInstance> {
+  const logger = options.logger ?? pino({ level: 'silent' });
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
-    // Errors raised before routing (an undecodable URL, a bad content type) get the same body.
-    frameworkErrors: (err, _req, reply) => {
-      const { statusCode, body } = errorReply(400, 'BAD_REQUEST', err.message);
-      void (reply as unknown as FastifyReply).status(statusCode).send(body);
-    },
+    frameworkErrors: (err, _req, reply) => frameworkErrorReply(err, reply as unknown as FastifyReply),
     bodyLimit: 1024 * 1024,
+    // Input is refused whole: every failing field named, nothing coerced or dropped silently.
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });
-
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
-    if (err instanceof SquadronError) {
-      const { statusCode, body } = errorReply(statusOf(err.code), err.code, err.message);
-      return void reply.status(statusCode).send(body);
-    }
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    const code = err.validation ? 'BAD_REQUEST' : status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST');
-    const { statusCode, body } = errorReply(status, code, status === 500 ? 'internal error; see the control plane log' : err.message);
-    if (status === 500) app.log.error({ err }, 'request failed');
-    void reply.status(statusCode).send(body);
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const { statusCode, body } = errorReply(404, 'NOT_FOUND', `no route ${req.method} ${req.url}`);
-    void reply.status(statusCode).send(body);
-  });
-
-  app.get('/v1/health', {
-    schema: {
-      response: {
-        200: { type: 'object', required: ['status', 'version', 'uptimeMs'], properties: { status: { type: 'string' }, version: { type: 'string' }, uptimeMs: { type: 'number' } } },
-      },
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Squadron control plane', version: options.version ?? '0.1.0', description: 'Squads, services, deployments, sites and agents. Errors: docs/errors.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
     },
-  }, async (): Promise<HealthBody> => ({ status: 'ok', version: options.version ?? '0.1.0', uptimeMs: Date.now() - started }));
+  });
+  app.addSchema(errorSchema);
+  installErrorReplies(app);
 
-  app.get('/v1/sites', {
-    schema: { response: { 200: { type: 'object', required: ['sites'], properties: { sites: { type: 'array', items: siteSchema } } }, 500: errorSchema } },
-  }, async () => ({ sites: options.sites.list() }));
+  const agents = new AgentRegistry(options.db, options.sites, options.agentReportEveryMs !== undefined ? { reportEveryMs: options.agentReportEveryMs } : {});
+  const reconciler = new Reconciler(options.db, agents, logger);
+  const catalog = new Catalog(options.db);
+  const ctx: RouteContext = {
+    db: options.db,
+    sites: options.sites,
+    queues: options.queues ?? new Queues(options.sites),
+    catalog,
+    deployments: new Deployments(options.db, options.sites, catalog, agents, reconciler),
+    agents,
+    reconciler,
+    version: options.version ?? '0.1.0',
+    started: Date.now(),
+  };
 
-  // The status body mirrors broker stats; its shape is typed by StatusBody in api-types.ts.
-  app.get('/v1/status', {
-    schema: { response: { 500: errorSchema } },
-  }, async () => options.sites.status());
+  app.addHook('onRequest', async (req) => {
+    if ((req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
+    const who: Principal = await authenticate(options.db, options.adminToken, req.headers.authorization);
+    (req as typeof req & { principal: Principal }).principal = who;
+  });
 
-  const queues = options.queues ?? new Queues(options.sites);
-  const queueParams = { type: 'object', required: ['queue'], properties: { queue: { type: 'string', minLength: 1, maxLength: 255 } } } as const;
-  const siteQuery = { type: 'object', properties: { site: { type: 'string', minLength: 1, maxLength: 64 } }, additionalProperties: false } as const;
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  platformRoutes(app, ctx);
+  catalogRoutes(app, ctx);
+  deployRoutes(app, ctx);
+  agentRoutes(app, ctx);
 
-  app.get('/v1/queues', { schema: { response: { 500: errorSchema } } }, async () => ({ queues: await queues.list() }));
-
-  app.get<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/dead-letters', {
-    schema: { params: queueParams, querystring: siteQuery },
-  }, async (req) => ({ queue: req.params.queue, messages: await queues.deadLetters(req.params.queue, req.query.site) }));
-
-  app.post<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/replay', {
-    schema: { params: queueParams, querystring: siteQuery },
-  }, async (req) => ({ queue: req.params.queue, ...(await queues.replay(req.params.queue, req.query.site)) }));
-
+  reconciler.start();
+  app.addHook('preClose', async () => {
+    reconciler.stop();
+    agents.close();
+  });
+  app.addHook('onClose', async () => {
+    await reconciler.settled();
+    await options.db.close();
+  });
   return app;
 }

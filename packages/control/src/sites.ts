@@ -1,5 +1,5 @@
 import type { PlatformConfig, SiteConfig } from './config.ts';
-import type { SiteBody, SiteStatusBody, StatusBody, InstanceBody } from './api-types.ts';
+import type { SiteBody, SiteStatusBody, StatusBody, InstanceBody } from '@squadron/client';
 import { queryBroker } from './broker-admin.ts';
 
 /**

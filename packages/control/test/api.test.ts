@@ -1,40 +1,44 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { buildControlServer, Sites, validateConfig, loadConfig, ConfigError, DEFAULT_CONFIG, type StatusBody, type ErrorBody } from '@squadron/control';
+import { validateConfig, loadConfig, ConfigError, DEFAULT_CONFIG } from '@squadron/control';
+import type { StatusBody, ErrorBody } from '@squadron/client';
 import { runService, defineService, type RunningService } from '@squadron/sdk';
 import { startSites, silent, type TestSites } from '@squadron/testkit';
+import { startControl, type TestControl } from './harness.ts';
 
 describe('control plane API', () => {
   let brokers: TestSites;
+  let control: TestControl;
   let app: FastifyInstance;
   let instance: RunningService;
+  const get = (url: string) => app.inject({ url, headers: control.as(control.adminToken) });
 
   before(async () => {
     brokers = await startSites(['sto', 'gcp-eu']);
-    const sites = new Sites(validateConfig({ sites: [{ name: 'sto', kind: 'datacenter' }, { name: 'gcp-eu', kind: 'cloud' }, { name: 'aws-us', kind: 'cloud' }] }));
-    sites.setBroker('sto', brokers.address('sto'));
-    sites.setBroker('gcp-eu', brokers.address('gcp-eu'));
+    control = await startControl('sqlite', 'api', { sites: [{ name: 'sto', kind: 'datacenter' }, { name: 'gcp-eu', kind: 'cloud' }, { name: 'aws-us', kind: 'cloud' }] });
+    app = control.app;
+    control.sites.setBroker('sto', brokers.address('sto'));
+    control.sites.setBroker('gcp-eu', brokers.address('gcp-eu'));
     instance = await runService(defineService({ name: 'ping', methods: { ping: () => 'pong' } }), { site: 'gcp-eu', broker: brokers.address('gcp-eu'), logger: silent });
-    app = buildControlServer({ sites, logger: silent });
   });
 
   after(async () => {
-    await app.close();
+    await control.close();
     await instance.stop();
     await brokers.stop();
   });
 
   it('answers health and lists the sites in order, with their brokers', async () => {
-    assert.equal((await app.inject('/v1/health')).json().status, 'ok');
-    const { sites } = (await app.inject('/v1/sites')).json() as { sites: Array<{ name: string; broker: unknown }> };
+    assert.equal((await app.inject('/v1/health')).json().status, 'ok'); // the one route that needs no token
+    const { sites } = (await get('/v1/sites')).json() as { sites: Array<{ name: string; broker: unknown }> };
     assert.deepEqual(sites.map((s) => s.name), ['sto', 'gcp-eu', 'aws-us']);
     assert.deepEqual(sites[0]!.broker, { address: brokers.address('sto') });
     assert.equal(sites[2]!.broker, null);
   });
 
   it('shows each site\'s instances from its own broker, and a site without one as down', async () => {
-    const status = (await app.inject('/v1/status')).json() as StatusBody;
+    const status = (await get('/v1/status')).json() as StatusBody;
     assert.deepEqual(status.services.map((s) => [s.name, s.instances.map((i) => i.site)]), [['ping', ['gcp-eu']]]);
     assert.equal(status.services[0]!.instances[0]!.id, instance.info.id);
     const down = status.sites.find((s) => s.name === 'aws-us')!;
@@ -44,10 +48,10 @@ describe('control plane API', () => {
   });
 
   it('answers unknown routes and undecodable URLs with the one JSON error body', async () => {
-    const missing = await app.inject('/v1/nothing');
+    const missing = await get('/v1/nothing');
     assert.equal(missing.statusCode, 404);
     assert.equal((missing.json() as ErrorBody).error.code, 'NOT_FOUND');
-    const bad = await app.inject('/v1/sites/%zz');
+    const bad = await get('/v1/sites/%zz');
     assert.equal(bad.statusCode, 400);
     assert.equal((bad.json() as ErrorBody).error.code, 'BAD_REQUEST');
   });

@@ -5,15 +5,16 @@ export function platformUrl(url?: string): string {
   return (url ?? process.env.SQUADRON_URL ?? 'http://127.0.0.1:7700').replace(/\/+$/, '');
 }
 
-/** Ask the control plane where a site's broker listens. */
-export async function resolveBroker(site: string, url?: string): Promise<string> {
+/** Ask the control plane where a site's broker listens, with a bearer token (default SQUADRON_TOKEN). */
+export async function resolveBroker(site: string, url?: string, token = process.env.SQUADRON_TOKEN): Promise<string> {
   const base = platformUrl(url);
   let res: Response;
   try {
-    res = await fetch(`${base}/v1/sites`, { signal: AbortSignal.timeout(5000) });
+    res = await fetch(`${base}/v1/sites`, { signal: AbortSignal.timeout(5000), headers: token ? { authorization: `Bearer ${token}` } : {} });
   } catch (err) {
     throw new SquadronError('UNAVAILABLE', `cannot reach the platform at ${base}: ${(err as Error).message}. Start it with 'squadron up' or set SQUADRON_URL.`, { retryable: true });
   }
+  if (res.status === 401) throw new SquadronError('UNAUTHENTICATED', `the platform at ${base} wants a token to say where site '${site}' is: set SQUADRON_TOKEN (a squad's token, or the admin token in the data directory's admin-token file), or pass the broker's address`);
   if (!res.ok) throw new SquadronError('UNAVAILABLE', `the platform at ${base} answered ${res.status} to /v1/sites`, { retryable: true });
   const body = (await res.json()) as { sites: Array<{ name: string; broker: { address: string } | null }> };
   const found = body.sites.find((s) => s.name === site);

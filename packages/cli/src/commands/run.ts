@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import pino from 'pino';
-import { runService, resolveBroker } from '@squadron/sdk';
+import { runService, resolveBroker, type ServiceDefinition } from '@squadron/sdk';
 import { loadService } from '../service-loader.ts';
 import { action } from '../output.ts';
 import { platformUrl } from '../env.ts';
@@ -44,7 +44,7 @@ export function registerRun(program: Command): void {
         ...(flags.instanceId ? { instanceId: flags.instanceId } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
       });
-      process.send?.({ type: 'ready', instance: running.info });
+      process.send?.({ type: 'ready', instance: running.info, interface: serviceInterface(definition) });
       if (!process.send) {
         process.stdout.write(`instance ${running.info.id} of ${running.info.service} ready in ${flags.site} at ${running.info.address}\n`);
       }
@@ -52,4 +52,16 @@ export function registerRun(program: Command): void {
       await onShutdown(() => running.stop());
       process.exit(process.exitCode ?? 0);
     }));
+}
+
+/**
+ * What the definition declares, sent with the ready message so that an agent can report it to
+ * the control plane (the catalog shows a service's interface as its running code declares it).
+ */
+function serviceInterface(definition: ServiceDefinition): { methods: string[]; topics: string[]; queues: string[] } {
+  return {
+    methods: Object.keys(definition.methods ?? {}),
+    topics: Object.keys(definition.subscriptions ?? {}),
+    queues: Object.keys(definition.consumers ?? {}),
+  };
 }

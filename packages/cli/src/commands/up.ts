@@ -1,30 +1,39 @@
 import type { Command } from 'commander';
-import { loadConfig, ControlClient } from '@squadron/control';
+import { basename, resolve } from 'node:path';
+import { loadConfig } from '@squadron/control';
+import type { ControlClient } from '@squadron/client';
 import { action, parseIntFlag } from '../output.ts';
 import { dataDir } from '../env.ts';
 import { onShutdown } from '../shutdown.ts';
 import { LocalPlatform } from '../platform/platform.ts';
-import { demoServices } from '../platform/demo.ts';
+import { demoSeeds, type Seed } from '../platform/demo.ts';
 
-interface UpFlags { config?: string; dataDir?: string; port?: string; demo?: boolean; service: string[] }
+interface UpFlags { config?: string; dataDir?: string; port?: string; state?: string; demo?: boolean; service: string[] }
+
+/** Services given with --service belong to this squad. */
+const LOCAL_SQUAD = 'local';
 
 /** `squadron up`: the whole platform on this machine, in the foreground, until Ctrl-C. */
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('run the whole platform on this machine: control plane, a broker per site, and services')
+    .description('run the whole platform on this machine: control plane, a broker and an agent per site, and services')
     .option('--config <file>', 'platform config (YAML); default: sites sto (datacenter) and gcp-eu (cloud)')
-    .option('--data-dir <dir>', 'where logs and local state go (default .squadron or SQUADRON_DATA_DIR)')
+    .option('--data-dir <dir>', 'where logs, the admin token and local state go (default .squadron or SQUADRON_DATA_DIR)')
     .option('--port <n>', 'API port (default 7700; 0 picks a free one)')
-    .option('--demo', 'also run the demo services of examples/ in every site')
-    .option('--service <dir>', 'also run this service folder in every site (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--state <where>', 'state store: a SQLite file (default <data-dir>/state.db) or postgres://…')
+    .option('--demo', 'also deploy the demo squads\' services of examples/ to every site')
+    .option('--service <dir>', `also deploy this service folder (named after the folder, squad '${LOCAL_SQUAD}') to every site (repeatable)`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action(action(async (flags: UpFlags) => {
       const began = Date.now();
       const config = loadConfig(flags.config);
       if (flags.port !== undefined) config.api = { ...config.api, port: parseIntFlag(flags.port, '--port', 0, 65535) };
-      const services = [...(flags.demo ? demoServices() : []), ...flags.service];
+      const seeds: Seed[] = [
+        ...(flags.demo ? demoSeeds() : []),
+        ...flags.service.map((dir) => ({ squad: LOCAL_SQUAD, service: basename(resolve(dir)), path: resolve(dir) })),
+      ];
       const say = (line: string) => process.stdout.write(`squadron: ${line}\n`);
-      const platform = new LocalPlatform({ config, dataDir: dataDir(flags.dataDir), services, say });
+      const platform = new LocalPlatform({ config, dataDir: dataDir(flags.dataDir), seeds, say, ...(flags.state ? { state: flags.state } : {}) });
       let started = false;
       const stopped = onShutdown(async () => {
         say('stopping');
@@ -33,15 +42,29 @@ export function registerUp(program: Command): void {
       });
       try {
         await platform.start();
-        await new ControlClient({ url: platform.url }).health();
+        const ready = await allReady(platform.client(), seeds.map((s) => s.service), say);
         started = true;
+        process.stdout.write(`squadron ready: ${ready} instances in ${config.sites.length} sites, API ${platform.url} (${((Date.now() - began) / 1000).toFixed(1)} s). Try: npx squadron status\n`);
       } catch (err) {
         await platform.stop();
         throw err;
       }
-      const instances = services.length * config.sites.length;
-      process.stdout.write(`squadron ready: ${instances} instances in ${config.sites.length} sites, API ${platform.url} (${((Date.now() - began) / 1000).toFixed(1)} s). Try: npx squadron status\n`);
       if (started) await stopped;
       process.exit(process.exitCode ?? 0);
     }));
+}
+
+/** Wait until every instance of these services is ready, saying how far along it is. */
+async function allReady(api: ControlClient, services: string[], say: (line: string) => void): Promise<number> {
+  let shown = -1;
+  for (;;) {
+    const lists = await Promise.all(services.map((s) => api.instances(s)));
+    const all = lists.flatMap((l) => l.instances).filter((i) => i.state !== 'draining');
+    const ready = all.filter((i) => i.state === 'ready').length;
+    const wanted = (await Promise.all(services.map((s) => api.service(s)))).reduce((n, s) => n + Object.values(s.desired).reduce((a, b) => a + b, 0), 0);
+    if (ready >= wanted) return ready;
+    if (ready !== shown) say(`${ready} of ${wanted} instances ready`);
+    shown = ready;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { join, basename } from 'node:path';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildControlServer, Sites, type PlatformConfig } from '@squadron/control';
+import { buildControlServer, openStateStore, adminTokenAt, Sites, type PlatformConfig } from '@squadron/control';
+import { ControlClient } from '@squadron/client';
+import { seed, type Seed } from './demo.ts';
 import { brokerScript, BROKER_PROCESS } from './broker-bundle.ts';
 import { ProcessTree } from './process-tree.ts';
 import { PLATFORM_FILE, type PlatformRecord } from '../env.ts';
@@ -12,21 +14,27 @@ import type { BrokerControlMessage } from '../commands/broker.ts';
 export interface PlatformOptions {
   config: PlatformConfig;
   dataDir: string;
-  /** Service folders to run, one instance in every site. */
-  services: string[];
+  /** The state store: a SQLite file (default `<dataDir>/state.db`) or a postgres:// URL. */
+  state?: string;
+  /** Services to create and deploy (one instance in every site) through the API once it is up. */
+  seeds: Seed[];
   /** Progress lines for the terminal. */
   say: (line: string) => void;
 }
 
+/** The admin token's file in the data directory; the CLI of this machine reads it from there. */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
 /**
  * The whole platform on one machine: the control plane in this process, and as children one
- * broker per site and the instances of the given services.
+ * broker and one agent per site; the agents start the instances the control plane places.
  */
 export class LocalPlatform {
   readonly sites: Sites;
   private readonly tree: ProcessTree;
   private api: FastifyInstance | null = null;
   url = '';
+  adminToken = '';
 
   constructor(private readonly options: PlatformOptions) {
     this.sites = new Sites(options.config);
@@ -37,7 +45,9 @@ export class LocalPlatform {
   async start(): Promise<void> {
     const { config, dataDir, say } = this.options;
     const logger = pino({ name: 'control', level: process.env.SQUADRON_LOG_LEVEL ?? 'warn' });
-    this.api = buildControlServer({ sites: this.sites, logger });
+    this.adminToken = adminTokenAt(join(dataDir, ADMIN_TOKEN_FILE));
+    const db = await openStateStore(this.options.state ?? join(dataDir, 'state.db'));
+    this.api = await buildControlServer({ sites: this.sites, db, adminToken: this.adminToken, logger });
     await this.api.listen({ host: config.api.host, port: config.api.port });
     const port = (this.api.server.address() as AddressInfo).port;
     this.url = `http://${config.api.host}:${port}`;
@@ -49,10 +59,18 @@ export class LocalPlatform {
     for (const s of config.sites) say(`site ${s.name} (${s.kind}): broker ${this.sites.brokerOf(s.name)}`);
     this.linkBrokers();
 
-    if (this.options.services.length > 0) {
-      say(`starting ${this.options.services.length} services in ${config.sites.length} sites`);
-      await Promise.all(config.sites.flatMap((site) => this.options.services.map((dir) => this.startInstance(dir, site.name))));
+    await Promise.all(config.sites.map((s) => this.startAgent(s.name)));
+    say(`agents: ${config.sites.map((s) => s.name).join(', ')}`);
+
+    if (this.options.seeds.length > 0) {
+      say(`deploying ${this.options.seeds.length} services to ${config.sites.length} sites`);
+      await seed(this.client(), this.options.seeds, config.sites.map((s) => s.name));
     }
+  }
+
+  /** A client of this platform's API, acting as the admin. */
+  client(): ControlClient {
+    return new ControlClient({ url: this.url, token: this.adminToken });
   }
 
   private async startBroker(site: string, listen: string): Promise<unknown> {
@@ -92,13 +110,14 @@ export class LocalPlatform {
     }
   }
 
-  private startInstance(dir: string, site: string): Promise<unknown> {
-    const broker = this.sites.brokerOf(site)!;
+  /** A site's agent: it registers with the control plane and runs what is placed on it. */
+  private startAgent(site: string): Promise<unknown> {
     return this.tree.start({
-      name: `${basename(dir)}-${site}`,
-      args: ['run', dir, '--site', site, '--broker', broker],
+      name: `agent-${site}`,
+      args: ['agent', '--site', site, '--control', this.url, '--data-dir', this.options.dataDir],
       restart: true,
       stage: 1,
+      runtime: { env: { SQUADRON_TOKEN: this.adminToken } },
     });
   }
 

@@ -1,0 +1,130 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import type { ControlClient, InstanceRecordBody } from '@squadron/client';
+import { action, parseIntFlag, printJson, printTable, UsageError } from '../output.ts';
+import { api } from '../platform-client.ts';
+import { findEntry } from '../service-loader.ts';
+import { waitForRollout } from './rollout-progress.ts';
+
+interface Flags { json?: boolean; dataDir?: string }
+interface WaitFlags extends Flags { wait: boolean; timeout: string }
+
+const mb = (bytes: number | null) => (bytes === null ? '-' : `${(bytes / 1048576).toFixed(0)} MB`);
+const sites = (desired: Record<string, number>) => Object.entries(desired).map(([s, n]) => `${s}:${n}`).join(' ') || '-';
+
+function waitOptions(c: Command): Command {
+  return c
+    .option('--no-wait', 'return once the change is recorded, without waiting for the rollout')
+    .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory');
+}
+
+async function follow(client: ControlClient, service: string, flags: WaitFlags): Promise<void> {
+  if (!flags.wait) return;
+  const timeoutMs = parseIntFlag(flags.timeout, '--timeout', 1, 86_400) * 1000;
+  await waitForRollout(client, service, timeoutMs, flags.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
+}
+
+/** `deploy`, `instances`, `scale`, `rollback`, `undeploy`, `releases`, `agents`. */
+export function registerDeploy(program: Command): void {
+  waitOptions(program
+    .command('deploy')
+    .description('deploy a service folder: a new release with N instances in each named site, rolled out without downtime')
+    .argument('<service>')
+    .requiredOption('--path <dir>', 'the service folder (on the machine the site\'s agents run on)')
+    .requiredOption('--sites <list>', 'comma-separated sites, e.g. sto,gcp-eu')
+    .option('--instances <n>', 'instances in each site', '1'))
+    .action(action(async (service: string, flags: WaitFlags & { path: string; sites: string; instances: string }) => {
+      const path = resolve(flags.path);
+      findEntry(path);
+      const siteList = flags.sites.split(',').map((s) => s.trim()).filter(Boolean);
+      if (siteList.length === 0) throw new UsageError('--sites needs at least one site, e.g. --sites sto');
+      const client = api(flags);
+      const release = await client.deploy(service, { path, sites: siteList, instances: parseIntFlag(flags.instances, '--instances', 1, 1000) });
+      if (!flags.json) process.stderr.write(`release ${release.number} of ${service}: ${sites(release.desired)}\n`);
+      await follow(client, service, flags);
+      if (flags.json) return printJson(release);
+      process.stdout.write(`${service} release ${release.number} ${flags.wait ? 'is running' : 'recorded'}: ${sites(release.desired)}\n`);
+    }));
+
+  program
+    .command('instances')
+    .description('a service\'s instances: site, agent, state, pid, memory, CPU, restarts')
+    .argument('<service>')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (service: string, flags: Flags) => {
+      const { instances } = await api(flags).instances(service);
+      if (flags.json) return printJson({ instances });
+      if (instances.length === 0) return void process.stdout.write(`no instances of ${service}; deploy it: squadron deploy ${service} --path DIR --sites SITE\n`);
+      printTable(['INSTANCE', 'SITE', 'RELEASE', 'STATE', 'PID', 'RSS', 'CPU', 'RESTARTS', 'AGENT'], instances.map((i: InstanceRecordBody) => [
+        i.id, i.site, i.release, i.crashLoop ? 'crash-loop' : i.state, i.pid ?? '-', mb(i.rssBytes),
+        i.cpuPercent === null ? '-' : `${i.cpuPercent.toFixed(0)}%`, i.restarts, i.agent ?? '-',
+      ]));
+    }));
+
+  waitOptions(program
+    .command('scale')
+    .description('set a service\'s instances per site (every site it runs in, or one)')
+    .argument('<service>')
+    .requiredOption('--instances <n>', 'instances per site')
+    .option('--site <site>', 'only this site (it may be a new one)'))
+    .action(action(async (service: string, flags: WaitFlags & { instances: string; site?: string }) => {
+      const client = api(flags);
+      const svc = await client.scale(service, { instances: parseIntFlag(flags.instances, '--instances', 0, 1000), ...(flags.site ? { site: flags.site } : {}) });
+      await follow(client, service, flags);
+      if (flags.json) return printJson(svc);
+      process.stdout.write(`${service}: ${sites(svc.desired)}\n`);
+    }));
+
+  waitOptions(program
+    .command('rollback')
+    .description('a new release with the code of an earlier one (default: the previous), at today\'s scale')
+    .argument('<service>')
+    .option('--to <release>', 'the release whose code to run'))
+    .action(action(async (service: string, flags: WaitFlags & { to?: string }) => {
+      const client = api(flags);
+      const release = await client.rollback(service, flags.to === undefined ? {} : { to: parseIntFlag(flags.to, '--to', 1) });
+      await follow(client, service, flags);
+      if (flags.json) return printJson(release);
+      process.stdout.write(`${service} release ${release.number} runs the code of release ${release.rollbackOf}\n`);
+    }));
+
+  waitOptions(program
+    .command('undeploy')
+    .description('drain and stop every instance of a service (it stays in the catalog)')
+    .argument('<service>'))
+    .action(action(async (service: string, flags: WaitFlags) => {
+      const client = api(flags);
+      const svc = await client.undeploy(service);
+      await follow(client, service, flags);
+      if (flags.json) return printJson(svc);
+      process.stdout.write(`${service} undeployed\n`);
+    }));
+
+  program
+    .command('releases')
+    .description('a service\'s releases, newest first')
+    .argument('<service>')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (service: string, flags: Flags) => {
+      const { releases } = await api(flags).releases(service);
+      if (flags.json) return printJson({ releases });
+      printTable(['RELEASE', 'CREATED', 'BY', 'INSTANCES', 'PATH'], releases.map((r) => [
+        `${r.number}${r.rollbackOf !== null ? ` (rollback to ${r.rollbackOf})` : ''}`, new Date(r.createdAt).toISOString().slice(0, 19).replace('T', ' '), r.createdBy, sites(r.desired), r.path,
+      ]));
+    }));
+
+  program
+    .command('agents')
+    .description('the agents of every site, their slots and load')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (flags: Flags) => {
+      const { agents } = await api(flags).agents();
+      if (flags.json) return printJson({ agents });
+      printTable(['AGENT', 'SITE', 'HOST', 'SLOTS', 'INSTANCES', 'STATE'], agents.map((a) => [a.id, a.site, a.host, a.slots ?? 'elastic', a.instances, a.up ? 'up' : 'down']));
+    }));
+}

@@ -1,0 +1,182 @@
+import type {
+  ErrorBody, HealthBody, SitesBody, StatusBody, QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
+  ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
+  AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest,
+} from './api-types.ts';
+
+/** An error answer from the API, with its stable code (docs/errors.md). */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    /** For BAD_REQUEST: the failing fields. */
+    readonly fields: Array<{ path: string; message: string }> = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface ControlClientOptions {
+  /** The API's base address, e.g. http://127.0.0.1:7700. */
+  url: string;
+  /** A bearer token: the admin token, a squad's token or an agent's. */
+  token?: string;
+  /** Per request (default 10 s); long polls add their own wait to it. */
+  timeoutMs?: number;
+}
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+const seg = encodeURIComponent;
+
+/**
+ * The typed client of the control plane's API, used by the CLI, the agents (and later the
+ * dashboard).
+ *
+ * @example
+ * const api = new ControlClient({ url: 'http://127.0.0.1:7700', token: process.env.SQUADRON_TOKEN });
+ * await api.createService({ name: 'playlists', squad: 'music' });
+ * await api.deploy('playlists', { path: '/srv/playlists', sites: ['sto'], instances: 2 });
+ */
+export class ControlClient {
+  private readonly base: string;
+
+  constructor(private readonly options: ControlClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+  }
+
+  get url(): string {
+    return this.base;
+  }
+
+  health(): Promise<HealthBody> {
+    return this.request('GET', '/v1/health');
+  }
+
+  whoami(): Promise<WhoAmIBody> {
+    return this.request('GET', '/v1/whoami');
+  }
+
+  sites(): Promise<SitesBody> {
+    return this.request('GET', '/v1/sites');
+  }
+
+  status(): Promise<StatusBody> {
+    return this.request('GET', '/v1/status');
+  }
+
+  // ---- catalog
+
+  createSquad(name: string): Promise<CreatedSquadBody> {
+    return this.request('POST', '/v1/squads', { name });
+  }
+
+  squads(): Promise<{ squads: SquadBody[] }> {
+    return this.request('GET', '/v1/squads');
+  }
+
+  createService(body: CreateServiceRequest): Promise<ServiceBody> {
+    return this.request('POST', '/v1/services', body);
+  }
+
+  services(): Promise<{ services: ServiceBody[] }> {
+    return this.request('GET', '/v1/services');
+  }
+
+  service(name: string): Promise<ServiceBody> {
+    return this.request('GET', `/v1/services/${seg(name)}`);
+  }
+
+  // ---- deployments
+
+  deploy(service: string, body: DeployRequest): Promise<ReleaseBody> {
+    return this.request('POST', `/v1/services/${seg(service)}/releases`, body);
+  }
+
+  releases(service: string): Promise<{ releases: ReleaseBody[] }> {
+    return this.request('GET', `/v1/services/${seg(service)}/releases`);
+  }
+
+  scale(service: string, body: ScaleRequest): Promise<ServiceBody> {
+    return this.request('POST', `/v1/services/${seg(service)}/scale`, body);
+  }
+
+  rollback(service: string, body: RollbackRequest = {}): Promise<ReleaseBody> {
+    return this.request('POST', `/v1/services/${seg(service)}/rollback`, body);
+  }
+
+  undeploy(service: string): Promise<ServiceBody> {
+    return this.request('DELETE', `/v1/services/${seg(service)}/deployment`);
+  }
+
+  instances(service: string): Promise<{ instances: InstanceRecordBody[] }> {
+    return this.request('GET', `/v1/services/${seg(service)}/instances`);
+  }
+
+  audit(options: { limit?: number; target?: string } = {}): Promise<{ entries: AuditBody[] }> {
+    const q = new URLSearchParams();
+    if (options.limit !== undefined) q.set('limit', String(options.limit));
+    if (options.target !== undefined) q.set('target', options.target);
+    const qs = q.size > 0 ? `?${q}` : '';
+    return this.request('GET', `/v1/audit${qs}`);
+  }
+
+  // ---- queues
+
+  queues(): Promise<{ queues: QueueRowBody[] }> {
+    return this.request('GET', '/v1/queues');
+  }
+
+  deadLetters(queue: string, site?: string): Promise<{ queue: string; messages: DeadLetterBody[] }> {
+    return this.request('GET', `/v1/queues/${seg(queue)}/dead-letters${site ? `?site=${seg(site)}` : ''}`);
+  }
+
+  replay(queue: string, site?: string): Promise<{ queue: string; revived: number }> {
+    return this.request('POST', `/v1/queues/${seg(queue)}/replay${site ? `?site=${seg(site)}` : ''}`);
+  }
+
+  // ---- agents
+
+  agents(): Promise<{ agents: AgentBody[] }> {
+    return this.request('GET', '/v1/agents');
+  }
+
+  registerAgent(body: RegisterAgentRequest): Promise<RegisteredAgentBody> {
+    return this.request('POST', '/v1/agents', body);
+  }
+
+  /** Long poll: answers at once if the list changed after `after`, else when it does or `waitMs` passes. */
+  assignments(agent: string, after: number, waitMs: number, signal?: AbortSignal): Promise<AssignmentsBody> {
+    return this.request('GET', `/v1/agents/${seg(agent)}/assignments?after=${after}&waitMs=${waitMs}`, undefined, waitMs, signal);
+  }
+
+  report(agent: string, body: AgentReportRequest): Promise<{ ok: true }> {
+    return this.request('POST', `/v1/agents/${seg(agent)}/report`, body);
+  }
+
+  private async request<T>(method: Method, path: string, body?: unknown, extraMs = 0, signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const timeout = AbortSignal.timeout((this.options.timeoutMs ?? 10_000) + extraMs);
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (err) {
+      throw new ApiError('UNAVAILABLE', `cannot reach the platform at ${this.base}: ${(err as Error).message}. Start it with 'squadron up' or set SQUADRON_URL.`, 0);
+    }
+    const answer = (await res.json().catch(() => null)) as unknown;
+    if (!res.ok) {
+      const e = (answer as ErrorBody | null)?.error;
+      throw new ApiError(e?.code ?? 'INTERNAL', e?.message ?? `HTTP ${res.status}`, res.status, e?.fields ?? []);
+    }
+    return answer as T;
+  }
+}

@@ -1,0 +1,165 @@
+import type { DeployRequest, InstanceRecordBody, ReleaseBody, RollbackRequest, ScaleRequest, ServiceBody } from '@squadron/client';
+import type { Db, Queryable } from '../state/db.ts';
+import type { Sites } from '../sites.ts';
+import { actorOf, type Principal } from '../auth/principal.ts';
+import { recordAudit } from '../catalog/audit.ts';
+import { findService, type Catalog } from '../catalog/catalog.ts';
+import { ConflictError, InvalidInputError, NoCapacityError } from '../control-errors.ts';
+import type { AgentRegistry } from './agent-registry.ts';
+import type { Reconciler } from './reconciler.ts';
+import { freeSlots } from './placement.ts';
+
+interface ReleaseRow {
+  service: string;
+  number: number;
+  path: string;
+  desired: string;
+  created_at: number;
+  created_by: string;
+  rollback_of: number | null;
+}
+
+const releaseBody = (r: ReleaseRow): ReleaseBody => ({
+  service: r.service, number: r.number, path: r.path, desired: JSON.parse(r.desired) as Record<string, number>,
+  createdAt: r.created_at, createdBy: r.created_by, rollbackOf: r.rollback_of,
+});
+
+/**
+ * Releases and desired state. Each change (deploy, scale, rollback, undeploy) is one
+ * transaction: the check that the sites have room, the new desired state, the first placements
+ * and the audit entry land together, or nothing does.
+ */
+export class Deployments {
+  constructor(
+    private readonly db: Db,
+    private readonly sites: Sites,
+    private readonly catalog: Catalog,
+    private readonly agents: AgentRegistry,
+    private readonly reconciler: Reconciler,
+  ) {}
+
+  async deploy(by: Principal, service: string, req: DeployRequest): Promise<ReleaseBody> {
+    this.checkSites(req.sites, '/sites');
+    const desired = Object.fromEntries(req.sites.map((s) => [s, req.instances]));
+    return this.change(async (q) => {
+      await this.catalog.owned(q, by, service);
+      await this.checkRoom(q, service, desired);
+      const release = await this.newRelease(q, by, service, req.path, desired, null);
+      await q.query('UPDATE services SET release = $1, desired = $2, interface = NULL WHERE name = $3', [release.number, JSON.stringify(desired), service]);
+      await recordAudit(q, actorOf(by), 'service.deploy', `service:${service}`, { release: release.number, path: req.path, desired });
+      return release;
+    }, service);
+  }
+
+  async scale(by: Principal, service: string, req: ScaleRequest): Promise<ServiceBody> {
+    return this.change(async (q) => {
+      const svc = await this.catalog.owned(q, by, service);
+      if (svc.release === null) throw new ConflictError(`service '${service}' is not deployed; deploy it first (squadron deploy ${service} --path DIR --sites …)`);
+      const desired = { ...svc.desired };
+      if (req.site !== undefined) {
+        this.checkSites([req.site], '/site');
+        desired[req.site] = req.instances;
+      } else {
+        for (const site of Object.keys(desired)) desired[site] = req.instances;
+      }
+      await this.checkRoom(q, service, desired);
+      await q.query('UPDATE services SET desired = $1 WHERE name = $2', [JSON.stringify(desired), service]);
+      await recordAudit(q, actorOf(by), 'service.scale', `service:${service}`, { from: svc.desired, to: desired });
+      return findService(q, service);
+    }, service);
+  }
+
+  /** A new release with the code of an earlier one (default: the one before the current), at today's scale. */
+  async rollback(by: Principal, service: string, req: RollbackRequest): Promise<ReleaseBody> {
+    return this.change(async (q) => {
+      const svc = await this.catalog.owned(q, by, service);
+      if (svc.release === null) throw new ConflictError(`service '${service}' is not deployed; there is nothing to roll back`);
+      const to = req.to ?? svc.release - 1;
+      const [target] = await q.query<ReleaseRow>('SELECT * FROM releases WHERE service = $1 AND number = $2', [service, to]);
+      if (!target || to === svc.release) {
+        throw new ConflictError(to === svc.release ? `release ${to} is the current one` : `service '${service}' has no release ${to}; 'squadron releases ${service}' lists them`);
+      }
+      await this.checkRoom(q, service, svc.desired);
+      const release = await this.newRelease(q, by, service, target.path, svc.desired, to);
+      await q.query('UPDATE services SET release = $1, interface = NULL WHERE name = $2', [release.number, service]);
+      await recordAudit(q, actorOf(by), 'service.rollback', `service:${service}`, { from: svc.release, to, release: release.number });
+      return release;
+    }, service);
+  }
+
+  async undeploy(by: Principal, service: string): Promise<ServiceBody> {
+    return this.change(async (q) => {
+      const svc = await this.catalog.owned(q, by, service);
+      await q.query("UPDATE services SET release = NULL, desired = '{}' WHERE name = $1", [service]);
+      await recordAudit(q, actorOf(by), 'service.undeploy', `service:${service}`, { release: svc.release });
+      return findService(q, service);
+    }, service);
+  }
+
+  async releases(service: string): Promise<ReleaseBody[]> {
+    await findService(this.db, service);
+    return (await this.db.query<ReleaseRow>('SELECT * FROM releases WHERE service = $1 ORDER BY number DESC', [service])).map(releaseBody);
+  }
+
+  /** Placements with what the agents last observed of them. */
+  async instances(service: string): Promise<InstanceRecordBody[]> {
+    await findService(this.db, service);
+    const rows = await this.db.query<{ id: string; release: number; site: string; agent: string | null; draining: number; created_at: number }>(
+      'SELECT id, release, site, agent, draining, created_at FROM instances WHERE service = $1 ORDER BY site, created_at', [service],
+    );
+    return rows.map((r) => {
+      const o = this.agents.observation(r.id);
+      return {
+        id: r.id, service, release: r.release, site: r.site, agent: r.agent,
+        state: r.draining === 1 ? 'draining' : (o?.state === 'draining' ? 'draining' : o?.state ?? 'pending'),
+        pid: o?.pid ?? null, rssBytes: o?.rssBytes ?? null, cpuPercent: o?.cpuPercent ?? null,
+        restarts: o?.restarts ?? 0, crashLoop: o?.crashLoop ?? false, lastExit: o?.lastExit ?? null,
+        createdAt: r.created_at, readyAt: o?.readyAt ?? null,
+      };
+    });
+  }
+
+  /** Run a change in one transaction, then wake the agents it placed instances on. */
+  private async change<T>(work: (q: Queryable) => Promise<T>, service: string): Promise<T> {
+    let touched = new Set<string>();
+    const result = await this.db.tx(async (q) => {
+      const r = await work(q);
+      touched = await this.reconciler.service(q, service);
+      return r;
+    });
+    this.agents.bump(touched);
+    return result;
+  }
+
+  private async newRelease(q: Queryable, by: Principal, service: string, path: string, desired: Record<string, number>, rollbackOf: number | null): Promise<ReleaseBody> {
+    const [last] = await q.query<{ n: number | null }>('SELECT MAX(number) AS n FROM releases WHERE service = $1', [service]);
+    const number = (last?.n ?? 0) + 1;
+    const createdAt = Date.now();
+    await q.query('INSERT INTO releases (service, number, path, desired, created_at, created_by, rollback_of) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [service, number, path, JSON.stringify(desired), createdAt, actorOf(by), rollbackOf]);
+    return { service, number, path, desired, createdAt, createdBy: actorOf(by), rollbackOf };
+  }
+
+  private checkSites(sites: string[], path: string): void {
+    const unknown = sites.filter((s) => !this.sites.get(s));
+    if (unknown.length > 0) throw new InvalidInputError([{ path, message: `names no site of this platform: ${unknown.join(', ')} (sites: ${this.sites.names.join(', ')})` }]);
+  }
+
+  /**
+   * Every site must have an agent, and a datacenter site room for what this service will run
+   * there beyond what it runs now (its own instances are replaced, not added to).
+   */
+  private async checkRoom(q: Queryable, service: string, desired: Record<string, number>): Promise<void> {
+    const bySite = await this.agents.siteAgents(q);
+    const mine = await q.query<{ site: string; n: number }>('SELECT site, COUNT(*) AS n FROM instances WHERE service = $1 AND draining = 0 GROUP BY site', [service]);
+    for (const [site, wanted] of Object.entries(desired)) {
+      if (wanted === 0) continue;
+      const agents = (bySite.get(site) ?? []).filter((a) => a.up);
+      if (agents.length === 0) throw new NoCapacityError(site, wanted, 0, true);
+      const free = freeSlots(agents);
+      if (free === null) continue;
+      const own = Number(mine.find((m) => m.site === site)?.n ?? 0);
+      if (wanted > free + own) throw new NoCapacityError(site, wanted, free + own);
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import type { FastifyRequest } from 'fastify';
+import type { Sites } from '../sites.ts';
+import type { Queues } from '../queues.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { Deployments } from '../deploy/deployments.ts';
+import type { AgentRegistry } from '../deploy/agent-registry.ts';
+import type { Reconciler } from '../deploy/reconciler.ts';
+import type { Db } from '../state/db.ts';
+import type { Principal } from '../auth/principal.ts';
+
+/** What the routes act on: the control plane's parts, built once by `buildControlServer`. */
+export interface RouteContext {
+  db: Db;
+  sites: Sites;
+  queues: Queues;
+  catalog: Catalog;
+  deployments: Deployments;
+  agents: AgentRegistry;
+  reconciler: Reconciler;
+  version: string;
+  started: number;
+}
+
+/** The caller, set by the authentication hook on every route that is not public. */
+export function principal(req: FastifyRequest): Principal {
+  return (req as FastifyRequest & { principal: Principal }).principal;
+}

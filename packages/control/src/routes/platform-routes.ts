@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { HealthBody, WhoAmIBody } from '@squadron/client';
+import { authErrors, errorSchema } from '../http/schemas.ts';
+import { principal, type RouteContext } from './context.ts';
+
+const siteSchema = {
+  type: 'object',
+  required: ['name', 'kind', 'broker'],
+  properties: {
+    name: { type: 'string' },
+    kind: { type: 'string', enum: ['datacenter', 'cloud'] },
+    broker: { anyOf: [{ type: 'null' }, { type: 'object', required: ['address'], properties: { address: { type: 'string' } } }] },
+  },
+} as const;
+
+const queueParams = { type: 'object', required: ['queue'], properties: { queue: { type: 'string', minLength: 1, maxLength: 255 } } } as const;
+const siteQuery = { type: 'object', properties: { site: { type: 'string', minLength: 1, maxLength: 64 } }, additionalProperties: false } as const;
+
+/** Health, identity, sites, live status and durable queues. */
+export function platformRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get('/v1/health', {
+    config: { public: true },
+    schema: {
+      tags: ['platform'], summary: 'Liveness; needs no token',
+      response: { 200: { type: 'object', required: ['status', 'version', 'uptimeMs'], properties: { status: { type: 'string' }, version: { type: 'string' }, uptimeMs: { type: 'number' } } } },
+    },
+  }, async (): Promise<HealthBody> => ({ status: 'ok', version: ctx.version, uptimeMs: Date.now() - ctx.started }));
+
+  app.get('/v1/whoami', {
+    schema: { tags: ['platform'], summary: 'Who the token acts as', response: { 200: { type: 'object', required: ['kind', 'name'], properties: { kind: { type: 'string' }, name: { type: 'string' } } }, ...authErrors } },
+  }, async (req): Promise<WhoAmIBody> => principal(req));
+
+  app.get('/v1/sites', {
+    schema: { tags: ['platform'], summary: 'Sites in failover order, with their brokers', response: { 200: { type: 'object', required: ['sites'], properties: { sites: { type: 'array', items: siteSchema } } }, ...authErrors } },
+  }, async () => ({ sites: ctx.sites.list() }));
+
+  // The status body mirrors broker stats; its shape is typed by StatusBody in the client package.
+  app.get('/v1/status', {
+    schema: { tags: ['platform'], summary: 'Every site\'s broker and the live instances it knows', response: { 500: errorSchema } },
+  }, async () => ctx.sites.status());
+
+  app.get('/v1/queues', { schema: { tags: ['queues'], summary: 'Durable queues per site', response: { 500: errorSchema } } }, async () => ({ queues: await ctx.queues.list() }));
+
+  app.get<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/dead-letters', {
+    schema: { tags: ['queues'], summary: 'A queue\'s dead letters, with their last error', params: queueParams, querystring: siteQuery },
+  }, async (req) => ({ queue: req.params.queue, messages: await ctx.queues.deadLetters(req.params.queue, req.query.site) }));
+
+  app.post<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/replay', {
+    schema: { tags: ['queues'], summary: 'Deliver a queue\'s dead letters again', params: queueParams, querystring: siteQuery },
+  }, async (req) => ({ queue: req.params.queue, ...(await ctx.queues.replay(req.params.queue, req.query.site)) }));
+}

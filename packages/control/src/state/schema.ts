@@ -1,0 +1,77 @@
+import type { Migration } from './db.ts';
+
+/**
+ * The control plane's schema, as versioned migrations. Never edit a migration that has shipped:
+ * add the next one. What the store keeps is what must survive a restart: the catalog, releases,
+ * desired state and placements, agents, the audit trail. What agents observe (pid, memory, CPU,
+ * ready or crashed) lives in memory and is reported again within seconds of a restart.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'catalog, deployments, agents, audit',
+    sql: {
+      sqlite: schemaV1('INTEGER PRIMARY KEY'),
+      postgres: schemaV1('BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY'),
+    },
+  },
+];
+
+function schemaV1(autoId: string): string {
+  return `
+    CREATE TABLE squads (
+      name TEXT PRIMARY KEY,
+      token_hash TEXT NOT NULL UNIQUE,
+      created_at BIGINT NOT NULL,
+      created_by TEXT NOT NULL
+    );
+    CREATE TABLE services (
+      name TEXT PRIMARY KEY,
+      squad TEXT NOT NULL REFERENCES squads(name),
+      repo TEXT,
+      description TEXT,
+      created_at BIGINT NOT NULL,
+      interface TEXT,
+      release INTEGER,
+      desired TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE releases (
+      service TEXT NOT NULL REFERENCES services(name),
+      number INTEGER NOT NULL,
+      path TEXT NOT NULL,
+      desired TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      created_by TEXT NOT NULL,
+      rollback_of INTEGER,
+      PRIMARY KEY (service, number)
+    );
+    CREATE TABLE agents (
+      id TEXT PRIMARY KEY,
+      site TEXT NOT NULL,
+      host TEXT NOT NULL,
+      slots INTEGER,
+      registered_at BIGINT NOT NULL,
+      last_seen_at BIGINT NOT NULL
+    );
+    CREATE TABLE instances (
+      id TEXT PRIMARY KEY,
+      service TEXT NOT NULL REFERENCES services(name),
+      release INTEGER NOT NULL,
+      site TEXT NOT NULL,
+      agent TEXT REFERENCES agents(id),
+      draining INTEGER NOT NULL DEFAULT 0,
+      created_at BIGINT NOT NULL
+    );
+    CREATE INDEX instances_by_service ON instances(service);
+    CREATE INDEX instances_by_agent ON instances(agent);
+    CREATE TABLE audit (
+      id ${autoId},
+      at BIGINT NOT NULL,
+      actor TEXT NOT NULL,
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_target ON audit(target);
+  `;
+}
