@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ADMIN_TOKEN_FILE } from './platform/platform.ts';
+import { ADMIN_TOKEN_FILE } from './platform/control-plane.ts';
 import { dataDir } from './env.ts';
 
 /** Where `squadron login` keeps tokens, one per platform address, readable by the user only. */

@@ -5,3 +5,5 @@ export { spawnInstance, spawnBroker, rssBytes, alive, SQUADRON_BIN, WORKER_DIR }
 export type { InstanceProcess, BrokerProcess } from './processes.ts';
 export { squadron, startSquadron } from './cli.ts';
 export type { CliResult, LiveCommand } from './cli.ts';
+export { freshPostgresDatabase, testPostgresAdminUrl } from './postgres.ts';
+export type { FreshPostgresDatabase } from './postgres.ts';

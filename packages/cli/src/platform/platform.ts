@@ -1,14 +1,11 @@
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
-import { buildControlServer, openStateStore, adminTokenAt, Sites, type PlatformConfig } from '@squadron/control';
+import type { PlatformConfig, Sites } from '@squadron/control';
 import { ControlClient } from '@squadron/client';
 import { seed, type Seed } from './demo.ts';
+import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
 import { brokerScript, BROKER_PROCESS } from './broker-bundle.ts';
 import { ProcessTree } from './process-tree.ts';
-import { PLATFORM_FILE, type PlatformRecord } from '../env.ts';
 import type { BrokerControlMessage } from '../commands/broker.ts';
 
 export interface PlatformOptions {
@@ -22,37 +19,22 @@ export interface PlatformOptions {
   say: (line: string) => void;
 }
 
-/** The admin token's file in the data directory; the CLI of this machine reads it from there. */
-export const ADMIN_TOKEN_FILE = 'admin-token';
-
 /**
  * The whole platform on one machine: the control plane in this process, and as children one
  * broker and one agent per site; the agents start the instances the control plane places.
  */
 export class LocalPlatform {
-  readonly sites: Sites;
   private readonly tree: ProcessTree;
-  private api: FastifyInstance | null = null;
-  url = '';
-  adminToken = '';
+  private control: RunningControlPlane | null = null;
 
   constructor(private readonly options: PlatformOptions) {
-    this.sites = new Sites(options.config);
     mkdirSync(join(options.dataDir, 'logs'), { recursive: true });
     this.tree = new ProcessTree(join(options.dataDir, 'logs'), options.say);
   }
 
   async start(): Promise<void> {
     const { config, dataDir, say } = this.options;
-    const logger = pino({ name: 'control', level: process.env.SQUADRON_LOG_LEVEL ?? 'warn' });
-    this.adminToken = adminTokenAt(join(dataDir, ADMIN_TOKEN_FILE));
-    const db = await openStateStore(this.options.state ?? join(dataDir, 'state.db'));
-    this.api = await buildControlServer({ sites: this.sites, db, adminToken: this.adminToken, logger });
-    await this.api.listen({ host: config.api.host, port: config.api.port });
-    const port = (this.api.server.address() as AddressInfo).port;
-    this.url = `http://${config.api.host}:${port}`;
-    const record: PlatformRecord = { url: this.url, pid: process.pid, startedAt: Date.now() };
-    writeFileSync(join(dataDir, PLATFORM_FILE), JSON.stringify(record, null, 2));
+    this.control = await startControlPlane(config, dataDir, this.options.state);
     say(`API ${this.url}`);
 
     await Promise.all(config.sites.map((s) => this.startBroker(s.name, s.broker.listen)));
@@ -66,6 +48,19 @@ export class LocalPlatform {
       say(`deploying ${this.options.seeds.length} services to ${config.sites.length} sites`);
       await seed(this.client(), this.options.seeds, config.sites.map((s) => s.name));
     }
+  }
+
+  get url(): string {
+    return this.control?.url ?? '';
+  }
+
+  get adminToken(): string {
+    return this.control?.adminToken ?? '';
+  }
+
+  get sites(): Sites {
+    if (!this.control) throw new Error('the platform is not started');
+    return this.control.sites;
   }
 
   /** A client of this platform's API, acting as the admin. */
@@ -127,7 +122,6 @@ export class LocalPlatform {
 
   async stop(): Promise<void> {
     await this.tree.stopAll();
-    await this.api?.close();
-    rmSync(join(this.options.dataDir, PLATFORM_FILE), { force: true });
+    await this.control?.stop();
   }
 }

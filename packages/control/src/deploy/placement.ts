@@ -82,10 +82,12 @@ export function plan(input: PlacementInput): PlacementPlan {
   const readyCurrent = keptCurrent.filter((i) => i.observed === 'ready').length;
   const oldByUse = [...old].sort(byLeastUseful);
   let drainOld = Math.max(0, readyCurrent + old.length - desired);
-  // A full site makes no room by itself: free one slot by draining an old instance, unless a
-  // new one is still starting (it will free nothing sooner) — one at a time, like maxUnavailable 1.
+  // A full site makes no room by itself: free one slot by draining an old instance, one at a
+  // time (like maxUnavailable 1), and only while nothing else is on its way (a new instance
+  // starting, or an instance draining, whose slot comes free soon anyway).
   const startingCurrent = keptCurrent.length - readyCurrent;
-  if (missing > 0 && drainOld === 0 && startingCurrent === 0 && old.length > 0) drainOld = 1;
+  const draining = live.some((i) => i.draining);
+  if (missing > 0 && drainOld === 0 && startingCurrent === 0 && start.length === 0 && !draining && old.length > 0) drainOld = 1;
   drain.push(...oldByUse.slice(0, Math.min(drainOld, old.length)).map((i) => i.id));
   return { start, drain, forget };
 }

@@ -16,6 +16,8 @@ export interface Db extends Queryable {
    * Run `work` as one transaction: committed when it resolves, rolled back (nothing written)
    * when it throws. Transactions that write are serialized, across processes too (PostgreSQL: a
    * transaction-scoped advisory lock), so a check made inside one still holds at its commit.
+   * Inside `work`, use `q` only: calling this Db itself there is refused (SQLite has one shared
+   * connection, so it would wait for the transaction that waits for it).
    */
   tx<T>(work: (q: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
