@@ -6,6 +6,10 @@ import { registerMessaging } from './commands/messaging.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerBroker } from './commands/broker.ts';
 import { registerQueues } from './commands/queues.ts';
+import { registerCatalog } from './commands/catalog.ts';
+import { registerDeploy } from './commands/deploy.ts';
+import { registerControl } from './commands/control.ts';
+import { registerAgent } from './commands/agent.ts';
 
 /** Build the squadron command. */
 export function buildProgram(): Command {
@@ -15,7 +19,11 @@ export function buildProgram(): Command {
   registerMessaging(program);
   registerStatus(program);
   registerQueues(program);
+  registerCatalog(program);
+  registerDeploy(program);
+  registerControl(program);
   registerBroker(program);
+  registerAgent(program);
   return program;
 }
 

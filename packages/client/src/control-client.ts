@@ -1,5 +1,5 @@
 import type {
-  ErrorBody, HealthBody, SitesBody, StatusBody, QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
+  ErrorBody, HealthBody, SiteBody, SitesBody, StatusBody, QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
   ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
   AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest,
 } from './api-types.ts';
@@ -61,6 +61,11 @@ export class ControlClient {
 
   sites(): Promise<SitesBody> {
     return this.request('GET', '/v1/sites');
+  }
+
+  /** Say where a site's broker listens (admin; a broker run on its own does this itself). */
+  setBroker(site: string, address: string): Promise<SiteBody> {
+    return this.request('PUT', `/v1/sites/${seg(site)}/broker`, { address });
   }
 
   status(): Promise<StatusBody> {

@@ -47,6 +47,9 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
     frameworkErrors: (err, _req, reply) => frameworkErrorReply(err, reply as unknown as FastifyReply),
     bodyLimit: 1024 * 1024,
+    // On close, end every connection: agents hold long polls, and keep-alive sockets would
+    // otherwise hold a stopping control plane up for Fastify's 72 s keep-alive timeout.
+    forceCloseConnections: true,
     // Input is refused whole: every failing field named, nothing coerced or dropped silently.
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { Broker } from '@squadron/broker';
+import { ControlClient } from '@squadron/client';
 import { action, UsageError } from '../output.ts';
 import { onShutdown } from '../shutdown.ts';
 
-interface BrokerFlags { site: string; listen: string; peer: string[]; sites?: string; dataDir?: string }
+interface BrokerFlags { site: string; listen: string; peer: string[]; sites?: string; dataDir?: string; control?: string; token?: string }
 
 /** Messages a parent process (squadron up) sends a broker it started. */
 export type BrokerControlMessage = { type: 'peers'; peers: Record<string, string>; sites: string[] };
@@ -29,6 +30,8 @@ export function registerBroker(program: Command): void {
     .option('--peer <site=address>', 'another site\'s broker (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--sites <list>', 'all sites in failover order, comma-separated')
     .option('--data-dir <dir>', 'where durable queues are kept (without it, the broker refuses them)')
+    .option('--control <url>', 'register with this control plane, so that the CLI and agents find this broker')
+    .option('--token <token>', 'the admin token for --control (default SQUADRON_TOKEN)')
     .action(action(async (flags: BrokerFlags) => {
       // Started by the platform: never outlive it, even while still starting. Once running, a
       // parent that goes away stops this process gracefully (onShutdown) instead.
@@ -45,6 +48,10 @@ export function registerBroker(program: Command): void {
         logger: pino({ name: `broker:${flags.site}`, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' }),
       });
       const address = await broker.start();
+      if (flags.control) {
+        const token = flags.token ?? process.env.SQUADRON_TOKEN;
+        await new ControlClient({ url: flags.control, ...(token ? { token } : {}) }).setBroker(flags.site, address);
+      }
       if (process.send) {
         process.on('message', (m: BrokerControlMessage) => {
           if (m?.type === 'peers') broker.setPeers(m.peers, m.sites);

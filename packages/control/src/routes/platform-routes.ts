@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { HealthBody, WhoAmIBody } from '@squadron/client';
 import { authErrors, errorSchema } from '../http/schemas.ts';
 import { principal, type RouteContext } from './context.ts';
+import { mustBeAdmin } from '../auth/principal.ts';
+import { NotFoundError } from '../control-errors.ts';
 
 const siteSchema = {
   type: 'object',
@@ -33,6 +35,20 @@ export function platformRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/v1/sites', {
     schema: { tags: ['platform'], summary: 'Sites in failover order, with their brokers', response: { 200: { type: 'object', required: ['sites'], properties: { sites: { type: 'array', items: siteSchema } } }, ...authErrors } },
   }, async () => ({ sites: ctx.sites.list() }));
+
+  app.put<{ Params: { site: string }; Body: { address: string } }>('/v1/sites/:site/broker', {
+    schema: {
+      tags: ['platform'], summary: 'Where a site\'s broker listens (a broker run on its own registers itself; admin)',
+      params: { type: 'object', required: ['site'], properties: { site: { type: 'string', minLength: 1, maxLength: 64 } } },
+      body: { type: 'object', required: ['address'], additionalProperties: false, properties: { address: { type: 'string', pattern: '^(tcp|unix)://.+', maxLength: 1000 } } },
+      response: { 200: siteSchema, ...authErrors },
+    },
+  }, async (req) => {
+    mustBeAdmin(principal(req), 'register brokers');
+    if (!ctx.sites.get(req.params.site)) throw new NotFoundError('site', req.params.site, `the platform's sites are ${ctx.sites.names.join(', ')}`);
+    ctx.sites.setBroker(req.params.site, req.body.address);
+    return ctx.sites.list().find((s) => s.name === req.params.site)!;
+  });
 
   // The status body mirrors broker stats; its shape is typed by StatusBody in the client package.
   app.get('/v1/status', {

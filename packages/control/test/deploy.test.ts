@@ -1,0 +1,133 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '@squadron/agent';
+import { ControlClient, ApiError, type InstanceRecordBody } from '@squadron/client';
+import { connect, type Client } from '@squadron/sdk';
+import { startSites, silent, waitFor, alive, SQUADRON_BIN, WORKER_DIR, type TestSites } from '@squadron/testkit';
+import { startControl, type TestControl } from './harness.ts';
+
+/**
+ * Deployments end to end, on one machine: the control plane (SQLite), one broker and one agent
+ * per site, and every instance a real `squadron run` process the agent started.
+ */
+describe('deployments through agents', () => {
+  let control: TestControl;
+  let brokers: TestSites;
+  let api: ControlClient;
+  let caller: Client;
+  const agents: Agent[] = [];
+  const logs = mkdtempSync(join(tmpdir(), 'squadron-deploy-'));
+
+  const ready = (list: InstanceRecordBody[], release: number) => list.filter((i) => i.release === release && i.state === 'ready');
+  const rolledOut = async (release: number, perSite: Record<string, number>) => {
+    await waitFor(async () => {
+      const { instances } = await api.instances('worker');
+      const want = Object.values(perSite).reduce((a, b) => a + b, 0);
+      return instances.length === want && ready(instances, release).length === want
+        && Object.entries(perSite).every(([site, n]) => instances.filter((i) => i.site === site).length === n);
+    }, `worker release ${release} rolled out as ${JSON.stringify(perSite)}`, 30_000);
+    return (await api.instances('worker')).instances;
+  };
+
+  before(async () => {
+    brokers = await startSites(['sto', 'gcp-eu']);
+    control = await startControl('sqlite', 'deploy', undefined, 500);
+    for (const site of ['sto', 'gcp-eu']) control.sites.setBroker(site, brokers.address(site));
+    const address = await control.app.listen({ host: '127.0.0.1', port: 0 });
+    api = new ControlClient({ url: address, token: control.adminToken });
+    for (const site of ['sto', 'gcp-eu']) {
+      const agent = new Agent({
+        control: new ControlClient({ url: address, token: control.adminToken }), site, host: 'test', logger: silent,
+        runner: { script: SQUADRON_BIN, execArgv: [] }, logDir: join(logs, site), drainGraceMs: 10_000,
+        env: { SQUADRON_LOG_LEVEL: 'warn' },
+      });
+      await agent.start();
+      agents.push(agent);
+    }
+    await api.createSquad('tools');
+    await api.createService({ name: 'worker', squad: 'tools', repo: 'https://git.example/tools/worker' });
+    caller = await connect({ site: 'sto', broker: brokers.address('sto'), name: 'test-caller' });
+  });
+
+  after(async () => {
+    await caller?.close();
+    await Promise.all(agents.map((a) => a.stop()));
+    await control?.close();
+    await brokers?.stop();
+    rmSync(logs, { recursive: true, force: true });
+  });
+
+  it('deploys to two sites; instances report pid, memory and the interface their code declares', async () => {
+    const t0 = performance.now();
+    const release = await api.deploy('worker', { path: WORKER_DIR, sites: ['sto', 'gcp-eu'], instances: 2 });
+    assert.equal(release.number, 1);
+    await waitFor(async () => caller.call('worker', 'echo', 'hi', { timeoutMs: 500 }).then(() => true, () => false), 'a first call to succeed', 30_000);
+    const firstCallMs = performance.now() - t0;
+    const instances = await rolledOut(1, { sto: 2, 'gcp-eu': 2 });
+    for (const i of instances) {
+      assert.ok(i.pid !== null && alive(i.pid), `${i.id} has a live pid`);
+      assert.ok((i.rssBytes ?? 0) > 10 * 1024 * 1024, `${i.id} reports its memory`);
+      assert.equal(i.agent?.startsWith(i.site), true);
+    }
+    const svc = await api.service('worker');
+    assert.deepEqual(svc.interface?.methods.sort(), ['boom', 'echo', 'flaky', 'setFlaky', 'spin', 'write'].sort());
+    assert.deepEqual(svc.desired, { sto: 2, 'gcp-eu': 2 });
+    assert.ok(firstCallMs < 15_000, `first call ${firstCallMs.toFixed(0)} ms after deploy`);
+  });
+
+  it('rolls a new release out under steady load without a single failed call', async () => {
+    const oldPids = (await api.instances('worker')).instances.map((i) => i.pid!);
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const load = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        try {
+          await caller.call('worker', 'echo', { n: ok }, { timeoutMs: 2000 });
+          ok++;
+        } catch (err) {
+          failures.push(`${(err as { code?: string }).code}: ${(err as Error).message}`);
+        }
+      }
+    });
+    await waitFor(() => ok > 200, 'the load to be flowing', 10_000);
+    const release = await api.deploy('worker', { path: WORKER_DIR, sites: ['sto', 'gcp-eu'], instances: 2 });
+    assert.equal(release.number, 2);
+    await rolledOut(2, { sto: 2, 'gcp-eu': 2 });
+    const during = ok;
+    await waitFor(() => ok > during + 200, 'calls to go on after the rollout', 10_000);
+    stop = true;
+    await Promise.all(load);
+    assert.deepEqual(failures, [], `${failures.length} calls failed of ${ok + failures.length}`);
+    await waitFor(() => oldPids.every((pid) => !alive(pid)), 'every old instance to exit', 20_000);
+  });
+
+  it('scales, rolls back to earlier code, and audits each change', async () => {
+    await api.scale('worker', { instances: 1, site: 'gcp-eu' });
+    await rolledOut(2, { sto: 2, 'gcp-eu': 1 });
+    await api.scale('worker', { instances: 3 });
+    await rolledOut(2, { sto: 3, 'gcp-eu': 3 });
+    const back = await api.rollback('worker');
+    assert.deepEqual([back.number, back.rollbackOf, back.path], [3, 1, WORKER_DIR]);
+    await rolledOut(3, { sto: 3, 'gcp-eu': 3 });
+    const { entries } = await api.audit({ target: 'service:worker' });
+    assert.deepEqual(entries.map((e) => e.action).slice(0, 4), ['service.rollback', 'service.scale', 'service.scale', 'service.deploy']);
+    assert.ok(entries.every((e) => e.actor === 'admin'));
+  });
+
+  it('refuses more instances than a datacenter site has slots for, changing nothing', async () => {
+    await assert.rejects(api.scale('worker', { instances: 5, site: 'sto' }), (err: ApiError) => err.code === 'NO_CAPACITY' && /site 'sto' has 4 free/.test(err.message));
+    assert.deepEqual((await api.service('worker')).desired, { sto: 3, 'gcp-eu': 3 });
+  });
+
+  it('undeploys: every instance drains and exits', async () => {
+    const pids = (await api.instances('worker')).instances.map((i) => i.pid!);
+    await api.undeploy('worker');
+    await waitFor(async () => (await api.instances('worker')).instances.length === 0, 'no instance left', 20_000);
+    await waitFor(() => pids.every((pid) => !alive(pid)), 'every instance process to exit', 20_000);
+    assert.equal((await api.service('worker')).release, null);
+  });
+});
