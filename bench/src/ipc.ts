@@ -39,6 +39,13 @@ export interface ConsumeResult {
   note: string;
 }
 
+/** Deploy to first call, per round: through `squadron deploy`, through the API, and `squadron run` by hand (the floor). */
+export interface DeployResult {
+  deployMs: number[];
+  apiMs: number[];
+  floorMs: number[];
+}
+
 /** What a publisher reports after a phase; times are epoch ms with sub-ms precision. */
 export interface PublishResult {
   sent: number;
@@ -64,6 +71,7 @@ export type FromChild =
   | { type: 'received'; result: ReceiveResult }
   | { type: 'enqueued'; result: EnqueueResult }
   | { type: 'consumed'; result: ConsumeResult }
+  | { type: 'deployed'; result: DeployResult }
   | { type: 'error'; message: string };
 
 export type ToChild =

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { SUITES as RPC_PUBSUB_SUITES, type BenchContext } from './suites.ts';
 import { DURABLE_SUITES } from './durable-suites.ts';
 import { memorySuite } from './memory-suite.ts';
+import { deploySuite } from './deploy-suite.ts';
 import { installCleanup, liveCount, stopAll } from './spawn.ts';
 import { checks, render, writeResults, type Meta } from './report.ts';
 import type { Row } from './row.ts';
@@ -21,7 +22,7 @@ import { medianRows } from './rounds.ts';
 
 const WARMUP = 2000;
 const PAYLOAD_BYTES = 128;
-const SUITES = [...RPC_PUBSUB_SUITES, ...DURABLE_SUITES, memorySuite];
+const SUITES = [...RPC_PUBSUB_SUITES, ...DURABLE_SUITES, memorySuite, deploySuite];
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];

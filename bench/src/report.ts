@@ -22,7 +22,7 @@ export interface Meta {
 }
 
 export interface Check {
-  variant: 'default' | 'tcp-only' | 'pubsub' | 'durable';
+  variant: 'default' | 'tcp-only' | 'pubsub' | 'durable' | 'deploy';
   name: string;
   target: string;
   /** What was measured, with the numbers it came from. */
@@ -130,7 +130,27 @@ export function checks(rows: readonly Row[]): Check[] {
     status: judge(psr, (v) => v >= 1.3),
   });
   out.push(...durableChecks(rows));
+  out.push(...deployChecks(rows));
   return out;
+}
+
+/** Deploy to first call: the target, and what the platform adds to the runner by hand. */
+function deployChecks(rows: readonly Row[]): Check[] {
+  const cli = findRow(rows, 'squadron-cli', 'deploy');
+  const api = findRow(rows, 'squadron-api', 'deploy');
+  const floor = findRow(rows, 'squadron-run', 'deploy');
+  if (!rows.some((r) => r.scenario === 'deploy')) return [];
+  const s = (u: number | undefined) => (u === undefined ? '—' : `${(u / 1e6).toFixed(2)} s`);
+  return [
+    {
+      variant: 'deploy', name: `${SCENARIO_LABEL.deploy}: squadron deploy, median (slowest)`, target: '< 2.00 s',
+      measured: `${s(cli?.p50Us)} (${s(cli?.maxUs)})`, status: judge(cli?.p50Us ?? Number.NaN, (v) => v < 2e6),
+    },
+    {
+      variant: 'deploy', name: `${SCENARIO_LABEL.deploy}: through the API vs the runner by hand`, target: 'none, shown for comparison',
+      measured: `${x(ratio(api?.p50Us, floor?.p50Us))} (${s(api?.p50Us)} vs ${s(floor?.p50Us)})`, status: api && floor ? 'INFO' : 'N/A',
+    },
+  ];
 }
 
 /** Squadron's durable-queue targets, then its rate against each durable peer that has a row. */

@@ -6,8 +6,10 @@ export type SystemId =
   | 'raw-tcp' | 'raw-unix' | 'squadron-unix' | 'squadron-tcp' | 'squadron' | 'nats' | 'moleculer'
   // Durable messaging peers: JetStream on the machine's nats-server (its default sync), JetStream
   // on a private nats-server syncing every write, Redis Streams with `appendfsync always`.
-  | 'jetstream' | 'jetstream-sync' | 'redis';
-export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub' | 'enqueue' | 'consume' | 'memory';
+  | 'jetstream' | 'jetstream-sync' | 'redis'
+  // Deploy to first call: through the CLI, through the API, and the runner started by hand (the floor).
+  | 'squadron-cli' | 'squadron-api' | 'squadron-run';
+export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub' | 'enqueue' | 'consume' | 'memory' | 'deploy';
 
 export const SYSTEM_LABEL: Record<SystemId, string> = {
   'raw-tcp': 'raw net (tcp)',
@@ -21,6 +23,9 @@ export const SYSTEM_LABEL: Record<SystemId, string> = {
   jetstream: 'nats jetstream (file)',
   'jetstream-sync': 'nats jetstream (file, sync always)',
   redis: 'redis streams',
+  'squadron-cli': 'squadron deploy (CLI)',
+  'squadron-api': 'squadron deploy (API)',
+  'squadron-run': 'squadron run by hand (floor)',
 };
 
 export const SCENARIO_LABEL: Record<ScenarioId, string> = {
@@ -30,6 +35,7 @@ export const SCENARIO_LABEL: Record<ScenarioId, string> = {
   enqueue: 'durable enqueue, 256 in flight',
   consume: 'durable consume + ack',
   memory: 'durable queue of 1M × 1 KB, unconsumed',
+  deploy: 'deploy → first successful call (datacenter site)',
 };
 
 export interface Row {
