@@ -7,19 +7,19 @@ import { Agent } from '@squadron/agent';
 import { ControlClient, ApiError, type InstanceRecordBody } from '@squadron/client';
 import { connect, type Client } from '@squadron/sdk';
 import { startSites, silent, waitFor, alive, SQUADRON_BIN, WORKER_DIR, type TestSites } from '@squadron/testkit';
-import { startControl, type TestControl } from './harness.ts';
+import { STORES, startControl, type TestControl } from './harness.ts';
 
 /**
  * Deployments end to end, on one machine: the control plane (SQLite), one broker and one agent
  * per site, and every instance a real `squadron run` process the agent started.
  */
-describe('deployments through agents', () => {
+for (const store of STORES) describe(`deployments through agents (${store} state store)`, () => {
   let control: TestControl;
   let brokers: TestSites;
   let api: ControlClient;
   let caller: Client;
   const agents: Agent[] = [];
-  const logs = mkdtempSync(join(tmpdir(), 'squadron-deploy-'));
+  const logs = mkdtempSync(join(tmpdir(), `squadron-deploy-${store}-`));
 
   const ready = (list: InstanceRecordBody[], release: number) => list.filter((i) => i.release === release && i.state === 'ready');
   const rolledOut = async (release: number, perSite: Record<string, number>) => {
@@ -34,7 +34,7 @@ describe('deployments through agents', () => {
 
   before(async () => {
     brokers = await startSites(['sto', 'gcp-eu']);
-    control = await startControl('sqlite', 'deploy', undefined, 500);
+    control = await startControl(store, `deploy_${store}`, undefined, 500);
     for (const site of ['sto', 'gcp-eu']) control.sites.setBroker(site, brokers.address(site));
     const address = await control.app.listen({ host: '127.0.0.1', port: 0 });
     api = new ControlClient({ url: address, token: control.adminToken });

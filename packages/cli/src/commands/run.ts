@@ -4,6 +4,7 @@ import { runService, resolveBroker, type ServiceDefinition } from '@squadron/sdk
 import { loadService } from '../service-loader.ts';
 import { action } from '../output.ts';
 import { platformUrl } from '../env.ts';
+import { resolveToken } from '../credentials.ts';
 import { onShutdown } from '../shutdown.ts';
 
 interface RunFlags {
@@ -35,7 +36,8 @@ export function registerRun(program: Command): void {
       const orphaned = () => process.exit(1);
       process.once('disconnect', orphaned);
       const definition = await loadService(dir);
-      const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, platformUrl(flags.dataDir)));
+      const url = platformUrl(flags.dataDir);
+      const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, url, resolveToken(url, flags.dataDir)));
       const logger = pino({ name: definition.name, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
       const running = await runService(definition, {
         site: flags.site,
