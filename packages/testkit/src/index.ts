@@ -7,3 +7,4 @@ export { squadron, startSquadron } from './cli.ts';
 export type { CliResult, LiveCommand } from './cli.ts';
 export { freshPostgresDatabase, testPostgresAdminUrl } from './postgres.ts';
 export type { FreshPostgresDatabase } from './postgres.ts';
+export { freePort } from './ports.ts';

@@ -33,6 +33,12 @@ export class AgentRegistry {
   private readonly deadAfterMs: number;
   private readonly lastSeen = new Map<string, number>();
   private readonly versions = new Map<string, number>();
+  /**
+   * Versions start here, at this control plane's start time: a version an agent got from an
+   * earlier run of the control plane never equals one of this run, so its next poll is answered
+   * at once with the whole list, and `after=0` (an agent's first poll) always is.
+   */
+  private readonly epoch = Date.now();
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** instance id → what its agent last reported */
   private readonly observed = new Map<string, InstanceReportBody & { agent: string }>();
@@ -92,7 +98,7 @@ export class AgentRegistry {
   /** Tell these agents' long polls that their lists changed. */
   bump(agents: Iterable<string>): void {
     for (const id of agents) {
-      const v = (this.versions.get(id) ?? 0) + 1;
+      const v = (this.versions.get(id) ?? this.epoch) + 1;
       this.versions.set(id, v);
       for (const w of this.waiters.get(id) ?? []) if (v > w.after) w.wake();
     }
@@ -100,13 +106,12 @@ export class AgentRegistry {
 
   /**
    * The agent's list of instances; if it has not changed since `after`, wait for a change up to
-   * `waitMs`. Versions restart with the control plane, so an `after` from before a restart (one
-   * ahead of the current version) is answered at once.
+   * `waitMs`.
    */
   async assignments(id: string, after: number, waitMs: number): Promise<AssignmentsBody> {
     const site = await this.siteOf(id);
     this.lastSeen.set(id, Date.now());
-    const version = this.versions.get(id) ?? 0;
+    const version = this.versions.get(id) ?? this.epoch;
     if (after === version) {
       await new Promise<void>((resolve) => {
         let set = this.waiters.get(id);
@@ -122,7 +127,7 @@ export class AgentRegistry {
     );
     const config = this.sites.get(site)!;
     return {
-      version: this.versions.get(id) ?? 0,
+      version: this.versions.get(id) ?? this.epoch,
       broker: this.sites.brokerOf(site) ?? null,
       instances: rows.map((r) => ({ id: r.id, service: r.service, release: r.release, path: r.path, site, provisionDelayMs: config.provisionDelayMs })),
     };

@@ -1,0 +1,232 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { ApiError, type AssignmentsBody, type ControlClient } from '@squadron/client';
+import { Backoff } from '@squadron/transport';
+import { AgentError } from './errors.ts';
+import { InstanceSupervisor, type Runner } from './instance-supervisor.ts';
+import { ReportScheduler } from './report-scheduler.ts';
+
+/** What the agent needs of the control plane's client (a fake will do in tests). */
+export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report'>;
+
+export interface AgentOptions {
+  control: AgentControl;
+  site: string;
+  /** This machine's name, as the control plane lists the agent. */
+  host: string;
+  /** Instance slots, overriding the site's default (datacenter sites). */
+  slots?: number;
+  runner: Runner;
+  /** Where each instance's log file goes. */
+  logDir: string;
+  logger: Logger;
+  /** How long a drained instance may take to finish its in-flight requests (default 30 s). */
+  drainGraceMs?: number;
+  /** How long each long poll for assignments waits (default 25 s). */
+  pollWaitMs?: number;
+  /** Delays between attempts while the control plane is unreachable (default 250 ms to 10 s). */
+  retry?: { minMs?: number; maxMs?: number };
+  /** Environment for the instances on top of this process's own. */
+  env?: Readonly<Record<string, string>>;
+}
+
+/** Polls again this soon while instances wait for the site's broker address to be known. */
+const BROKER_WAIT_POLL_MS = 1000;
+/** The last report on stop is best effort: a control plane that is down must not hold it up. */
+const FINAL_REPORT_MS = 2000;
+
+/** The control plane no longer knows this agent id (it forgot it): register again. */
+const forgotten = (err: unknown) => err instanceof ApiError && err.status === 404;
+
+/** Unreachable, overloaded or failing: worth trying again. A 4xx answer will not change. */
+const transient = (err: unknown) => !(err instanceof ApiError) || err.status === 0 || err.status === 408 || err.status === 429 || err.status >= 500;
+
+/**
+ * A site's agent: registers with the control plane, long-polls for the instances it must run,
+ * runs them through an `InstanceSupervisor`, and reports their state at once on every change.
+ * The control plane is not needed to keep things running: while it is unreachable, the
+ * instances keep running and the agent keeps retrying.
+ */
+export class Agent {
+  readonly supervisor: InstanceSupervisor;
+  private readonly log: Logger;
+  private readonly reports: ReportScheduler;
+  private readonly abort = new AbortController();
+  /** Cuts short the long poll in flight when the agent registers again under a new id. */
+  private pollAbort = new AbortController();
+  private readonly backoff: Backoff;
+  private agentId: string | null = null;
+  private version = 0;
+  private waitingForBroker = false;
+  private registering: Promise<string> | null = null;
+  private started = false;
+  private stopped = false;
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.logger;
+    this.backoff = new Backoff(options.retry?.minMs ?? 250, options.retry?.maxMs ?? 10_000);
+    this.reports = new ReportScheduler(() => this.sendReport());
+    this.supervisor = new InstanceSupervisor({
+      runner: options.runner,
+      logDir: options.logDir,
+      logger: options.logger,
+      ...(options.env ? { env: options.env } : {}),
+      onChange: (c) => {
+        this.log.debug({ instance: c.id, from: c.from, to: c.to }, 'instance state changed');
+        this.reports.soon();
+      },
+    });
+  }
+
+  /** The id the control plane gave this agent; null until registered. */
+  get id(): string | null {
+    return this.agentId;
+  }
+
+  /**
+   * Register (retrying while the control plane is unreachable), then run in the background until
+   * `stop()`. Resolves with the agent's id; rejects with `AgentError` if the control plane refuses
+   * the registration or `stop()` is called first.
+   */
+  async start(): Promise<string> {
+    if (this.started) throw new AgentError('STARTED', 'start() was already called on this agent');
+    this.started = true;
+    const id = await this.register(null);
+    void this.pollLoop();
+    return id;
+  }
+
+  /** Stop polling, drain every instance, resolve when every child has exited. */
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      this.stopped = true;
+      this.abort.abort();
+      this.log.info({ instances: this.supervisor.ids().length }, 'agent stopping: draining its instances');
+      await this.supervisor.stopAll(this.options.drainGraceMs ?? 30_000);
+      void this.reports.stop();
+      if (this.agentId) await Promise.race([this.sendReport(), sleep(FINAL_REPORT_MS, undefined, { ref: false })]);
+      this.log.info('agent stopped');
+    })());
+  }
+
+  /** Register, or register again once the control plane forgot `staleId` (once for all callers). */
+  private register(staleId: string | null): Promise<string> {
+    if (staleId !== null && this.agentId !== staleId && this.agentId !== null) return Promise.resolve(this.agentId);
+    return (this.registering ??= this.registerWithRetry().finally(() => (this.registering = null)));
+  }
+
+  private async registerWithRetry(): Promise<string> {
+    const { control, site, host, slots } = this.options;
+    const backoff = new Backoff(this.backoff.minMs, this.backoff.maxMs);
+    for (;;) {
+      if (this.stopped) throw new AgentError('STOPPED', 'the agent was stopped before it registered');
+      try {
+        const r = await control.registerAgent({ site, host, ...(slots !== undefined ? { slots } : {}) });
+        if (this.stopped) throw new AgentError('STOPPED', 'the agent was stopped before it registered');
+        this.agentId = r.id;
+        this.version = 0;
+        this.pollAbort.abort();
+        // Half the period, so that a slow report still arrives in time.
+        this.reports.every(Math.max(100, Math.floor(r.reportEveryMs / 2)));
+        this.reports.soon();
+        this.log.info({ agent: r.id, site, host, control: control.url }, 'agent registered');
+        return r.id;
+      } catch (err) {
+        if (err instanceof AgentError) throw err;
+        if (!transient(err)) {
+          const what = err instanceof Error ? err.message : String(err);
+          throw new AgentError('REFUSED', `the control plane at ${control.url} refused to register an agent for site '${site}': ${what}. Check the site name and the token (--token or SQUADRON_TOKEN)`, { cause: err });
+        }
+        const delay = backoff.next();
+        this.log.warn({ err: (err as Error).message, retryInMs: delay },
+          `cannot register with the control plane at ${control.url}; retrying. Check that it is running and that --control points at it`);
+        await this.pause(delay);
+      }
+    }
+  }
+
+  private async pollLoop(): Promise<void> {
+    const { control } = this.options;
+    let outage = false;
+    while (!this.stopped) {
+      const id = this.agentId!;
+      const after = this.version;
+      try {
+        const waitMs = this.waitingForBroker ? BROKER_WAIT_POLL_MS : (this.options.pollWaitMs ?? 25_000);
+        this.pollAbort = new AbortController();
+        const body = await control.assignments(id, after, waitMs, AbortSignal.any([this.abort.signal, this.pollAbort.signal]));
+        if (this.stopped) break;
+        if (outage) this.log.info('control plane reachable again');
+        outage = false;
+        this.backoff.reset();
+        if (this.agentId !== id) continue; // registered again meanwhile: this list is stale
+        this.version = body.version;
+        this.reconcile(body);
+      } catch (err) {
+        if (this.stopped) break;
+        if (this.agentId !== id) continue; // registered again meanwhile: poll under the new id
+        if (forgotten(err)) {
+          this.log.warn({ agent: id }, 'the control plane does not know this agent any more; registering again');
+          await this.register(id).catch((e: unknown) => this.retryLater(e, true));
+          continue;
+        }
+        outage = true;
+        await this.retryLater(err, false);
+      }
+    }
+  }
+
+  private async retryLater(err: unknown, registering: boolean): Promise<void> {
+    if (this.stopped) return;
+    const delay = this.backoff.next();
+    this.log.warn({ err: (err as Error).message, retryInMs: delay, instances: this.supervisor.ids().length },
+      `${registering ? 'cannot register again' : 'cannot get assignments'} from the control plane at ${this.options.control.url}; instances keep running, retrying`);
+    await this.pause(delay);
+  }
+
+  /** Start what is newly listed, drain what is no longer listed. */
+  private reconcile(body: AssignmentsBody): void {
+    const listed = new Set(body.instances.map((a) => a.id));
+    for (const id of this.supervisor.ids()) {
+      if (listed.has(id) || this.supervisor.stateOf(id) === 'draining') continue;
+      this.log.info({ instance: id }, 'instance no longer assigned: draining it');
+      void this.supervisor.drain(id, this.options.drainGraceMs ?? 30_000);
+    }
+    let waiting = 0;
+    for (const a of body.instances) {
+      if (this.supervisor.has(a.id)) continue;
+      if (body.broker === null) {
+        waiting++;
+        continue;
+      }
+      this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs }, 'starting instance');
+      this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker: body.broker }, a.provisionDelayMs);
+    }
+    if (waiting > 0 && !this.waitingForBroker) {
+      this.log.warn({ instances: waiting }, `the broker address of site '${this.options.site}' is not known yet; instances wait for it`);
+    }
+    this.waitingForBroker = waiting > 0;
+  }
+
+  /** Never rejects: a failed report is logged and the next one carries the state. */
+  private async sendReport(): Promise<void> {
+    const id = this.agentId;
+    if (id === null) return;
+    try {
+      await this.options.control.report(id, { instances: this.supervisor.snapshot() });
+    } catch (err) {
+      if (forgotten(err) && !this.stopped) {
+        this.log.warn({ agent: id }, 'the control plane does not know this agent any more; registering again');
+        this.register(id).catch(() => { /* the poll loop retries */ });
+        return;
+      }
+      this.log.debug({ err: (err as Error).message }, 'report failed; the next one will carry the state');
+    }
+  }
+
+  /** Sleep, cut short by `stop()`. */
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,285 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { InstanceExitBody, InstanceReportBody, InstanceState, ServiceInterfaceBody } from '@squadron/client';
+import type { InstanceInfo } from '@squadron/protocol';
+import { Backoff } from '@squadron/transport';
+import { SupervisorError } from './errors.ts';
+import { CpuSampler, readRssBytes } from './proc-stats.ts';
+
+/** How to run `squadron run`: the CLI passes its own entry script, so this package needs no CLI. */
+export interface Runner {
+  script: string;
+  execArgv: readonly string[];
+}
+
+/** One instance to run. */
+export interface InstanceSpec {
+  id: string;
+  /** The service folder. */
+  path: string;
+  site: string;
+  /** The site broker's address. */
+  broker: string;
+}
+
+/** A state transition; `null` is "not supervised" (before start, after it exited for good). */
+export interface InstanceChange {
+  id: string;
+  from: InstanceState | null;
+  to: InstanceState | null;
+  /** Set when the transition is the process exiting (to `crashed` or `null`). */
+  exit: InstanceExitBody | null;
+  /** To `crashed`: when it will be started again. */
+  restartInMs: number | null;
+}
+
+export interface SupervisorOptions {
+  runner: Runner;
+  /** One log file per instance is appended here (`<id>.log`, stdout and stderr). */
+  logDir: string;
+  /** Called on every state transition, so that the agent can report at once. */
+  onChange?: (change: InstanceChange) => void;
+  /** Environment for the instances on top of this process's own. */
+  env?: Readonly<Record<string, string>>;
+  /** Restart delays: `minMs` (default 100) doubling up to `maxMs` (default 30 s). */
+  restart?: { minMs?: number; maxMs?: number };
+  /** Exits before ready, in a row, that make an instance `crashLoop` (default 3). */
+  crashLoopAfter?: number;
+  logger?: Logger;
+}
+
+/** What the runner sends once its instance registered with the broker. */
+interface ReadyMessage {
+  type: 'ready';
+  instance: InstanceInfo;
+  interface?: ServiceInterfaceBody;
+}
+
+interface Managed {
+  spec: InstanceSpec;
+  state: InstanceState;
+  child: ChildProcess | null;
+  /** Resolves when the current child has exited (and been reaped). */
+  exited: Promise<void> | null;
+  cpu: CpuSampler | null;
+  restarts: number;
+  /** Exits before ready since the last ready. */
+  failures: number;
+  crashLoop: boolean;
+  lastExit: InstanceExitBody | null;
+  readyAt: number | null;
+  iface: ServiceInterfaceBody | null;
+  backoff: Backoff;
+  /** The provisioning delay or the restart delay. */
+  timer: NodeJS.Timeout | null;
+  draining: Promise<void> | null;
+}
+
+const isReady = (m: unknown): m is ReadyMessage =>
+  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'ready' && typeof (m as { instance?: unknown }).instance === 'object';
+
+/**
+ * Runs service instances as child processes of `squadron run` and keeps them running. A child
+ * that exits on its own is restarted: at once if it had become ready (it crashed once), with a
+ * doubling delay if it died while starting (its code or config is broken, so it is flagged
+ * `crashLoop` after a few in a row). Every child is waited for, so none is left a zombie, and
+ * each has an IPC channel to this process, so that none outlives it: the runner exits when the
+ * channel closes.
+ */
+export class InstanceSupervisor {
+  private readonly instances = new Map<string, Managed>();
+  private closed = false;
+
+  constructor(private readonly options: SupervisorOptions) {
+    mkdirSync(options.logDir, { recursive: true });
+  }
+
+  /** Start an instance, after `delayMs` (state `pending` until then). */
+  start(spec: InstanceSpec, delayMs = 0): void {
+    if (this.closed) throw new SupervisorError(`cannot start instance ${spec.id}: the supervisor is stopping`);
+    if (this.instances.has(spec.id)) throw new SupervisorError(`instance ${spec.id} is already supervised`);
+    const { minMs = 100, maxMs = 30_000 } = this.options.restart ?? {};
+    const m: Managed = {
+      spec: { ...spec }, state: 'pending', child: null, exited: null, cpu: null, restarts: 0, failures: 0, crashLoop: false,
+      lastExit: null, readyAt: null, iface: null, backoff: new Backoff(minMs, maxMs), timer: null, draining: null,
+    };
+    this.instances.set(spec.id, m);
+    if (delayMs > 0) {
+      this.emit(m, null, 'pending');
+      m.timer = setTimeout(() => this.launch(m), delayMs);
+    } else {
+      this.launch(m, null);
+    }
+  }
+
+  has(id: string): boolean {
+    return this.instances.has(id);
+  }
+
+  /** The instance's state, or undefined when it is not supervised. */
+  stateOf(id: string): InstanceState | undefined {
+    return this.instances.get(id)?.state;
+  }
+
+  ids(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  /** Pids of the children alive now. */
+  pids(): number[] {
+    return [...this.instances.values()].flatMap((m) => (m.child?.pid ? [m.child.pid] : []));
+  }
+
+  /** Every supervised instance, with memory and CPU sampled now (null where /proc is missing). */
+  snapshot(): InstanceReportBody[] {
+    const now = Date.now();
+    return [...this.instances.values()].map((m) => {
+      const pid = m.child?.pid ?? null;
+      return {
+        id: m.spec.id,
+        state: m.state,
+        pid,
+        rssBytes: pid === null ? null : readRssBytes(pid),
+        cpuPercent: m.cpu?.sample(now) ?? null,
+        restarts: m.restarts,
+        crashLoop: m.crashLoop,
+        lastExit: m.lastExit,
+        readyAt: m.readyAt,
+        ...(m.iface ? { interface: m.iface } : {}),
+      };
+    });
+  }
+
+  /**
+   * Stop an instance for good: SIGTERM (the runner leaves the registry and finishes its in-flight
+   * requests), SIGKILL after `graceMs`. Resolves once it exited; it is not restarted.
+   */
+  drain(id: string, graceMs: number): Promise<void> {
+    const m = this.instances.get(id);
+    if (!m) return Promise.resolve();
+    if (m.draining) return m.draining;
+    if (m.timer) clearTimeout(m.timer);
+    m.timer = null;
+    const { child, exited } = m;
+    if (!child || !exited) {
+      // Waiting to start or to restart: nothing runs, so it is gone at once.
+      this.instances.delete(id);
+      this.emit(m, m.state, null);
+      return (m.draining = Promise.resolve());
+    }
+    const from = m.state;
+    m.state = 'draining';
+    this.emit(m, from, 'draining');
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => {
+      this.options.logger?.warn({ instance: id, graceMs }, 'instance did not stop within its grace period; killing it');
+      child.kill('SIGKILL');
+    }, graceMs);
+    return (m.draining = exited.then(() => clearTimeout(killer)));
+  }
+
+  /** Drain every instance and start no more; resolves when every child has exited. */
+  async stopAll(graceMs: number): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.ids().map((id) => this.drain(id, graceMs)));
+  }
+
+  private launch(m: Managed, from: InstanceState | null = m.state): void {
+    m.timer = null;
+    const { spec } = m;
+    let child: ChildProcess;
+    try {
+      const log = openSync(join(this.options.logDir, `${spec.id.replace(/[^\w.-]/g, '_')}.log`), 'a');
+      try {
+        writeSync(log, `--- ${new Date().toISOString()} starting ${spec.id} (restarts: ${m.restarts})\n`);
+        child = fork(this.options.runner.script, ['run', spec.path, '--site', spec.site, '--broker', spec.broker, '--instance-id', spec.id], {
+          stdio: ['ignore', log, log, 'ipc'],
+          execArgv: [...this.options.runner.execArgv],
+          env: { ...process.env, ...this.options.env },
+        });
+      } finally {
+        closeSync(log);
+      }
+    } catch (err) {
+      // No process (log dir gone, no more pids): counted as a failed start, retried with backoff.
+      this.options.logger?.error({ instance: spec.id, err }, 'could not start the instance process');
+      this.afterExit(m, from, { code: null, signal: null, at: Date.now() }, false);
+      return;
+    }
+    m.child = child;
+    m.state = 'starting';
+    m.readyAt = null;
+    m.cpu = child.pid === undefined ? null : new CpuSampler(child.pid);
+    let readySinceStart = false;
+    let done = false;
+    m.exited = new Promise<void>((resolve) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (done) return;
+        done = true;
+        if (m.child === child) {
+          m.child = null;
+          m.cpu = null;
+          this.afterExit(m, m.state, { code, signal, at: Date.now() }, readySinceStart);
+        }
+        resolve();
+      };
+      child.once('exit', onExit);
+      child.on('error', (err) => {
+        this.options.logger?.error({ instance: spec.id, err }, 'instance process error');
+        // A child that could not be spawned emits no exit.
+        if (child.pid === undefined) onExit(null, null);
+      });
+    });
+    child.on('message', (msg: unknown) => {
+      if (!isReady(msg) || m.child !== child) return;
+      readySinceStart = true;
+      m.readyAt = Date.now();
+      m.iface = msg.interface ?? {
+        methods: msg.instance.methods.map((x) => x.name),
+        topics: [...msg.instance.topics],
+        queues: [],
+      };
+      m.failures = 0;
+      m.crashLoop = false;
+      m.backoff.reset();
+      if (m.state === 'starting') {
+        m.state = 'ready';
+        this.emit(m, 'starting', 'ready');
+      }
+    });
+    this.emit(m, from, 'starting');
+  }
+
+  /** The instance's process is gone: forget it if it was told to stop, else restart it later. */
+  private afterExit(m: Managed, from: InstanceState | null, exit: InstanceExitBody, wasReady: boolean): void {
+    m.lastExit = exit;
+    if (from === 'draining' || this.closed) {
+      this.instances.delete(m.spec.id);
+      this.emit(m, from, null, exit);
+      return;
+    }
+    // A ready instance had its backoff reset when it became ready, so it comes back at once.
+    if (!wasReady && ++m.failures >= (this.options.crashLoopAfter ?? 3)) m.crashLoop = true;
+    const delay = m.backoff.next();
+    m.state = 'crashed';
+    this.options.logger?.warn(
+      { instance: m.spec.id, code: exit.code, signal: exit.signal, wasReady, crashLoop: m.crashLoop, restartInMs: delay },
+      wasReady ? 'instance exited; restarting it' : 'instance exited before it was ready; restarting it after a delay',
+    );
+    m.timer = setTimeout(() => {
+      m.restarts++;
+      this.launch(m);
+    }, delay);
+    this.emit(m, from, 'crashed', exit, delay);
+  }
+
+  private emit(m: Managed, from: InstanceState | null, to: InstanceState | null, exit: InstanceExitBody | null = null, restartInMs: number | null = null): void {
+    try {
+      this.options.onChange?.({ id: m.spec.id, from, to, exit, restartInMs });
+    } catch (err) {
+      this.options.logger?.error({ err, instance: m.spec.id }, 'instance change listener failed');
+    }
+  }
+}
