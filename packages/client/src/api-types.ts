@@ -178,13 +178,8 @@ export interface InstanceExitBody {
   at: number;
 }
 
-export interface InstanceRecordBody {
-  id: string;
-  service: string;
-  release: number;
-  site: string;
-  agent: string | null;
-  state: InstanceState;
+/** What an agent observes of an instance's process. */
+export interface InstanceObservation {
   pid: number | null;
   rssBytes: number | null;
   /** Share of one core over the agent's last sample, 0-100 (or more with threads). */
@@ -192,8 +187,18 @@ export interface InstanceRecordBody {
   restarts: number;
   crashLoop: boolean;
   lastExit: InstanceExitBody | null;
-  createdAt: number;
+  /** When its current process became ready. */
   readyAt: number | null;
+}
+
+export interface InstanceRecordBody extends InstanceObservation {
+  id: string;
+  service: string;
+  release: number;
+  site: string;
+  agent: string | null;
+  state: InstanceState;
+  createdAt: number;
 }
 
 export interface AuditBody {
@@ -254,16 +259,9 @@ export interface AssignmentsBody {
 }
 
 /** What an agent says of one instance it runs. */
-export interface InstanceReportBody {
+export interface InstanceReportBody extends InstanceObservation {
   id: string;
-  state: 'pending' | 'starting' | 'ready' | 'crashed' | 'draining';
-  pid: number | null;
-  rssBytes: number | null;
-  cpuPercent: number | null;
-  restarts: number;
-  crashLoop: boolean;
-  lastExit: InstanceExitBody | null;
-  readyAt: number | null;
+  state: InstanceState;
   /** What the instance's definition declares (sent once it is ready). */
   interface?: ServiceInterfaceBody;
 }

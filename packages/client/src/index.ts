@@ -4,6 +4,6 @@ export type {
   SiteKind, HealthBody, SiteBody, SitesBody, StatusBody, SiteStatusBody, InstanceBody, SubscriptionBody, ErrorBody,
   QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody, ServiceInterfaceBody, ServiceBody,
   CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceState, InstanceExitBody,
-  InstanceRecordBody, AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentBody, AssignmentsBody,
+  InstanceObservation, InstanceRecordBody, AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentBody, AssignmentsBody,
   InstanceReportBody, AgentReportRequest,
 } from './api-types.ts';
