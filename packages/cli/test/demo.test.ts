@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StatusBody } from '@squadron/client';
+import type { ServiceBody, StatusBody } from '@squadron/client';
 import { squadron, startSquadron, waitFor, alive, type LiveCommand } from '@squadron/testkit';
 
 describe('squadron up --demo (what npm start runs)', () => {
@@ -23,6 +23,15 @@ describe('squadron up --demo (what npm start runs)', () => {
     const services = status.services.map((s) => s.name).sort();
     assert.deepEqual(services, ['catalog', 'follow', 'notifications', 'playlists', 'search', 'users']);
     for (const s of status.services) assert.deepEqual(s.instances.map((i) => i.site).sort(), ['gcp-eu', 'sto'], s.name);
+
+    // Made through the API as a squad's own changes would be: owners from squads.yaml, a release each, audited.
+    const catalog = JSON.parse((await squadron(['services', 'list', '--json'], env)).stdout) as { services: ServiceBody[] };
+    assert.deepEqual(catalog.services.map((s) => [s.name, s.squad, s.release]), [
+      ['catalog', 'catalog', 1], ['follow', 'social', 1], ['notifications', 'engagement', 1],
+      ['playlists', 'collections', 1], ['search', 'discovery', 1], ['users', 'identity', 1],
+    ]);
+    const audit = JSON.parse((await squadron(['audit', '--json'], env)).stdout) as { entries: Array<{ action: string }> };
+    assert.equal(audit.entries.filter((e) => e.action === 'service.deploy').length, 6);
 
     const user = await squadron(['call', 'users', 'create', '{"name":"ada"}'], env);
     assert.equal(user.code, 0, user.stderr);
