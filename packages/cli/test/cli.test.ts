@@ -34,6 +34,13 @@ describe('the squadron command against a running platform', () => {
     assert.match(up.stdout(), /squadron ready: 2 instances in 2 sites/);
   });
 
+  it('lists the sites with their capacity: datacenter slots, cloud elastic', async () => {
+    const r = await squadron(['sites'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sto\s+datacenter\s+16 slots per agent \(15 free\)\s+1\s+1\s+tcp:/m);
+    assert.match(r.stdout, /^gcp-eu\s+cloud\s+elastic \(\+2\.0 s to provision\)\s+1\s+1\s+tcp:/m);
+  });
+
   it('calls a method and prints the reply as JSON', async () => {
     const r = await squadron(['call', 'worker', 'echo', '{"name":"ada"}'], env);
     assert.equal(r.code, 0, r.stderr);

@@ -14,6 +14,10 @@ export interface SiteBody {
   name: string;
   kind: SiteKind;
   broker: { address: string } | null;
+  /** Instance slots per agent (datacenter sites); null: elastic (cloud sites). */
+  slots: number | null;
+  /** How long a new instance waits for capacity before it starts (cloud sites). */
+  provisionDelayMs: number;
 }
 
 export interface SitesBody {

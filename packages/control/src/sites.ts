@@ -30,7 +30,7 @@ export class Sites {
   list(): SiteBody[] {
     return this.config.sites.map((s) => {
       const address = this.brokers.get(s.name);
-      return { name: s.name, kind: s.kind, broker: address ? { address } : null };
+      return { name: s.name, kind: s.kind, broker: address ? { address } : null, slots: s.slots, provisionDelayMs: s.provisionDelayMs };
     });
   }
 

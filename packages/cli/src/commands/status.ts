@@ -42,8 +42,14 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (flags: ListFlags) => {
-      const { sites } = await api(flags).sites();
+      const client = api(flags);
+      const [{ sites }, { agents }] = await Promise.all([client.sites(), client.agents()]);
       if (flags.json) return printJson({ sites });
-      printTable(['SITE', 'KIND', 'BROKER'], sites.map((s) => [s.name, s.kind, s.broker?.address ?? '-']));
+      printTable(['SITE', 'KIND', 'CAPACITY', 'AGENTS', 'INSTANCES', 'BROKER'], sites.map((s) => {
+        const mine = agents.filter((a) => a.site === s.name && a.up);
+        const used = mine.reduce((n, a) => n + a.instances, 0);
+        const capacity = s.slots === null ? `elastic (+${(s.provisionDelayMs / 1000).toFixed(1)} s to provision)` : `${s.slots} slots per agent (${mine.length * s.slots - used} free)`;
+        return [s.name, s.kind, capacity, mine.length, used, s.broker?.address ?? '-'];
+      }));
     }));
 }

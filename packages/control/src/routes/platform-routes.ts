@@ -7,11 +7,13 @@ import { NotFoundError } from '../control-errors.ts';
 
 const siteSchema = {
   type: 'object',
-  required: ['name', 'kind', 'broker'],
+  required: ['name', 'kind', 'broker', 'slots', 'provisionDelayMs'],
   properties: {
     name: { type: 'string' },
     kind: { type: 'string', enum: ['datacenter', 'cloud'] },
     broker: { anyOf: [{ type: 'null' }, { type: 'object', required: ['address'], properties: { address: { type: 'string' } } }] },
+    slots: { anyOf: [{ type: 'null' }, { type: 'integer' }] },
+    provisionDelayMs: { type: 'integer' },
   },
 } as const;
 
