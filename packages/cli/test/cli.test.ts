@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryBroker } from '@squadron/control';
@@ -32,6 +32,17 @@ describe('the squadron command against a running platform', () => {
   it('prints the API address and a ready line', () => {
     assert.match(up.stdout(), /API http:\/\/127\.0\.0\.1:\d+/);
     assert.match(up.stdout(), /squadron ready: 2 instances in 2 sites/);
+  });
+
+  it('refuses to deploy a folder whose code would load as CommonJS, saying how to fix it', async () => {
+    const folder = join(dataDir, 'no-module', 'greeter');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'index.ts'), "import { defineService } from '@squadron/sdk';\nexport default defineService({ name: 'greeter', methods: {} });\n");
+    assert.equal((await squadron(['services', 'create', 'greeter', '--squad', 'local'], env)).code, 0);
+    const r = await squadron(['deploy', 'greeter', '--path', folder, '--sites', 'sto'], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr.trim(), /^BAD_REQUEST: .*would load as CommonJS; services are ES modules: add a package.json with "type": "module"/);
+    assert.equal(JSON.parse((await squadron(['services', 'show', 'greeter', '--json'], env)).stdout).release, null, 'nothing was deployed');
   });
 
   it('lists the sites with their capacity: datacenter slots, cloud elastic', async () => {
