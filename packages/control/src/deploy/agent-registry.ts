@@ -89,10 +89,20 @@ export class AgentRegistry {
     });
   }
 
-  /** Agents that went quiet since they were last looked at. */
-  async silentAgents(): Promise<string[]> {
-    const rows = await this.db.query<{ id: string; last_seen_at: number }>('SELECT id, last_seen_at FROM agents');
-    return rows.filter((r) => !this.isUp(r.id, r.last_seen_at)).map((r) => r.id);
+  /**
+   * Forget agents silent for `afterMs` (default a minute) that run nothing any more: an agent
+   * that was replaced (a machine gone, a platform restarted) leaves the list once its instances
+   * have been placed elsewhere.
+   */
+  async pruneGone(afterMs = 60_000): Promise<void> {
+    const cutoff = Date.now() - afterMs;
+    const rows = await this.db.query<{ id: string }>('SELECT a.id FROM agents a WHERE a.last_seen_at < $1 AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.agent = a.id)', [cutoff]);
+    for (const { id } of rows) {
+      if ((this.lastSeen.get(id) ?? 0) >= cutoff) continue;
+      await this.db.query('DELETE FROM agents WHERE id = $1', [id]);
+      this.lastSeen.delete(id);
+      this.versions.delete(id);
+    }
   }
 
   /** Tell these agents' long polls that their lists changed. */

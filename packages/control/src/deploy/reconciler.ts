@@ -83,8 +83,9 @@ export class Reconciler {
     });
   }
 
-  /** Every deployed service, and every service with instances left. */
+  /** Every deployed service, and every service with instances left; then agents long gone. */
   async sweep(): Promise<void> {
+    await this.agents.pruneGone().catch((err: unknown) => this.logger.warn({ err }, 'could not prune agents that are gone'));
     const rows = await this.db.query<{ name: string }>(
       'SELECT name FROM services WHERE release IS NOT NULL UNION SELECT DISTINCT service AS name FROM instances',
     ).catch(() => []);
