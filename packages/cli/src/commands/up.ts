@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { SquadronError } from '@squadron/protocol';
 import { loadConfig } from '@squadron/control';
 import type { ControlClient } from '@squadron/client';
 import { action, parseIntFlag } from '../output.ts';
@@ -42,7 +43,7 @@ export function registerUp(program: Command): void {
       });
       try {
         await platform.start();
-        const ready = await allReady(platform.client(), seeds.map((s) => s.service), say);
+        const ready = await allReady(platform.client(), seeds.map((s) => s.service), say, join(dataDir(flags.dataDir), 'logs'));
         started = true;
         process.stdout.write(`squadron ready: ${ready} instances in ${config.sites.length} sites, API ${platform.url} (${((Date.now() - began) / 1000).toFixed(1)} s). Try: npx squadron status\n`);
       } catch (err) {
@@ -54,12 +55,19 @@ export function registerUp(program: Command): void {
     }));
 }
 
-/** Wait until every instance of these services is ready, saying how far along it is. */
-async function allReady(api: ControlClient, services: string[], say: (line: string) => void): Promise<number> {
+/**
+ * Wait until every instance of these services is ready, saying how far along it is; an instance
+ * that crash-loops stops the wait with its name and where its log is.
+ */
+async function allReady(api: ControlClient, services: string[], say: (line: string) => void, logs: string): Promise<number> {
   let shown = -1;
   for (;;) {
     const lists = await Promise.all(services.map((s) => api.instances(s)));
     const all = lists.flatMap((l) => l.instances).filter((i) => i.state !== 'draining');
+    const looping = all.find((i) => i.crashLoop);
+    if (looping) {
+      throw new SquadronError('CRASH_LOOP', `instance ${looping.id} of ${looping.service} keeps exiting before it is ready; its log is ${join(logs, `agent-${looping.site}`, `${looping.id}.log`)}`);
+    }
     const ready = all.filter((i) => i.state === 'ready').length;
     const wanted = (await Promise.all(services.map((s) => api.service(s)))).reduce((n, s) => n + Object.values(s.desired).reduce((a, b) => a + b, 0), 0);
     if (ready >= wanted) return ready;
