@@ -15,6 +15,7 @@ export const ErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   UNAVAILABLE: 'UNAVAILABLE',
   CLOSED: 'CLOSED',
+  AUTH_FAILED: 'AUTH_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -132,6 +133,17 @@ export class ClosedError extends SquadronError {
   }
 }
 
+/**
+ * The peer's identity was not proven: no credential, a forged, expired or revoked one, or a
+ * proof that does not sign this connection's nonce. The connection is closed.
+ */
+export class AuthFailedError extends SquadronError {
+  override readonly name = 'AuthFailedError';
+  constructor(message: string, options: SquadronErrorOptions = {}) {
+    super(ErrorCode.AUTH_FAILED, message, options);
+  }
+}
+
 /** Wire form of an error: [code, message, retryable, details]. */
 export type WireError = [string, string, boolean, Record<string, unknown> | null];
 
@@ -164,6 +176,7 @@ export function errorFromWire(wire: unknown): SquadronError {
     case ErrorCode.BAD_REQUEST: return new BadRequestError(message, options);
     case ErrorCode.PROTOCOL_ERROR: return new ProtocolError(message, options);
     case ErrorCode.UNAVAILABLE: return new UnavailableError(message);
+    case ErrorCode.AUTH_FAILED: return new AuthFailedError(message, options);
     default: return new SquadronError(code, message, options);
   }
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
   HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError, UnavailableError,
-  ClosedError, errorToWire, errorFromWire, encode, decode,
+  ClosedError, AuthFailedError, errorToWire, errorFromWire, encode, decode,
 } from '../src/index.ts';
 
 const DOC_PATH = new URL('../../../docs/errors.md', import.meta.url);
@@ -43,6 +43,7 @@ const samples: Record<ErrorCode, SquadronError[]> = {
   CONNECTION_LOST: [new ConnectionLostError('connection reset', true), new ConnectionLostError('cannot connect', false)],
   UNAVAILABLE: [new UnavailableError('instance i-1 is draining')],
   CLOSED: [new ClosedError(), new ClosedError('client is closed')],
+  AUTH_FAILED: [new AuthFailedError('credential expired at 2026-01-01T00:00:00Z', { details: { reason: 'expired' } })],
 };
 
 describe('docs/errors.md', () => {
