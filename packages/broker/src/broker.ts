@@ -8,6 +8,7 @@ import {
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
+import { mustMatch, type CredentialVerifier, type Identity, type VerifiedPeer } from '@squadron/identity';
 import { Registry } from './registry.ts';
 import { TopicTable, type Forwarder } from './pubsub.ts';
 import { PeerLink } from './peer-link.ts';
@@ -32,11 +33,20 @@ export interface BrokerOptions {
   dataDir?: string;
   /** Test fault hook for the durable log (see DurableLog). */
   simulatePowerLoss?: boolean;
+  /**
+   * Identity checks. With `verifier`, every connection must prove a credential the control
+   * plane signed (AUTH_FAILED and closed otherwise); `self` is this broker's own identity, which
+   * it proves to the other sites' brokers. Without, the broker trusts what peers claim (a
+   * broker on a developer's machine, tests).
+   */
+  identity?: { verifier: CredentialVerifier; self?: Identity };
 }
 
 interface Session {
   conn: Connection;
   auth: AuthBody;
+  /** Who the credential says the peer is, when identities are checked. */
+  peer: VerifiedPeer | null;
   instances: Set<string>;
   unwatch: Array<() => void>;
   lastSeen: number;
@@ -53,6 +63,8 @@ export class Broker implements Forwarder {
   private readonly topics: TopicTable;
   private readonly links = new Map<string, PeerLink>();
   private readonly sessions = new Set<Session>();
+  /** Connections still in their handshake, or refused and closing: stop() ends them too. */
+  private readonly handshaking = new Set<Connection>();
   private readonly server: net.Server;
   private readonly limits: WireLimits;
   private readonly heartbeatMs: number;
@@ -113,7 +125,7 @@ export class Broker implements Forwarder {
     }
     for (const [site, address] of Object.entries(peers)) {
       if (site === this.site || this.links.has(site)) continue;
-      const link = new PeerLink(site, address, this.site, this.registry, this.topics, this.log, this.heartbeatMs);
+      const link = new PeerLink(site, address, this.site, this.registry, this.topics, this.log, this.heartbeatMs, undefined, this.options.identity?.self);
       this.links.set(site, link);
       if (!this.siteOrder.includes(site)) this.siteOrder.push(site);
       link.start();
@@ -124,6 +136,7 @@ export class Broker implements Forwarder {
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const link of this.links.values()) link.stop();
     for (const s of this.sessions) s.conn.close('CLOSED', 'broker stopping');
+    for (const conn of this.handshaking) conn.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.dispatcher?.stop();
     await this.store?.close();
@@ -160,13 +173,24 @@ export class Broker implements Forwarder {
 
   private accept(socket: net.Socket): void {
     const conn = new Connection(socket, { limits: this.limits });
-    acceptHandshake(conn, { site: this.site, server: 'broker', sites: () => this.siteOrder })
-      .then((auth) => this.open(conn, auth))
+    this.handshaking.add(conn);
+    conn.onClose(() => this.handshaking.delete(conn));
+    const verifier = this.options.identity?.verifier;
+    let peer: VerifiedPeer | null = null;
+    const verify = verifier && (async (auth: AuthBody, nonce: string) => {
+      peer = await verifier.verify(auth.credential, auth.proof, nonce);
+      mustMatch(peer, auth);
+    });
+    acceptHandshake(conn, { site: this.site, server: 'broker', sites: () => this.siteOrder, ...(verify ? { verify } : {}) })
+      .then((auth) => {
+        this.handshaking.delete(conn);
+        this.open(conn, auth, peer);
+      })
       .catch((err: Error) => this.log.debug({ remote: conn.remote, err: err.message }, 'handshake refused'));
   }
 
-  private open(conn: Connection, auth: AuthBody): void {
-    const session: Session = { conn, auth, instances: new Set(), unwatch: [], lastSeen: Date.now() };
+  private open(conn: Connection, auth: AuthBody, peer: VerifiedPeer | null): void {
+    const session: Session = { conn, auth, peer, instances: new Set(), unwatch: [], lastSeen: Date.now() };
     this.sessions.add(session);
     conn.onFrame = (kind, id, body) => {
       session.lastSeen = Date.now();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { FrameKind, decode, asRegistryEvent, asInterest, encodeEnvelopeField } from '@squadron/protocol';
 import { Backoff, Connection, connectHandshake, dial } from '@squadron/transport';
+import type { Identity } from '@squadron/identity';
 import type { Registry } from './registry.ts';
 import type { TopicTable } from './pubsub.ts';
 
@@ -31,6 +32,8 @@ export class PeerLink {
     private readonly heartbeatMs = 1000,
     /** Unread bytes toward the other site past which its publishes are dropped and counted. */
     private readonly maxBacklogBytes = 4 * 1024 * 1024,
+    /** This broker's identity, proven to the other site's broker when identities are checked. */
+    private readonly identity?: Identity,
   ) {}
 
   get up(): boolean {
@@ -62,7 +65,8 @@ export class PeerLink {
     try {
       const socket = await dial(this.address);
       const conn = new Connection(socket);
-      await connectHandshake(conn, { role: 'broker', site: this.localSite, name: `broker:${this.localSite}` });
+      const auth = { role: 'broker' as const, site: this.localSite, name: `broker:${this.localSite}` };
+      await connectHandshake(conn, this.identity ? (hello) => ({ ...auth, ...this.identity!.prove(hello.nonce) }) : auth);
       if (this.stopped) {
         conn.close();
         return;

@@ -24,6 +24,10 @@ export interface AuthBody {
   /** Service and instance id when role = 'instance'. */
   service?: string;
   instance?: string;
+  /** The connecting side's credential (a JWT the control plane signed), where identity is checked. */
+  credential?: string;
+  /** Its holder's signature over Hello's nonce (base64url). */
+  proof?: string;
 }
 
 export interface ReadyBody {
@@ -89,6 +93,7 @@ export function asAuth(v: unknown): AuthBody {
   if (!o || typeof o !== 'object' || typeof o.version !== 'number' || !isString(o.role) || !isString(o.site) || !isString(o.name)) fail('auth');
   if (!['client', 'instance', 'broker', 'control'].includes(o.role)) fail('auth');
   if (o.role === 'instance' && (!isString(o.service) || !isString(o.instance))) fail('auth');
+  if ((o.credential !== undefined && !isString(o.credential, 8192)) || (o.proof !== undefined && !isString(o.proof, 1024))) fail('auth');
   return o as AuthBody;
 }
 

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import {
-  FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError,
-  type AuthBody, type InstanceInfo, type RegistryEvent,
+  FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError, AuthFailedError,
+  type InstanceInfo, type RegistryEvent,
 } from '@squadron/protocol';
-import { Backoff, Connection, connectHandshake, dial } from '@squadron/transport';
+import { Backoff, Connection, connectHandshake, dial, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
 
 export interface BrokerSessionHandlers {
@@ -40,7 +40,7 @@ export class BrokerSession {
 
   constructor(
     readonly address: string,
-    private readonly auth: Omit<AuthBody, 'version'>,
+    private readonly auth: AuthSource,
     private readonly handlers: BrokerSessionHandlers,
     private readonly log: Logger,
   ) {}
@@ -58,6 +58,8 @@ export class BrokerSession {
         await this.open();
         return;
       } catch (err) {
+        // A broker that refuses who we are will refuse it again: say so now, with its reason.
+        if (err instanceof AuthFailedError) throw err;
         lastError = err as Error;
         await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
       }

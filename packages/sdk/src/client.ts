@@ -16,6 +16,9 @@ import {
   type CallOptions, type BalancePolicy, type RetryPolicy, type OutlierPolicy,
 } from './options.ts';
 import { resolveBroker } from './resolve-broker.ts';
+import { authWith } from './identity-auth.ts';
+import type { AuthSource } from '@squadron/transport';
+import type { Identity } from '@squadron/identity';
 
 export interface ConnectOptions {
   /** The site this process lives in; its broker is the one used. */
@@ -26,6 +29,11 @@ export interface ConnectOptions {
   url?: string;
   /** Shown in the broker's status and logs. */
   name?: string;
+  /**
+   * This process's credential and key, proven in every handshake where identities are
+   * checked. Default: the one an agent put in the environment; null: none.
+   */
+  identity?: Identity | null;
   balance?: BalancePolicy;
   retry?: Partial<RetryPolicy>;
   outlier?: Partial<OutlierPolicy>;
@@ -59,7 +67,7 @@ export interface ClientInit {
 
 interface BrokerSessionInit {
   address: string;
-  auth: Omit<AuthBody, 'version'>;
+  auth: AuthSource;
   /** Extra work after each (re)connect, before the watch (the runtime registers here). */
   onConnected?: (session: BrokerSession) => void;
 }
@@ -310,7 +318,7 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   const name = options.name ?? 'client';
   const instance = `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const client = new Client({
-    session: { address, auth: { role: 'client', site: options.site, name } },
+    session: { address, auth: authWith({ role: 'client', site: options.site, name }, options.identity) },
     site: options.site,
     name,
     instance,

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { AuthSource } from '@squadron/transport';
 import type { AuthBody, InstanceInfo, RegistryEvent, WireLimits } from '@squadron/protocol';
 import { InstanceChannel } from './instance-channel.ts';
 import { InstanceHealth } from './outlier.ts';
@@ -15,7 +16,7 @@ export class InstanceEntry {
   constructor(
     readonly info: InstanceInfo,
     outlier: OutlierPolicy,
-    private readonly auth: Omit<AuthBody, 'version'>,
+    private readonly auth: AuthSource,
     private readonly limits: WireLimits | undefined,
   ) {
     this.health = new InstanceHealth(outlier);
@@ -71,7 +72,7 @@ export class Directory {
   constructor(
     readonly site: string,
     private readonly outlier: OutlierPolicy,
-    private readonly auth: Omit<AuthBody, 'version'>,
+    private readonly auth: AuthSource,
     private readonly balance: BalancePolicy,
     private readonly limits?: WireLimits,
   ) {}

@@ -2,7 +2,7 @@ import {
   FrameKind, decode, encodeTransient, errorFromWire, maxFrameLength, ConnectionLostError, PayloadTooLargeError,
   DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits, type AuthBody,
 } from '@squadron/protocol';
-import { Connection, connectHandshake, dial } from '@squadron/transport';
+import { Connection, connectHandshake, dial, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
 
 /** A call as a channel carries it: what to send and where the outcome goes. */
@@ -36,7 +36,7 @@ export class InstanceChannel {
 
   constructor(
     readonly address: string,
-    private readonly auth: Omit<AuthBody, 'version'>,
+    private readonly auth: AuthSource,
     private readonly onBroken: (err: Error) => void,
     private readonly limits: WireLimits = DEFAULT_LIMITS,
   ) {

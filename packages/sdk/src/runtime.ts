@@ -9,6 +9,8 @@ import { normalizeService, type ServiceDefinition } from './define.ts';
 import { SubscriptionContext, QueueDeliveryContext } from './context.ts';
 import { HOST_ID } from './directory.ts';
 import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy, type RetryPolicy, type OutlierPolicy } from './options.ts';
+import { authWith } from './identity-auth.ts';
+import type { CredentialVerifier, Identity } from '@squadron/identity';
 
 export interface RunOptions {
   site: string;
@@ -28,6 +30,10 @@ export interface RunOptions {
   logger?: Logger;
   /** How long in-flight requests may take to finish on stop (default 10 s). */
   drainTimeoutMs?: number;
+  /** This instance's credential and key (default: the one its agent put in the environment). */
+  identity?: Identity | null;
+  /** Check callers' credentials: only those that prove one signed by the control plane get in. */
+  verifier?: CredentialVerifier;
 }
 
 /** A running instance of a service. */
@@ -53,7 +59,7 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   const client = new Client({
     session: {
       address: options.broker,
-      auth: { role: 'instance', site: options.site, name: service.name, service: service.name, instance: id },
+      auth: authWith({ role: 'instance', site: options.site, name: service.name, service: service.name, instance: id }, options.identity),
       onConnected: (session) => {
         if (info) session.register(info);
       },
@@ -75,6 +81,7 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(options.listen ? { listen: options.listen } : {}),
     ...(socketDir ? { unixPath: join(socketDir, `squadron-${id}.sock`) } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.verifier ? { verifier: options.verifier } : {}),
   });
   await server.start();
 

@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import {
   FrameKind, decode, encodeTransient, errorToWire, maxFrameLength, PayloadTooLargeError, FRAME_HEADER_BYTES, asRequest, ProtocolError, DeadlineExceededError,
   NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, type WireLimits,
+  type AuthBody,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, formatEndpoint, parseEndpoint } from '@squadron/transport';
+import { mustMatch, type CredentialVerifier } from '@squadron/identity';
 import { RequestContext, type ContextHost } from './context.ts';
 import type { NormalizedService } from './define.ts';
 
@@ -17,6 +19,8 @@ export interface ServiceServerOptions {
   unixPath?: string;
   limits?: WireLimits;
   log: Logger;
+  /** When set, only callers that prove a credential the control plane signed get in (AUTH_FAILED otherwise). */
+  verifier?: CredentialVerifier;
 }
 
 /**
@@ -60,7 +64,9 @@ export class ServiceServer {
     const conn = new Connection(socket, { limits: this.options.limits ?? DEFAULT_LIMITS });
     this.conns.add(conn);
     conn.onClose(() => this.conns.delete(conn));
-    acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site] })
+    const verifier = this.options.verifier;
+    const verify = verifier && (async (auth: AuthBody, nonce: string) => mustMatch(await verifier.verify(auth.credential, auth.proof, nonce), auth));
+    acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site], ...(verify ? { verify } : {}) })
       .then(() => {
         conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body);
       })

@@ -61,10 +61,13 @@ export interface Handshaken {
   ready: ReadyBody;
 }
 
+/** What the connecting side says in Auth: fixed, or made from Hello (to sign its nonce). */
+export type AuthSource = Omit<AuthBody, 'version'> | ((hello: HelloBody) => Omit<AuthBody, 'version'>);
+
 /** Connecting side: wait for Hello, send Auth, wait for Ready. */
 export function connectHandshake(
   conn: Connection,
-  auth: Omit<AuthBody, 'version'>,
+  auth: AuthSource,
   timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<Handshaken> {
   return new Promise((resolve, reject) => {
@@ -79,15 +82,16 @@ export function connectHandshake(
     });
     conn.onFrame = (kind, _id, body) => {
       if (kind === FrameKind.Goaway) {
-        const [code, message] = decode(body) as [string, string];
+        const [code, message, details] = decode(body) as [string, string, Record<string, unknown> | undefined];
         clearTimeout(timer);
-        reject(errorFromWire([code, message, false, null]));
+        reject(errorFromWire([code, message, false, details ?? null]));
         return;
       }
       if (hello === null) {
         if (kind !== FrameKind.Hello) throw new ProtocolError('expected Hello as the first frame');
         hello = asHello(decode(body));
-        conn.sendValue(FrameKind.Auth, 0, { version: PROTOCOL_VERSION, ...auth } satisfies AuthBody);
+        const fields = typeof auth === 'function' ? auth(hello) : auth;
+        conn.sendValue(FrameKind.Auth, 0, { version: PROTOCOL_VERSION, ...fields } satisfies AuthBody);
         return;
       }
       if (kind !== FrameKind.Ready) throw new ProtocolError('expected Ready after Auth');
