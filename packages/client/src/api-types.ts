@@ -273,3 +273,19 @@ export interface InstanceReportBody extends InstanceObservation {
 export interface AgentReportRequest {
   instances: InstanceReportBody[];
 }
+
+// ---- Identity ---------------------------------------------------------------------------------
+
+/** An Ed25519 public key (JWK) a credential is bound to. */
+export interface HolderKeyBody {
+  kty?: string;
+  crv?: string;
+  x?: string;
+}
+
+/** A signed credential (a JWT), its id (what a revocation names) and when it expires (epoch ms). */
+export interface CredentialBody {
+  credential: string;
+  id: string;
+  expiresAt: number;
+}

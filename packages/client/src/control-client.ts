@@ -1,7 +1,7 @@
 import type {
   ErrorBody, HealthBody, SiteBody, SitesBody, StatusBody, QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
   ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
-  AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest,
+  AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest, HolderKeyBody, CredentialBody,
 } from './api-types.ts';
 
 /** An error answer from the API, with its stable code (docs/errors.md). */
@@ -159,6 +159,37 @@ export class ControlClient {
 
   report(agent: string, body: AgentReportRequest): Promise<{ ok: true }> {
     return this.request('POST', `/v1/agents/${seg(agent)}/report`, body);
+  }
+
+  // ---- identity
+
+  /** The keys that verify credentials (needs no token). */
+  jwks(): Promise<{ keys: Array<Record<string, unknown>> }> {
+    return this.request('GET', '/v1/identity/jwks');
+  }
+
+  /** A credential for this caller itself, as a client, bound to `publicKey`. */
+  clientCredential(publicKey: HolderKeyBody, options: { site?: string; name?: string } = {}): Promise<CredentialBody> {
+    return this.request('POST', '/v1/credentials', { publicKey, ...options });
+  }
+
+  /** A credential for an instance placed on `agent` (admin). */
+  instanceCredential(agent: string, instance: string, publicKey: HolderKeyBody): Promise<CredentialBody> {
+    return this.request('POST', `/v1/agents/${seg(agent)}/credentials`, { instance, publicKey });
+  }
+
+  /** A credential for a site's broker (admin). */
+  brokerCredential(site: string, publicKey: HolderKeyBody): Promise<CredentialBody> {
+    return this.request('POST', `/v1/sites/${seg(site)}/credentials`, { publicKey });
+  }
+
+  revokeCredential(id: string): Promise<{ revoked: string }> {
+    return this.request('POST', `/v1/credentials/${seg(id)}/revoke`);
+  }
+
+  /** Ids of revoked credentials that have not expired yet. */
+  revokedCredentials(): Promise<{ ids: string[] }> {
+    return this.request('GET', '/v1/identity/revoked');
   }
 
   private async request<T>(method: Method, path: string, body?: unknown, extraMs = 0, signal?: AbortSignal): Promise<T> {

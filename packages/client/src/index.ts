@@ -5,5 +5,5 @@ export type {
   QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody, ServiceInterfaceBody, ServiceBody,
   CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceState, InstanceExitBody,
   InstanceObservation, InstanceRecordBody, AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentBody, AssignmentsBody,
-  InstanceReportBody, AgentReportRequest,
+  InstanceReportBody, AgentReportRequest, HolderKeyBody, CredentialBody,
 } from './api-types.ts';

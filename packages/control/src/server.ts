@@ -17,6 +17,8 @@ import { platformRoutes } from './routes/platform-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
 import { deployRoutes } from './routes/deploy-routes.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
+import { identityRoutes } from './routes/identity-routes.ts';
+import { CredentialAuthority } from './identity/credential-authority.ts';
 
 export interface ControlServerOptions {
   sites: Sites;
@@ -29,6 +31,8 @@ export interface ControlServerOptions {
   version?: string;
   /** How often agents must report (default 2 s); three missed reports and an agent is dead. */
   agentReportEveryMs?: number;
+  /** How long the credentials it issues are valid (default 1 hour). */
+  credentialTtlMs?: number;
 }
 
 /**
@@ -75,6 +79,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     deployments: new Deployments(options.db, options.sites, catalog, agents, reconciler),
     agents,
     reconciler,
+    authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),
     version: options.version ?? '0.1.0',
     started: Date.now(),
   };
@@ -90,9 +95,14 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   catalogRoutes(app, ctx);
   deployRoutes(app, ctx);
   agentRoutes(app, ctx);
+  identityRoutes(app, ctx);
 
   reconciler.start();
+  // Expired credentials no longer matter, revoked or not.
+  const pruning = setInterval(() => void ctx.authority.prune().catch((err: unknown) => logger.warn({ err }, 'could not prune expired credentials')), 60_000);
+  pruning.unref();
   app.addHook('preClose', async () => {
+    clearInterval(pruning);
     reconciler.stop();
     agents.close();
   });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '@squadron/agent';
+import { CredentialVerifier, Identity } from '@squadron/identity';
 import { ControlClient, ApiError, type InstanceRecordBody } from '@squadron/client';
 import { connect, type Client } from '@squadron/sdk';
 import { startSites, silent, waitFor, alive, SQUADRON_BIN, WORKER_DIR, type TestSites } from '@squadron/testkit';
@@ -76,6 +77,17 @@ for (const store of STORES) describe(`deployments through agents (${store} state
     assert.deepEqual(svc.interface?.methods.sort(), ['boom', 'echo', 'flaky', 'setFlaky', 'spin', 'write'].sort());
     assert.deepEqual(svc.desired, { sto: 2, 'gcp-eu': 2 });
     assert.ok(firstCallMs < 15_000, `first call ${firstCallMs.toFixed(0)} ms after deploy`);
+
+    // Its agent may get it a credential that names what the platform knows of it.
+    const placed = instances[0]!;
+    const key = Identity.newKey();
+    const issued = await api.instanceCredential(placed.agent!, placed.id, key.publicJwk);
+    const verifier = new CredentialVerifier({ trust: (await api.jwks()).keys });
+    const proof = new Identity(issued.credential, key.privateKey).prove('n');
+    const peer = await verifier.verify(proof.credential, proof.proof, 'n');
+    assert.deepEqual([peer.role, peer.name, peer.service, peer.squad, peer.site], ['instance', placed.id, 'worker', 'tools', placed.site]);
+    const other = instances.find((i) => i.agent !== placed.agent)!;
+    await assert.rejects(api.instanceCredential(placed.agent!, other.id, key.publicJwk), (err: ApiError) => err.code === 'NOT_FOUND');
   });
 
   it('rolls a new release out under steady load without a single failed call', async () => {

@@ -7,6 +7,7 @@ import type { AgentRegistry } from '../deploy/agent-registry.ts';
 import type { Reconciler } from '../deploy/reconciler.ts';
 import type { Db } from '../state/db.ts';
 import type { Principal } from '../auth/principal.ts';
+import type { CredentialAuthority } from '../identity/credential-authority.ts';
 
 /** What the routes act on: the control plane's parts, built once by `buildControlServer`. */
 export interface RouteContext {
@@ -17,6 +18,7 @@ export interface RouteContext {
   deployments: Deployments;
   agents: AgentRegistry;
   reconciler: Reconciler;
+  authority: CredentialAuthority;
   version: string;
   started: number;
 }

@@ -15,6 +15,29 @@ export const MIGRATIONS: readonly Migration[] = [
       postgres: schemaV1('BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY'),
     },
   },
+  {
+    version: 2,
+    name: 'identity: signing keys, issued credentials',
+    sql: `
+      CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        private_jwk TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE credentials (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        name TEXT NOT NULL,
+        site TEXT NOT NULL,
+        service TEXT,
+        squad TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        revoked_at BIGINT
+      );
+      CREATE INDEX credentials_by_expiry ON credentials(expires_at);
+    `,
+  },
 ];
 
 function schemaV1(autoId: string): string {
