@@ -5,9 +5,10 @@ import { Backoff } from '@squadron/transport';
 import { AgentError } from './errors.ts';
 import { InstanceSupervisor, type Runner } from './instance-supervisor.ts';
 import { ReportScheduler } from './report-scheduler.ts';
+import { InstanceCredentials } from './instance-credentials.ts';
 
 /** What the agent needs of the control plane's client (a fake will do in tests). */
-export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report'>;
+export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential'>;
 
 export interface AgentOptions {
   control: AgentControl;
@@ -51,6 +52,7 @@ export class Agent {
   readonly supervisor: InstanceSupervisor;
   private readonly log: Logger;
   private readonly reports: ReportScheduler;
+  private readonly credentials: InstanceCredentials;
   private readonly abort = new AbortController();
   /** Cuts short the long poll in flight when the agent registers again under a new id. */
   private pollAbort = new AbortController();
@@ -67,6 +69,7 @@ export class Agent {
     this.log = options.logger;
     this.backoff = new Backoff(options.retry?.minMs ?? 250, options.retry?.maxMs ?? 10_000);
     this.reports = new ReportScheduler(() => this.sendReport());
+    this.credentials = new InstanceCredentials(options.control, () => this.agentId, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.supervisor = new InstanceSupervisor({
       runner: options.runner,
       logDir: options.logDir,
@@ -103,6 +106,7 @@ export class Agent {
       this.stopped = true;
       this.abort.abort();
       this.log.info({ instances: this.supervisor.ids().length }, 'agent stopping: draining its instances');
+      this.credentials.stop();
       await this.supervisor.stopAll(this.options.drainGraceMs ?? 30_000);
       void this.reports.stop();
       if (this.agentId) await Promise.race([this.sendReport(), sleep(FINAL_REPORT_MS, undefined, { ref: false })]);
@@ -191,17 +195,23 @@ export class Agent {
     for (const id of this.supervisor.ids()) {
       if (listed.has(id) || this.supervisor.stateOf(id) === 'draining') continue;
       this.log.info({ instance: id }, 'instance no longer assigned: draining it');
+      this.credentials.forget(id);
       void this.supervisor.drain(id, this.options.drainGraceMs ?? 30_000);
     }
     let waiting = 0;
     for (const a of body.instances) {
-      if (this.supervisor.has(a.id)) continue;
+      if (this.supervisor.has(a.id) || this.credentials.pending(a.id)) continue;
       if (body.broker === null) {
         waiting++;
         continue;
       }
-      this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs }, 'starting instance');
-      this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker: body.broker }, a.provisionDelayMs);
+      const broker = body.broker;
+      // Each instance proves who it is with a credential of its own, got before it starts.
+      void this.credentials.obtain(a.id).then((env) => {
+        if (this.stopped || env === null || this.supervisor.has(a.id)) return;
+        this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs }, 'starting instance');
+        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, env }, a.provisionDelayMs);
+      });
     }
     if (waiting > 0 && !this.waitingForBroker) {
       this.log.warn({ instances: waiting }, `the broker address of site '${this.options.site}' is not known yet; instances wait for it`);

@@ -22,6 +22,8 @@ export interface InstanceSpec {
   site: string;
   /** The site broker's address. */
   broker: string;
+  /** Environment of this instance alone (its identity), on top of the supervisor's. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A state transition; `null` is "not supervised" (before start, after it exited for good). */
@@ -97,6 +99,14 @@ export class InstanceSupervisor {
   }
 
   /** Start an instance, after `delayMs` (state `pending` until then). */
+  /** Environment for the instance's next starts (a renewed credential), and a message to the running one. */
+  update(id: string, env: Readonly<Record<string, string>>, message?: object): void {
+    const m = this.instances.get(id);
+    if (!m) return;
+    m.spec.env = { ...m.spec.env, ...env };
+    if (message && m.child?.connected) m.child.send(message);
+  }
+
   start(spec: InstanceSpec, delayMs = 0): void {
     if (this.closed) throw new SupervisorError(`cannot start instance ${spec.id}: the supervisor is stopping`);
     if (this.instances.has(spec.id)) throw new SupervisorError(`instance ${spec.id} is already supervised`);
@@ -197,7 +207,7 @@ export class InstanceSupervisor {
         child = fork(this.options.runner.script, ['run', spec.path, '--site', spec.site, '--broker', spec.broker, '--instance-id', spec.id], {
           stdio: ['ignore', log, log, 'ipc'],
           execArgv: [...this.options.runner.execArgv],
-          env: { ...process.env, ...this.options.env },
+          env: { ...process.env, ...this.options.env, ...spec.env },
         });
       } finally {
         closeSync(log);

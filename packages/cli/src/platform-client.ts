@@ -1,5 +1,6 @@
 import { connect, type Client } from '@squadron/sdk';
 import { ControlClient } from '@squadron/client';
+import { Identity } from '@squadron/identity';
 import { UsageError } from './output.ts';
 import { platformUrl } from './env.ts';
 import { resolveToken } from './credentials.ts';
@@ -21,9 +22,13 @@ export function api(flags: { dataDir?: string } = {}): ControlClient {
  * path as calls between services. The site defaults to the first one in the platform's order.
  */
 export async function connectToSite(flags: SiteFlags): Promise<Client> {
-  const { sites } = await api(flags).sites();
+  const client = api(flags);
+  const { sites } = await client.sites();
   const site = flags.site ? sites.find((s) => s.name === flags.site) : sites[0];
   if (!site) throw new UsageError(`no site '${flags.site}'; the platform has: ${sites.map((s) => s.name).join(', ')}`);
   if (!site.broker) throw new UsageError(`site '${site.name}' has no broker running`);
-  return connect({ site: site.name, broker: site.broker.address, name: 'cli' });
+  // The CLI proves who it is like any client: a credential for its token's squad, bound to a key of its own.
+  const { privateKey, publicJwk } = Identity.newKey();
+  const { credential } = await client.clientCredential(publicJwk, { site: site.name, name: 'cli' });
+  return connect({ site: site.name, broker: site.broker.address, name: 'cli', identity: new Identity(credential, privateKey) });
 }

@@ -11,6 +11,7 @@ import { AgentRegistry } from './deploy/agent-registry.ts';
 import { Reconciler } from './deploy/reconciler.ts';
 import { Deployments } from './deploy/deployments.ts';
 import { installErrorReplies, frameworkErrorReply } from './http/error-reply.ts';
+import { InvalidInputError } from './control-errors.ts';
 import { errorSchema } from './http/schemas.ts';
 import type { RouteContext } from './routes/context.ts';
 import { platformRoutes } from './routes/platform-routes.ts';
@@ -90,6 +91,13 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     (req as typeof req & { principal: Principal }).principal = who;
   });
 
+  // PostgreSQL cannot store U+0000 in text (the statement fails: a 500). No name or text of the
+  // API may hold one, on either store; checked after the schemas, so their errors come first.
+  app.addHook('preHandler', async (req) => {
+    const fields = [...nulStrings(req.params, 'params:'), ...nulStrings(req.query, 'querystring:'), ...nulStrings(req.body, '')];
+    if (fields.length > 0) throw new InvalidInputError(fields.map((path) => ({ path, message: 'contains a NUL character (U+0000)' })));
+  });
+
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   platformRoutes(app, ctx);
   catalogRoutes(app, ctx);
@@ -111,4 +119,22 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     await options.db.close();
   });
   return app;
+}
+
+/**
+ * The JSON pointers of the strings in `value` that hold U+0000, named like schema failures
+ * (`params:/name`, `/path`). A loop, not recursion: free-form objects of a body may nest deep.
+ */
+function nulStrings(value: unknown, where: string): string[] {
+  const found: string[] = [];
+  const todo: Array<[unknown, string]> = [[value, '']];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const [v, path] = item;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) found.push(`${where}${path || '/'}`);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) todo.push([child, `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`]);
+    }
+  }
+  return found;
 }

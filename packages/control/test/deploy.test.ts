@@ -50,7 +50,10 @@ for (const store of STORES) describe(`deployments through agents (${store} state
     }
     await api.createSquad('tools');
     await api.createService({ name: 'worker', squad: 'tools', repo: 'https://git.example/tools/worker' });
-    caller = await connect({ site: 'sto', broker: brokers.address('sto'), name: 'test-caller' });
+    // Instances check their callers' credentials: the caller gets one, as the CLI does.
+    const key = Identity.newKey();
+    const { credential } = await api.clientCredential(key.publicJwk, { site: 'sto', name: 'test-caller' });
+    caller = await connect({ site: 'sto', broker: brokers.address('sto'), name: 'test-caller', identity: new Identity(credential, key.privateKey) });
   });
 
   after(async () => {
@@ -86,6 +89,16 @@ for (const store of STORES) describe(`deployments through agents (${store} state
     const proof = new Identity(issued.credential, key.privateKey).prove('n');
     const peer = await verifier.verify(proof.credential, proof.proof, 'n');
     assert.deepEqual([peer.role, peer.name, peer.service, peer.squad, peer.site], ['instance', placed.id, 'worker', 'tools', placed.site]);
+    // Instances started by agents check who calls them: a caller without a credential is refused.
+    const anonymous = await connect({ site: 'sto', broker: brokers.address('sto'), name: 'anonymous', identity: null });
+    try {
+      await assert.rejects(anonymous.call('worker', 'echo', 'hi', { timeoutMs: 2000 }), (err: { code?: string; message: string }) => {
+        assert.equal(err.code, 'AUTH_FAILED', err.message);
+        return true;
+      });
+    } finally {
+      await anonymous.close();
+    }
     const other = instances.find((i) => i.agent !== placed.agent)!;
     await assert.rejects(api.instanceCredential(placed.agent!, other.id, key.publicJwk), (err: ApiError) => err.code === 'NOT_FOUND');
   });

@@ -34,6 +34,12 @@ export class CredentialVerifier {
     this.keys = createLocalJWKSet({ keys: options.trust });
   }
 
+  /** A verifier trusting a JWKS as the control plane serves it (`/v1/identity/jwks`), given as JSON text. */
+  static fromJwks(jwks: string, isRevoked?: (id: string) => boolean): CredentialVerifier {
+    const { keys } = JSON.parse(jwks) as { keys: JWK[] };
+    return new CredentialVerifier({ trust: keys, ...(isRevoked ? { isRevoked } : {}) });
+  }
+
   async verify(credential: string | undefined, proof: string | undefined, nonce: string): Promise<VerifiedPeer> {
     if (!credential || !proof) throw refuse('missing', 'no credential: this peer only accepts connections that prove their identity');
     let payload: JWTPayload & Partial<CredentialClaims> & { cnf?: { jwk?: JWK } };

@@ -15,10 +15,10 @@ import {
   DEFAULT_TIMEOUT_MS, DEFAULT_RETRY_POLICY, DEFAULT_OUTLIER_POLICY,
   type CallOptions, type BalancePolicy, type RetryPolicy, type OutlierPolicy,
 } from './options.ts';
-import { resolveBroker } from './resolve-broker.ts';
+import { resolveBroker, requestClientIdentity } from './resolve-broker.ts';
 import { authWith } from './identity-auth.ts';
 import type { AuthSource } from '@squadron/transport';
-import type { Identity } from '@squadron/identity';
+import { Identity } from '@squadron/identity';
 
 export interface ConnectOptions {
   /** The site this process lives in; its broker is the one used. */
@@ -314,11 +314,16 @@ export class Client implements ContextHost {
  * console.log(await client.call('greeter', 'hello', { name: 'ada' }));
  */
 export async function connect(options: ConnectOptions): Promise<Client> {
+  const viaPlatform = !options.broker && !process.env.SQUADRON_BROKER;
   const address = options.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(options.site, options.url));
   const name = options.name ?? 'client';
+  // Asking the platform where the broker is, with a token: ask it for a credential too, unless
+  // this process already has an identity (an agent's, or one given).
+  let identity = options.identity === undefined ? Identity.fromEnv() : options.identity;
+  if (identity === null && options.identity === undefined && viaPlatform) identity = await requestClientIdentity(options.site, name, options.url);
   const instance = `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const client = new Client({
-    session: { address, auth: authWith({ role: 'client', site: options.site, name }, options.identity) },
+    session: { address, auth: authWith({ role: 'client', site: options.site, name }, identity) },
     site: options.site,
     name,
     instance,

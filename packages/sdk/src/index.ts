@@ -9,7 +9,7 @@ export type { ConnectOptions, SubscribeOptions } from './client.ts';
 export type { Subscription } from './subscriptions.ts';
 export { runService } from './runtime.ts';
 export type { RunOptions, RunningService } from './runtime.ts';
-export { platformUrl, resolveBroker } from './resolve-broker.ts';
+export { platformUrl, resolveBroker, requestClientIdentity } from './resolve-broker.ts';
 export {
   DEFAULT_TIMEOUT_MS, DEFAULT_RETRY_POLICY, DEFAULT_OUTLIER_POLICY,
 } from './options.ts';

@@ -1,6 +1,6 @@
 import {
-  FrameKind, decode, encodeTransient, errorFromWire, maxFrameLength, ConnectionLostError, PayloadTooLargeError,
-  DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits, type AuthBody,
+  FrameKind, decode, encodeTransient, errorFromWire, maxFrameLength, ConnectionLostError, PayloadTooLargeError, AuthFailedError,
+  DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits,
 } from '@squadron/protocol';
 import { Connection, connectHandshake, dial, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
@@ -105,7 +105,9 @@ export class InstanceChannel {
       for (const call of this.queued) if (call.channel === this) this.write(conn, call);
       this.queued = [];
     } catch (err) {
-      this.broken(new ConnectionLostError(`cannot connect to ${this.address}: ${(err as Error).message}`, false));
+      // Refused for who we are: every instance of the platform would refuse it alike; say so.
+      if (err instanceof AuthFailedError) this.broken(err);
+      else this.broken(new ConnectionLostError(`cannot connect to ${this.address}: ${(err as Error).message}`, false));
     } finally {
       this.connecting = false;
     }
@@ -122,7 +124,7 @@ export class InstanceChannel {
   }
 
   /** Fail everything outstanding and mark the channel unusable; the owner drops it. */
-  private broken(err: ConnectionLostError): void {
+  private broken(err: ConnectionLostError | AuthFailedError): void {
     if (this.closed) return;
     this.closed = true;
     const neverSent = new Set(this.queued);
@@ -131,7 +133,7 @@ export class InstanceChannel {
     this.onBroken(err);
     for (const call of calls) {
       call.channel = null;
-      call.failed(neverSent.has(call) ? new ConnectionLostError(err.message, false) : err);
+      call.failed(neverSent.has(call) && err instanceof ConnectionLostError ? new ConnectionLostError(err.message, false) : err);
     }
   }
 

@@ -1,4 +1,5 @@
 import { SquadronError } from '@squadron/protocol';
+import { Identity } from '@squadron/identity';
 
 /** The platform's API address: the argument, else SQUADRON_URL, else the local default. */
 export function platformUrl(url?: string): string {
@@ -21,4 +22,29 @@ export async function resolveBroker(site: string, url?: string, token = process.
   if (!found) throw new SquadronError('BAD_REQUEST', `no site '${site}'; the platform has: ${body.sites.map((s) => s.name).join(', ')}`);
   if (!found.broker) throw new SquadronError('UNAVAILABLE', `site '${site}' has no broker running`, { retryable: true });
   return found.broker.address;
+}
+
+/**
+ * A client identity from the control plane, for a process that acts with a bearer token (the
+ * CLI, a script): a fresh key pair whose public half the platform binds into a credential
+ * naming the token's squad. Null without a token.
+ */
+export async function requestClientIdentity(site: string, name: string, url?: string, token = process.env.SQUADRON_TOKEN): Promise<Identity | null> {
+  if (!token) return null;
+  const base = platformUrl(url);
+  const { privateKey, publicJwk } = Identity.newKey();
+  let res: Response;
+  try {
+    res = await fetch(`${base}/v1/credentials`, {
+      method: 'POST', signal: AbortSignal.timeout(5000),
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ publicKey: publicJwk, site, name }),
+    });
+  } catch (err) {
+    throw new SquadronError('UNAVAILABLE', `cannot reach the platform at ${base} for a credential: ${(err as Error).message}`, { retryable: true });
+  }
+  if (res.status === 401) throw new SquadronError('UNAUTHENTICATED', `the platform at ${base} refused the token in SQUADRON_TOKEN; ask for a new one`);
+  if (!res.ok) throw new SquadronError('UNAVAILABLE', `the platform at ${base} answered ${res.status} when asked for a credential`, { retryable: true });
+  const { credential } = (await res.json()) as { credential: string };
+  return new Identity(credential, privateKey);
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { runService, resolveBroker, type ServiceDefinition } from '@squadron/sdk';
 import { loadService } from '../service-loader.ts';
+import { CredentialVerifier, Identity } from '@squadron/identity';
 import { action } from '../output.ts';
 import { platformUrl } from '../env.ts';
 import { resolveToken } from '../credentials.ts';
@@ -39,10 +40,20 @@ export function registerRun(program: Command): void {
       const url = platformUrl(flags.dataDir);
       const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, url, resolveToken(url, flags.dataDir)));
       const logger = pino({ name: definition.name, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
+      // Started by an agent: the identity it issued this instance, renewed over IPC, and the keys
+      // that verify callers' credentials.
+      const identity = Identity.fromEnv();
+      process.on('message', (m: { type?: string; credential?: string }) => {
+        if (m?.type === 'credential' && typeof m.credential === 'string') identity?.renew(m.credential);
+      });
+      const trust = process.env.SQUADRON_TRUST;
+      const verifier = trust ? CredentialVerifier.fromJwks(trust) : undefined;
       const running = await runService(definition, {
         site: flags.site,
         broker,
         logger,
+        identity,
+        ...(verifier ? { verifier } : {}),
         ...(flags.instanceId ? { instanceId: flags.instanceId } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
       });

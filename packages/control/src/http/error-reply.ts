@@ -56,7 +56,10 @@ export function installErrorReplies(app: FastifyInstance): void {
       return send(reply, 500, { error: { code: 'INTERNAL', message: 'internal error; see the control plane log' } });
     }
     const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHENTICATED' : 'BAD_REQUEST';
-    send(reply, status, { error: { code, message: err.message } });
+    // The status follows from the code (docs/errors.md): Fastify's other 4xx, such as 415 for a
+    // content type it has no parser for, are BAD_REQUEST and answer 400.
+    const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? "the body must be JSON, sent with 'content-type: application/json'" : err.message;
+    send(reply, statusOf(code), { error: { code, message } });
   });
   app.setNotFoundHandler((req, reply) => send(reply, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } }));
 }

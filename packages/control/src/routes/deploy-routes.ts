@@ -4,6 +4,8 @@ import { NAME, authErrors, instanceRecordSchema, nameParams, releaseSchema, serv
 import { principal, type RouteContext } from './context.ts';
 
 const MAX_INSTANCES = 1000;
+/** Release numbers are INTEGER columns: PostgreSQL refuses a larger one (a 500 instead of a 400). */
+const MAX_RELEASE = 2 ** 31 - 1;
 
 /** Releases, desired state and the instances placed for it. */
 export function deployRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -40,7 +42,7 @@ export function deployRoutes(app: FastifyInstance, ctx: RouteContext): void {
     schema: {
       tags: ['deploy'], summary: 'A new release with the code of an earlier one (default: the previous)',
       params: nameParams,
-      body: { type: 'object', additionalProperties: false, properties: { to: { type: 'integer', minimum: 1 } } },
+      body: { type: 'object', additionalProperties: false, properties: { to: { type: 'integer', minimum: 1, maximum: MAX_RELEASE } } },
       response: { 201: releaseSchema, ...authErrors },
     },
   }, async (req, reply) => reply.status(201).send(await ctx.deployments.rollback(principal(req), req.params.name, req.body ?? {})));

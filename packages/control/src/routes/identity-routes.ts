@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
 import { NAME, authErrors } from '../http/schemas.ts';
 import { mustBeAdmin } from '../auth/principal.ts';
+import { InvalidInputError } from '../control-errors.ts';
 import { principal, type RouteContext } from './context.ts';
 
 /** An Ed25519 public key as a JWK: the key the credential is bound to. */
@@ -35,6 +36,8 @@ export function identityRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
   }, async (req, reply) => {
     const site = req.body.site ?? ctx.sites.names[0]!;
+    // As everywhere in the API, a site the platform does not have is refused (nothing issued).
+    if (!ctx.sites.get(site)) throw new InvalidInputError([{ path: '/site', message: `is not a site of this platform (${ctx.sites.names.join(', ')})` }]);
     return reply.status(201).send(await ctx.authority.forClient(principal(req), req.body.publicKey, site, req.body.name ?? 'client'));
   });
 
