@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, NoInstancesError, type Client } from '@squadron/sdk';
 import { ControlClient } from '@squadron/client';
+import { Identity } from '@squadron/identity';
 import { SQUADRON_BIN } from '@squadron/testkit';
 import { childMain, config, onStop, send } from '../child.ts';
 
@@ -71,7 +72,10 @@ async function probe(): Promise<void> {
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   const api = new ControlClient({ url, token });
   const broker = (await api.sites()).sites.find((s) => s.name === SITE)!.broker!.address;
-  const client = await connect({ site: SITE, broker, name: 'bench-deploy' });
+  // The platform's brokers and instances check who connects: the probe gets a client credential.
+  const key = Identity.newKey();
+  const identity = new Identity((await api.clientCredential(key.publicJwk, { site: SITE, name: 'bench-deploy' })).credential, key.privateKey);
+  const client = await connect({ site: SITE, broker, name: 'bench-deploy', identity });
   onStop(() => client.close());
   await api.createSquad('bench');
   const services = join(dataDir, 'services');
@@ -103,8 +107,14 @@ async function probe(): Promise<void> {
     // Floor: the runner started by hand, given the broker's address.
     const floorName = `probe-floor-${r}`;
     const floorDir = writeService(services, floorName);
+    await api.createService({ name: floorName, squad: 'bench' });
+    // Given everything an agent would give it: the broker's address, an identity, the keys that verify callers.
+    const floorKey = Identity.newKey();
+    const floorId = `${floorName}-1`;
+    const floorCredential = await api.ownInstanceCredential(floorName, floorId, SITE, floorKey.publicJwk);
+    const floorEnv = { ...env, ...Identity.toEnv(floorCredential.credential, floorKey.privateKey), SQUADRON_TRUST: JSON.stringify(await api.jwks()) };
     const t2 = performance.now();
-    const run = squadron(['run', floorDir, '--site', SITE, '--broker', broker], env);
+    const run = squadron(['run', floorDir, '--site', SITE, '--broker', broker, '--instance-id', floorId], floorEnv);
     floorMs.push(await firstCall(client, floorName, t2));
     run.kill('SIGTERM');
     await exited(run);

@@ -1,10 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryBroker } from '@squadron/control';
-import type { StatusBody } from '@squadron/client';
+import { ControlClient, type StatusBody } from '@squadron/client';
+import { Identity } from '@squadron/identity';
+import { AuthFailedError } from '@squadron/protocol';
+import { connect } from '@squadron/sdk';
 import { squadron, startSquadron, waitFor, alive, WORKER_DIR, type LiveCommand } from '@squadron/testkit';
 
 describe('the squadron command against a running platform', () => {
@@ -43,6 +46,23 @@ describe('the squadron command against a running platform', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr.trim(), /^BAD_REQUEST: .*would load as CommonJS; services are ES modules: add a package.json with "type": "module"/);
     assert.equal(JSON.parse((await squadron(['services', 'show', 'greeter', '--json'], env)).stdout).release, null, 'nothing was deployed');
+  });
+
+  it('runs brokers that refuse whoever does not prove a credential, and a revoked one within a second or so', async () => {
+    const { sites } = JSON.parse((await squadron(['sites', '--json'], env)).stdout) as { sites: Array<{ name: string; broker: { address: string } }> };
+    const broker = sites.find((s) => s.name === 'sto')!.broker.address;
+    await assert.rejects(connect({ site: 'sto', broker, identity: null }), (err: unknown) => err instanceof AuthFailedError && err.details?.reason === 'missing');
+    const url = (JSON.parse(readFileSync(join(dataDir, 'platform.json'), 'utf8')) as { url: string }).url;
+    const api = new ControlClient({ url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim() });
+    const key = Identity.newKey();
+    const issued = await api.clientCredential(key.publicJwk, { name: 'soon-revoked' });
+    const me = new Identity(issued.credential, key.privateKey);
+    const first = await connect({ site: 'sto', broker, identity: me });
+    await first.close();
+    await api.revokeCredential(issued.id);
+    const revokedAt = Date.now();
+    await waitFor(() => connect({ site: 'sto', broker, identity: me }).then((c) => c.close().then(() => false), (err: unknown) => err instanceof AuthFailedError && err.details?.reason === 'revoked'), 'the broker to refuse the revoked credential', 5000, 50);
+    assert.ok(Date.now() - revokedAt < 3000, `refused ${Date.now() - revokedAt} ms after the revocation`);
   });
 
   it('lists the sites with their capacity: datacenter slots, cloud elastic', async () => {
@@ -132,7 +152,12 @@ describe('the squadron command against a running platform', () => {
     // Watch the site's broker directly: a CLI process per poll would be slower than what is measured.
     const { sites } = JSON.parse((await squadron(['sites', '--json'], env)).stdout) as { sites: Array<{ name: string; broker: { address: string } }> };
     const broker = sites.find((s) => s.name === 'sto')!.broker.address;
-    const workers = async () => (await queryBroker(broker)).instances.filter((i) => i.service === 'worker').length;
+    // The platform's brokers check who connects: this test proves itself with the admin's client credential.
+    const url = (JSON.parse(readFileSync(join(dataDir, 'platform.json'), 'utf8')) as { url: string }).url;
+    const api = new ControlClient({ url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim() });
+    const key = Identity.newKey();
+    const me = new Identity((await api.clientCredential(key.publicJwk, { name: 'cli-test' })).credential, key.privateKey);
+    const workers = async () => (await queryBroker(broker, 2000, me)).instances.filter((i) => i.service === 'worker').length;
     assert.equal(await workers(), 2);
     const interrupted = Date.now();
     run.child.kill('SIGINT');

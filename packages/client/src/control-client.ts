@@ -178,6 +178,11 @@ export class ControlClient {
     return this.request('POST', `/v1/agents/${seg(agent)}/credentials`, { instance, publicKey });
   }
 
+  /** A credential for an instance of the caller's own service, run by hand. */
+  ownInstanceCredential(service: string, instance: string, site: string, publicKey: HolderKeyBody): Promise<CredentialBody> {
+    return this.request('POST', `/v1/services/${seg(service)}/instance-credentials`, { instance, site, publicKey });
+  }
+
   /** A credential for a site's broker (admin). */
   brokerCredential(site: string, publicKey: HolderKeyBody): Promise<CredentialBody> {
     return this.request('POST', `/v1/sites/${seg(site)}/credentials`, { publicKey });

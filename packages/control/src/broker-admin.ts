@@ -1,18 +1,20 @@
 import { FrameKind, decode, encode, errorFromWire, TimeoutError } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import type { BrokerStats } from '@squadron/broker';
+import type { Identity } from '@squadron/identity';
 
-/** Ask a broker for its stats over a short-lived control connection. */
-export function queryBroker(address: string, timeoutMs = 2000): Promise<BrokerStats> {
-  return askBroker<BrokerStats>(address, { what: 'stats' }, timeoutMs);
+/** Ask a broker for its stats over a short-lived control connection (proving `identity` where brokers check). */
+export function queryBroker(address: string, timeoutMs = 2000, identity?: Identity | null): Promise<BrokerStats> {
+  return askBroker<BrokerStats>(address, { what: 'stats' }, timeoutMs, identity);
 }
 
 /** Send a broker one query (stats, queues, dlq, replay) and return its answer. */
-export async function askBroker<T>(address: string, query: Record<string, unknown>, timeoutMs = 2000): Promise<T> {
+export async function askBroker<T>(address: string, query: Record<string, unknown>, timeoutMs = 2000, identity?: Identity | null): Promise<T> {
   const socket = await dial(address, timeoutMs);
   const conn = new Connection(socket);
   try {
-    await connectHandshake(conn, { role: 'control', site: 'control', name: 'control' }, timeoutMs);
+    const auth = { role: 'control' as const, site: 'control', name: 'control' };
+    await connectHandshake(conn, identity ? (hello) => ({ ...auth, ...identity.prove(hello.nonce) }) : auth, timeoutMs);
     return await new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new TimeoutError(`broker at ${address} did not answer within ${timeoutMs} ms`)), timeoutMs);
       conn.onClose((err) => {

@@ -12,7 +12,7 @@ export class Queues {
     const perSite = await Promise.all(this.sites.list().map(async (site) => {
       if (!site.broker) return [];
       try {
-        const { queues } = await askBroker<{ queues: Array<Omit<QueueRowBody, 'site'>> }>(site.broker.address, { what: 'queues' });
+        const { queues } = await askBroker<{ queues: Array<Omit<QueueRowBody, 'site'>> }>(site.broker.address, { what: 'queues' }, 2000, this.sites.identity);
         return queues.map((q) => ({ site: site.name, ...q }));
       } catch {
         return [];
@@ -22,11 +22,11 @@ export class Queues {
   }
 
   deadLetters(queue: string, site?: string): Promise<DeadLetterBody[]> {
-    return askBroker<DeadLetterBody[]>(this.brokerOf(site), { what: 'dlq', queue });
+    return askBroker<DeadLetterBody[]>(this.brokerOf(site), { what: 'dlq', queue }, 2000, this.sites.identity);
   }
 
   replay(queue: string, site?: string): Promise<{ revived: number }> {
-    return askBroker<{ revived: number }>(this.brokerOf(site), { what: 'replay', queue });
+    return askBroker<{ revived: number }>(this.brokerOf(site), { what: 'replay', queue }, 2000, this.sites.identity);
   }
 
   private brokerOf(site?: string): string {

@@ -106,11 +106,19 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   identityRoutes(app, ctx);
 
   reconciler.start();
+  // Its own identity, for brokers that check who asks them.
+  const firstSite = options.sites.names[0]!;
+  options.sites.identity = await ctx.authority.ownIdentity(firstSite);
+  const renewing = setInterval(() => {
+    if (options.sites.identity) void ctx.authority.renew(options.sites.identity, firstSite).catch((err: unknown) => logger.warn({ err }, 'could not renew the control plane\'s own credential'));
+  }, Math.max(1000, Math.floor((ctx.authority.ttlMs * 2) / 3)));
+  renewing.unref();
   // Expired credentials no longer matter, revoked or not.
   const pruning = setInterval(() => void ctx.authority.prune().catch((err: unknown) => logger.warn({ err }, 'could not prune expired credentials')), 60_000);
   pruning.unref();
   app.addHook('preClose', async () => {
     clearInterval(pruning);
+    clearInterval(renewing);
     reconciler.stop();
     agents.close();
   });

@@ -1,6 +1,7 @@
 import type { PlatformConfig, SiteConfig } from './config.ts';
 import type { SiteBody, SiteStatusBody, StatusBody, InstanceBody } from '@squadron/client';
 import { queryBroker } from './broker-admin.ts';
+import type { Identity } from '@squadron/identity';
 
 /**
  * The sites of the platform, in failover order, and where each site's broker is. The status view
@@ -8,6 +9,8 @@ import { queryBroker } from './broker-admin.ts';
  */
 export class Sites {
   private readonly brokers = new Map<string, string>();
+  /** The control plane's own identity, proven to brokers that check (set once it has one). */
+  identity: Identity | null = null;
 
   constructor(private readonly config: PlatformConfig) {}
 
@@ -57,7 +60,7 @@ export class Sites {
     });
     if (!site.broker) return down('no broker registered for this site');
     try {
-      const stats = await queryBroker(site.broker.address);
+      const stats = await queryBroker(site.broker.address, 2000, this.identity);
       const instances = stats.instances.map((i): InstanceBody => ({
         id: i.id, service: i.service, site: i.site, address: i.address, pid: i.pid, inFlight: i.inFlight,
         startedAt: i.startedAt, methods: i.methods.map((m) => m.name), topics: i.topics,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { Broker } from '@squadron/broker';
 import { ControlClient } from '@squadron/client';
+import { brokerIdentity } from '../platform/broker-identity.ts';
 import { action, UsageError } from '../output.ts';
 import { onShutdown } from '../shutdown.ts';
 
@@ -30,7 +31,7 @@ export function registerBroker(program: Command): void {
     .option('--peer <site=address>', 'another site\'s broker (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--sites <list>', 'all sites in failover order, comma-separated')
     .option('--data-dir <dir>', 'where durable queues are kept (without it, the broker refuses them)')
-    .option('--control <url>', 'register with this control plane, so that the CLI and agents find this broker')
+    .option('--control <url>', 'join this control plane: register the broker\'s address, and check every connection\'s credential against its keys')
     .option('--token <token>', 'the admin token for --control (default SQUADRON_TOKEN)')
     .action(action(async (flags: BrokerFlags) => {
       // Started by the platform: never outlive it, even while still starting. Once running, a
@@ -38,6 +39,11 @@ export function registerBroker(program: Command): void {
       const orphaned = () => process.exit(1);
       process.once('disconnect', orphaned);
       const peers = parsePeers(flags.peer);
+      const logger = pino({ name: `broker:${flags.site}`, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
+      const token = flags.token ?? process.env.SQUADRON_TOKEN;
+      const control = flags.control ? new ControlClient({ url: flags.control, ...(token ? { token } : {}) }) : null;
+      // Under a control plane, every connection proves who it is; a broker on its own trusts claims.
+      const identity = control ? await brokerIdentity(control, flags.site, logger) : null;
       const broker = new Broker({
         site: flags.site,
         listen: flags.listen,
@@ -45,13 +51,11 @@ export function registerBroker(program: Command): void {
         ...(flags.sites ? { sites: flags.sites.split(',') } : {}),
         ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
         ...(process.env.SQUADRON_FAULT_POWER_LOSS === '1' ? { simulatePowerLoss: true } : {}),
-        logger: pino({ name: `broker:${flags.site}`, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' }),
+        logger,
+        ...(identity ? { identity: { verifier: identity.verifier, self: identity.self } } : {}),
       });
       const address = await broker.start();
-      if (flags.control) {
-        const token = flags.token ?? process.env.SQUADRON_TOKEN;
-        await new ControlClient({ url: flags.control, ...(token ? { token } : {}) }).setBroker(flags.site, address);
-      }
+      await control?.setBroker(flags.site, address);
       if (process.send) {
         process.on('message', (m: BrokerControlMessage) => {
           if (m?.type === 'peers') broker.setPeers(m.peers, m.sites);
@@ -61,7 +65,10 @@ export function registerBroker(program: Command): void {
         process.stdout.write(`broker of site ${flags.site} listening on ${address}\n`);
       }
       process.removeListener('disconnect', orphaned);
-      await onShutdown(() => broker.stop());
+      await onShutdown(async () => {
+        identity?.stop();
+        await broker.stop();
+      });
       process.exit(process.exitCode ?? 0);
     }));
 }

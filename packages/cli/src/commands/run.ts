@@ -3,6 +3,8 @@ import pino from 'pino';
 import { runService, resolveBroker, type ServiceDefinition } from '@squadron/sdk';
 import { loadService } from '../service-loader.ts';
 import { CredentialVerifier, Identity } from '@squadron/identity';
+import { ControlClient } from '@squadron/client';
+import { randomBytes } from 'node:crypto';
 import { action } from '../output.ts';
 import { platformUrl } from '../env.ts';
 import { resolveToken } from '../credentials.ts';
@@ -41,20 +43,30 @@ export function registerRun(program: Command): void {
       const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, url, resolveToken(url, flags.dataDir)));
       const logger = pino({ name: definition.name, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
       // Started by an agent: the identity it issued this instance, renewed over IPC, and the keys
-      // that verify callers' credentials.
-      const identity = Identity.fromEnv();
+      // that verify callers. Run by hand against a platform: the same, asked of it with the token.
+      const instanceId = flags.instanceId ?? `${definition.name}-${randomBytes(3).toString('hex')}`;
+      let identity = Identity.fromEnv();
+      let trust = process.env.SQUADRON_TRUST;
+      if (identity === null && !flags.broker && !process.env.SQUADRON_BROKER) {
+        const token = resolveToken(url, flags.dataDir);
+        if (token) {
+          const api = new ControlClient({ url, token });
+          const { privateKey, publicJwk } = Identity.newKey();
+          identity = new Identity((await api.ownInstanceCredential(definition.name, instanceId, flags.site, publicJwk)).credential, privateKey);
+          trust = JSON.stringify(await api.jwks());
+        }
+      }
       process.on('message', (m: { type?: string; credential?: string }) => {
         if (m?.type === 'credential' && typeof m.credential === 'string') identity?.renew(m.credential);
       });
-      const trust = process.env.SQUADRON_TRUST;
       const verifier = trust ? CredentialVerifier.fromJwks(trust) : undefined;
       const running = await runService(definition, {
         site: flags.site,
         broker,
         logger,
         identity,
+        instanceId,
         ...(verifier ? { verifier } : {}),
-        ...(flags.instanceId ? { instanceId: flags.instanceId } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
       });
       process.send?.({ type: 'ready', instance: running.info, interface: serviceInterface(definition) });

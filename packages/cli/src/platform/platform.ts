@@ -75,17 +75,18 @@ export class LocalPlatform {
     const dataDir = join(this.options.dataDir, `broker-${site}`);
     return this.tree.start({
       name,
-      args: ['broker', '--site', site, '--listen', listen, '--sites', sites, '--data-dir', dataDir],
+      args: ['broker', '--site', site, '--listen', listen, '--sites', sites, '--data-dir', dataDir, '--control', this.url],
       restart: true,
       stage: 0,
       script,
-      runtime: BROKER_PROCESS,
+      // The broker joins the control plane with the admin token: its keys, its own credential.
+      runtime: { ...BROKER_PROCESS, env: { ...BROKER_PROCESS.env, SQUADRON_TOKEN: this.adminToken } },
       onReady: (msg) => {
         const address = (msg as { address: string }).address;
         const first = this.sites.brokerOf(site) === undefined;
         this.sites.setBroker(site, address);
         // A restarted broker keeps its address, so instances and peers find it again.
-        this.tree.setArgs(name, ['broker', '--site', site, '--listen', address, '--sites', sites, '--data-dir', dataDir]);
+        this.tree.setArgs(name, ['broker', '--site', site, '--listen', address, '--sites', sites, '--data-dir', dataDir, '--control', this.url]);
         if (!first) this.linkBrokers();
       },
     });

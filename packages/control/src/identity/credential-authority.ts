@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import { CredentialIssuer, type CredentialClaims } from '@squadron/identity';
+import { CredentialIssuer, Identity, type CredentialClaims } from '@squadron/identity';
 import type { Db, Queryable } from '../state/db.ts';
 import { actorOf, mustBeAdmin, mustOwn, type Principal } from '../auth/principal.ts';
 import { recordAudit } from '../catalog/audit.ts';
@@ -62,11 +62,38 @@ export class CredentialAuthority {
     return this.issue({ role: 'instance', site: row.site, name: instance, service: row.service, squad: row.squad }, holderKey);
   }
 
+  /**
+   * A credential for an instance its owner runs by hand (`squadron run`), not placed by the
+   * platform: the owner squad (or the admin) vouches for it.
+   */
+  async forOwnInstance(by: Principal, sites: Sites, service: string, instance: string, site: string, holderKey: JWK): Promise<CredentialBody> {
+    const [row] = await this.db.query<{ squad: string }>('SELECT squad FROM services WHERE name = $1', [service]);
+    if (!row) throw new NotFoundError('service', service, `create it first: squadron services create ${service} --squad SQUAD`);
+    mustOwn(by, row.squad, `service '${service}'`);
+    if (!sites.get(site)) throw new NotFoundError('site', site, `the platform's sites are ${sites.names.join(', ')}`);
+    return this.issue({ role: 'instance', site, name: instance, service, squad: row.squad }, holderKey);
+  }
+
   /** A credential for a site's broker (admin). */
   forBroker(by: Principal, sites: Sites, site: string, holderKey: JWK): Promise<CredentialBody> {
     mustBeAdmin(by, 'issue broker credentials');
     if (!sites.get(site)) throw new NotFoundError('site', site, `the platform's sites are ${sites.names.join(', ')}`);
     return this.issue({ role: 'broker', site, name: `broker:${site}`, squad: 'admin' }, holderKey);
+  }
+
+  /**
+   * The control plane's own identity (a client credential of the admin, named `control`), which
+   * it proves to brokers when it asks them for their stats and queues. Renewed in place.
+   */
+  async ownIdentity(site: string): Promise<Identity> {
+    const { privateKey, publicJwk } = Identity.newKey();
+    const issued = await this.issuer.issue({ role: 'client', site, name: 'control', squad: 'admin' }, publicJwk, this.ttlMs);
+    return new Identity(issued.credential, privateKey);
+  }
+
+  /** A renewed credential for an identity `ownIdentity` made. */
+  async renew(identity: Identity, site: string): Promise<void> {
+    identity.renew((await this.issuer.issue({ role: 'client', site, name: 'control', squad: 'admin' }, identity.publicJwk, this.ttlMs)).credential);
   }
 
   /** Revoke a credential: the admin any, a squad those of its own services and clients. */

@@ -53,6 +53,15 @@ export function identityRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return reply.status(201).send(await ctx.authority.forInstance(req.params.id, req.body.instance, req.body.publicKey));
   });
 
+  app.post<{ Params: { name: string }; Body: { instance: string; site: string; publicKey: JWK } }>('/v1/services/:name/instance-credentials', {
+    schema: {
+      tags: ['identity'], summary: 'A credential for an instance of its own service that a squad runs by hand (squadron run)',
+      params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 63 } } },
+      body: { type: 'object', required: ['instance', 'site', 'publicKey'], additionalProperties: false, properties: { instance: { type: 'string', minLength: 1, maxLength: 200 }, site: NAME, publicKey: holderKey } },
+      response: { 201: credentialSchema, ...authErrors },
+    },
+  }, async (req, reply) => reply.status(201).send(await ctx.authority.forOwnInstance(principal(req), ctx.sites, req.params.name, req.body.instance, req.body.site, req.body.publicKey)));
+
   app.post<{ Params: { site: string }; Body: { publicKey: JWK } }>('/v1/sites/:site/credentials', {
     schema: {
       tags: ['identity'], summary: 'A credential for a site\'s broker (admin)',
