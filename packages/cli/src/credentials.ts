@@ -1,8 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ADMIN_TOKEN_FILE } from './platform/control-plane.ts';
-import { dataDir } from './env.ts';
+import { ADMIN_TOKEN_FILE, dataDir } from './env.ts';
 
 /** Where `squadron login` keeps tokens, one per platform address, readable by the user only. */
 export function loginFile(): string {

@@ -21,6 +21,9 @@ export interface PlatformRecord {
 
 export const PLATFORM_FILE = 'platform.json';
 
+/** The admin token's file in the data directory; the CLI of this machine reads it from there. */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
 /**
  * Where the platform's API is: SQUADRON_URL, else what a local `squadron up` recorded in its data
  * directory, else the default address.

@@ -1,5 +1,4 @@
 import { SquadronError } from '@squadron/protocol';
-import { ConfigError } from '@squadron/control';
 import { ApiError } from '@squadron/client';
 
 /** A mistake in how the command was called; exit code 2. */
@@ -29,7 +28,8 @@ export function reportFailure(err: unknown): number {
     process.stderr.write(`${err.code}: ${err.message}\n`);
     return 2;
   }
-  if (err instanceof ConfigError) {
+  // By name: importing the control plane's package here would load its server into every command.
+  if (err instanceof Error && err.name === 'ConfigError') {
     process.stderr.write(`CONFIG_ERROR: ${err.message}\n`);
     return 2;
   }

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Agent, AgentError } from '@squadron/agent';
 import { ApiError, ControlClient } from '@squadron/client';
 import { action, parseIntFlag, reportFailure } from '../output.ts';
 import { BIN, dataDir } from '../env.ts';
@@ -25,6 +24,7 @@ export function registerAgent(program: Command): void {
     .option('--token <token>', 'bearer token for the control plane (default SQUADRON_TOKEN)')
     .option('--data-dir <dir>', 'where the instances\' logs go (default .squadron or SQUADRON_DATA_DIR)')
     .action(action(async (flags: AgentFlags) => {
+      const { Agent, AgentError } = await import('@squadron/agent');
       const slots = flags.slots === undefined ? undefined : parseIntFlag(flags.slots, '--slots', 1, 10_000);
       const token = flags.token ?? process.env.SQUADRON_TOKEN;
       const logDir = join(dataDir(flags.dataDir), 'logs', `agent-${flags.site}`);

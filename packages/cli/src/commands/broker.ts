@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import pino from 'pino';
-import { Broker } from '@squadron/broker';
 import { ControlClient } from '@squadron/client';
-import { brokerIdentity } from '../platform/broker-identity.ts';
 import { action, UsageError } from '../output.ts';
 import { onShutdown } from '../shutdown.ts';
 
@@ -38,6 +36,7 @@ export function registerBroker(program: Command): void {
       // parent that goes away stops this process gracefully (onShutdown) instead.
       const orphaned = () => process.exit(1);
       process.once('disconnect', orphaned);
+      const [{ Broker }, { brokerIdentity }] = await Promise.all([import('@squadron/broker'), import('../platform/broker-identity.ts')]);
       const peers = parsePeers(flags.peer);
       const logger = pino({ name: `broker:${flags.site}`, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
       const token = flags.token ?? process.env.SQUADRON_TOKEN;

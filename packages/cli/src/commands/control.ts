@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig } from '@squadron/control';
 import { action, parseIntFlag } from '../output.ts';
 import { dataDir } from '../env.ts';
 import { onShutdown } from '../shutdown.ts';
-import { startControlPlane } from '../platform/control-plane.ts';
 
 interface ControlFlags { config?: string; dataDir?: string; port?: string; state?: string }
 
@@ -20,6 +18,7 @@ export function registerControl(program: Command): void {
     .option('--port <n>', 'API port (default 7700; 0 picks a free one)')
     .option('--state <where>', 'state store: a SQLite file (default <data-dir>/state.db) or postgres://…')
     .action(action(async (flags: ControlFlags) => {
+      const [{ loadConfig }, { startControlPlane }] = await Promise.all([import('@squadron/control'), import('../platform/control-plane.ts')]);
       const config = loadConfig(flags.config);
       if (flags.port !== undefined) config.api = { ...config.api, port: parseIntFlag(flags.port, '--port', 0, 65535) };
       const control = await startControlPlane(config, dataDir(flags.dataDir), flags.state);

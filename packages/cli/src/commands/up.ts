@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
 import { basename, join, resolve } from 'node:path';
 import { SquadronError } from '@squadron/protocol';
-import { loadConfig } from '@squadron/control';
 import type { ControlClient } from '@squadron/client';
 import { action, parseIntFlag } from '../output.ts';
 import { dataDir } from '../env.ts';
 import { onShutdown } from '../shutdown.ts';
-import { LocalPlatform } from '../platform/platform.ts';
-import { demoSeeds, type Seed } from '../platform/demo.ts';
+import type { Seed } from '../platform/demo.ts';
 
 interface UpFlags { config?: string; dataDir?: string; port?: string; state?: string; demo?: boolean; service: string[] }
 
@@ -27,6 +25,10 @@ export function registerUp(program: Command): void {
     .option('--service <dir>', `also deploy this service folder (named after the folder, squad '${LOCAL_SQUAD}') to every site (repeatable)`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action(action(async (flags: UpFlags) => {
       const began = Date.now();
+      // Loaded here, not at the top: the other commands start faster without the server's modules.
+      const [{ loadConfig }, { LocalPlatform }, { demoSeeds }] = await Promise.all([
+        import('@squadron/control'), import('../platform/platform.ts'), import('../platform/demo.ts'),
+      ]);
       const config = loadConfig(flags.config);
       if (flags.port !== undefined) config.api = { ...config.api, port: parseIntFlag(flags.port, '--port', 0, 65535) };
       const seeds: Seed[] = [

@@ -4,10 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildControlServer, openStateStore, adminTokenAt, Sites, type PlatformConfig } from '@squadron/control';
-import { PLATFORM_FILE, type PlatformRecord } from '../env.ts';
-
-/** The admin token's file in the data directory; the CLI of this machine reads it from there. */
-export const ADMIN_TOKEN_FILE = 'admin-token';
+import { ADMIN_TOKEN_FILE, PLATFORM_FILE, type PlatformRecord } from '../env.ts';
 
 export interface RunningControlPlane {
   url: string;
