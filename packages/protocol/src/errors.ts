@@ -16,6 +16,7 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   CLOSED: 'CLOSED',
   AUTH_FAILED: 'AUTH_FAILED',
+  RATE_LIMITED: 'RATE_LIMITED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -144,6 +145,17 @@ export class AuthFailedError extends SquadronError {
   }
 }
 
+/**
+ * The callee refused the call: this caller is over its rate limit toward this service. Nothing
+ * ran. `retryAfterMs` says when a call would be accepted again.
+ */
+export class RateLimitedError extends SquadronError {
+  override readonly name = 'RateLimitedError';
+  constructor(message: string, readonly retryAfterMs: number, options: SquadronErrorOptions = {}) {
+    super(ErrorCode.RATE_LIMITED, message, { ...options, details: { retryAfterMs, ...options.details } });
+  }
+}
+
 /** Wire form of an error: [code, message, retryable, details]. */
 export type WireError = [string, string, boolean, Record<string, unknown> | null];
 
@@ -177,6 +189,7 @@ export function errorFromWire(wire: unknown): SquadronError {
     case ErrorCode.PROTOCOL_ERROR: return new ProtocolError(message, options);
     case ErrorCode.UNAVAILABLE: return new UnavailableError(message);
     case ErrorCode.AUTH_FAILED: return new AuthFailedError(message, options);
+    case ErrorCode.RATE_LIMITED: return new RateLimitedError(message, field(details, 'retryAfterMs', 0), options);
     default: return new SquadronError(code, message, options);
   }
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
   HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError, UnavailableError,
-  ClosedError, AuthFailedError, errorToWire, errorFromWire, encode, decode,
+  ClosedError, AuthFailedError, RateLimitedError, errorToWire, errorFromWire, encode, decode,
 } from '../src/index.ts';
 
 const DOC_PATH = new URL('../../../docs/errors.md', import.meta.url);
@@ -44,6 +44,7 @@ const samples: Record<ErrorCode, SquadronError[]> = {
   UNAVAILABLE: [new UnavailableError('instance i-1 is draining')],
   CLOSED: [new ClosedError(), new ClosedError('client is closed')],
   AUTH_FAILED: [new AuthFailedError('credential expired at 2026-01-01T00:00:00Z', { details: { reason: 'expired' } })],
+  RATE_LIMITED: [new RateLimitedError('over 50/s toward playlists', 20, { details: { policy: 'default' } })],
 };
 
 describe('docs/errors.md', () => {
@@ -109,9 +110,9 @@ describe('errorToWire / errorFromWire', () => {
   });
 
   it('rebuilds a code it does not know as a SquadronError with that code', () => {
-    const got = errorFromWire(['RATE_LIMITED', 'slow down', true, { waitMs: 100 }]);
+    const got = errorFromWire(['QUOTA_EXCEEDED', 'slow down', true, { waitMs: 100 }]);
     assert.equal(got.constructor, SquadronError);
-    assert.deepEqual([got.code, got.message, got.retryable, got.details], ['RATE_LIMITED', 'slow down', true, { waitMs: 100 }]);
+    assert.deepEqual([got.code, got.message, got.retryable, got.details], ['QUOTA_EXCEEDED', 'slow down', true, { waitMs: 100 }]);
   });
 
   it('turns a malformed wire error into a ProtocolError', () => {

@@ -8,6 +8,8 @@ export { Client, connect } from './client.ts';
 export type { ConnectOptions, SubscribeOptions } from './client.ts';
 export type { Subscription } from './subscriptions.ts';
 export { runService } from './runtime.ts';
+export { DEFAULT_RATE_LIMIT } from './caller-limits.ts';
+export type { RateLimit } from './caller-limits.ts';
 export type { RunOptions, RunningService } from './runtime.ts';
 export { platformUrl, resolveBroker, requestClientIdentity } from './resolve-broker.ts';
 export {

@@ -10,6 +10,7 @@ import { SubscriptionContext, QueueDeliveryContext } from './context.ts';
 import { HOST_ID } from './directory.ts';
 import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy, type RetryPolicy, type OutlierPolicy } from './options.ts';
 import { authWith } from './identity-auth.ts';
+import { CallerLimits, type RateLimit } from './caller-limits.ts';
 import type { CredentialVerifier, Identity } from '@squadron/identity';
 
 export interface RunOptions {
@@ -34,6 +35,12 @@ export interface RunOptions {
   identity?: Identity | null;
   /** Check callers' credentials: only those that prove one signed by the control plane get in. */
   verifier?: CredentialVerifier;
+  /**
+   * Limit each caller (a calling service, or a client's squad) to this many calls toward this
+   * service, split across its live instances; beyond it, calls get RATE_LIMITED. Off by default
+   * until the platform's policies (default threshold, grants) reach instances.
+   */
+  rateLimit?: RateLimit | ((caller: string) => RateLimit);
 }
 
 /** A running instance of a service. */
@@ -75,6 +82,9 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(options.limits ? { limits: options.limits } : {}),
   });
 
+  const limit = options.rateLimit;
+  const rateLimits = limit === undefined ? null
+    : new CallerLimits(typeof limit === 'function' ? limit : () => limit, () => client.instances(service.name).length);
   const server = new ServiceServer(service, client, {
     site: options.site,
     log,
@@ -82,6 +92,7 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(socketDir ? { unixPath: join(socketDir, `squadron-${id}.sock`) } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.verifier ? { verifier: options.verifier } : {}),
+    ...(rateLimits ? { rateLimits } : {}),
   });
   await server.start();
 

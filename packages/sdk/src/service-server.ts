@@ -3,11 +3,12 @@ import { unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
   FrameKind, decode, encodeTransient, errorToWire, maxFrameLength, PayloadTooLargeError, FRAME_HEADER_BYTES, asRequest, ProtocolError, DeadlineExceededError,
-  NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, type WireLimits,
+  NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, RateLimitedError, type WireLimits,
   type AuthBody,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, formatEndpoint, parseEndpoint } from '@squadron/transport';
-import { mustMatch, type CredentialVerifier } from '@squadron/identity';
+import { mustMatch, type CredentialVerifier, type VerifiedPeer } from '@squadron/identity';
+import type { CallerLimits } from './caller-limits.ts';
 import { RequestContext, type ContextHost } from './context.ts';
 import type { NormalizedService } from './define.ts';
 
@@ -21,6 +22,17 @@ export interface ServiceServerOptions {
   log: Logger;
   /** When set, only callers that prove a credential the control plane signed get in (AUTH_FAILED otherwise). */
   verifier?: CredentialVerifier;
+  /** When set, each caller's calls pass through its token bucket (RATE_LIMITED otherwise). */
+  rateLimits?: CallerLimits;
+}
+
+/**
+ * Who a connection's calls count against: the service of a calling instance, or the squad of a
+ * client, as its credential says (as it claims, where identities are not checked).
+ */
+function callerOf(auth: AuthBody, peer: VerifiedPeer | null): string {
+  if (peer) return peer.role === 'instance' ? `service:${peer.service}` : `squad:${peer.squad}`;
+  return auth.role === 'instance' && auth.service ? `service:${auth.service}` : `client:${auth.name}`;
 }
 
 /**
@@ -65,15 +77,20 @@ export class ServiceServer {
     this.conns.add(conn);
     conn.onClose(() => this.conns.delete(conn));
     const verifier = this.options.verifier;
-    const verify = verifier && (async (auth: AuthBody, nonce: string) => mustMatch(await verifier.verify(auth.credential, auth.proof, nonce), auth));
+    let peer: VerifiedPeer | null = null;
+    const verify = verifier && (async (auth: AuthBody, nonce: string) => {
+      peer = await verifier.verify(auth.credential, auth.proof, nonce);
+      mustMatch(peer, auth);
+    });
     acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site], ...(verify ? { verify } : {}) })
-      .then(() => {
-        conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body);
+      .then((auth) => {
+        const caller = callerOf(auth, peer);
+        conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body, caller);
       })
       .catch((err: Error) => this.options.log.debug({ err: err.message }, 'caller handshake refused'));
   }
 
-  private onFrame(conn: Connection, kind: number, id: number, body: Buffer): void {
+  private onFrame(conn: Connection, kind: number, id: number, body: Buffer, caller: string): void {
     if (kind === FrameKind.Ping) return conn.send(FrameKind.Pong, id);
     if (kind === FrameKind.Goaway) return conn.destroy();
     if (kind !== FrameKind.Request) throw new ProtocolError(`an instance does not take frames of kind ${kind}`);
@@ -84,6 +101,14 @@ export class ServiceServer {
     }
     const spec = this.service.methods.get(method);
     if (spec === undefined) return this.fail(conn, id, NoSuchMethodError.of(this.service.name, method));
+    const admitted = this.options.rateLimits?.admit(caller);
+    if (admitted && !admitted.ok) {
+      const { ratePerSecond, burst } = admitted.limit;
+      return this.fail(conn, id, new RateLimitedError(
+        `${caller} is over its limit toward ${this.service.name} (${ratePerSecond}/s, burst ${burst}, the platform's default unless a grant says otherwise); retry in ${admitted.retryAfterMs} ms`,
+        admitted.retryAfterMs, { details: { caller, policy: `${ratePerSecond}/s burst ${burst}` } },
+      ));
+    }
     this.inFlight++;
     let result: unknown;
     try {
