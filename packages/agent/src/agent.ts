@@ -60,6 +60,8 @@ export class Agent {
   private agentId: string | null = null;
   private version = 0;
   private waitingForBroker = false;
+  /** The last list of assignments, to act on again when starting an instance must wait. */
+  private lastList: AssignmentsBody | null = null;
   private registering: Promise<string> | null = null;
   private started = false;
   private stopped = false;
@@ -191,6 +193,7 @@ export class Agent {
 
   /** Start what is newly listed, drain what is no longer listed. */
   private reconcile(body: AssignmentsBody): void {
+    this.lastList = body;
     const listed = new Set(body.instances.map((a) => a.id));
     for (const id of this.supervisor.ids()) {
       if (listed.has(id) || this.supervisor.stateOf(id) === 'draining') continue;
@@ -208,7 +211,9 @@ export class Agent {
       const broker = body.broker;
       // Each instance proves who it is with a credential of its own, got before it starts.
       void this.credentials.obtain(a.id).then((env) => {
-        if (this.stopped || env === null || this.supervisor.has(a.id)) return;
+        if (this.stopped || this.supervisor.has(a.id)) return;
+        // No credential yet (the control plane unreachable): try again soon, not at the next list.
+        if (env === null) return void setTimeout(() => this.lastList && !this.stopped && this.reconcile(this.lastList), 1000).unref();
         this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs }, 'starting instance');
         this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, env }, a.provisionDelayMs);
       });
