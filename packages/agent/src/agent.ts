@@ -8,7 +8,7 @@ import { ReportScheduler } from './report-scheduler.ts';
 import { InstanceCredentials } from './instance-credentials.ts';
 
 /** What the agent needs of the control plane's client (a fake will do in tests). */
-export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential'>;
+export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials'>;
 
 export interface AgentOptions {
   control: AgentControl;
@@ -30,6 +30,9 @@ export interface AgentOptions {
   /** Environment for the instances on top of this process's own. */
   env?: Readonly<Record<string, string>>;
 }
+
+/** How often the revoked credentials are read, so that instances refuse them within about a second. */
+const REVOCATIONS_EVERY_MS = 1000;
 
 /** Polls again this soon while instances wait for the site's broker address to be known. */
 const BROKER_WAIT_POLL_MS = 1000;
@@ -62,6 +65,7 @@ export class Agent {
   private waitingForBroker = false;
   /** The last list of assignments, to act on again when starting an instance must wait. */
   private lastList: AssignmentsBody | null = null;
+  private watchingRevocations = false;
   private registering: Promise<string> | null = null;
   private started = false;
   private stopped = false;
@@ -135,6 +139,10 @@ export class Agent {
         this.pollAbort.abort();
         // Half the period, so that a slow report still arrives in time.
         this.reports.every(Math.max(100, Math.floor(r.reportEveryMs / 2)));
+        if (!this.watchingRevocations) {
+          this.watchingRevocations = true;
+          this.credentials.watchRevocations(REVOCATIONS_EVERY_MS, () => this.supervisor.ids());
+        }
         this.reports.soon();
         this.log.info({ agent: r.id, site, host, control: control.url }, 'agent registered');
         return r.id;

@@ -5,6 +5,8 @@ import type { AgentControl } from './agent.ts';
 
 /** Environment that tells an instance which keys verify its callers' credentials. */
 export const TRUST_ENV = 'SQUADRON_TRUST';
+/** Environment with the ids of revoked credentials (JSON) when an instance starts; updates come over IPC. */
+export const REVOKED_ENV = 'SQUADRON_REVOKED';
 
 interface Held {
   key: KeyObject;
@@ -21,6 +23,8 @@ export class InstanceCredentials {
   private readonly held = new Map<string, Held>();
   private readonly inFlight = new Set<string>();
   private trust: string | null = null;
+  private revoked = '';
+  private polling: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly control: AgentControl,
@@ -42,7 +46,7 @@ export class InstanceCredentials {
       const key = Identity.newKey();
       const env = await this.issue(instance, key.privateKey, key.publicJwk);
       if (env === null) return null;
-      return { ...env, [TRUST_ENV]: this.trust };
+      return { ...env, [TRUST_ENV]: this.trust, ...(this.revoked ? { [REVOKED_ENV]: this.revoked } : {}) };
     } catch (err) {
       this.log.warn({ instance, err: (err as Error).message }, 'cannot get a credential for the instance from the control plane; it starts once one is issued');
       return null;
@@ -58,7 +62,29 @@ export class InstanceCredentials {
   }
 
   stop(): void {
+    if (this.polling) clearInterval(this.polling);
     for (const id of [...this.held.keys()]) this.forget(id);
+  }
+
+  /**
+   * Keep the instances' view of revoked credentials current: poll the control plane every
+   * `everyMs` and send each running instance the list when it changes (and to each new one as it
+   * starts, in its environment), so that they refuse revoked callers as the brokers do.
+   */
+  watchRevocations(everyMs: number, instances: () => string[]): void {
+    const poll = async () => {
+      try {
+        const text = JSON.stringify((await this.control.revokedCredentials()).ids);
+        if (text === this.revoked) return;
+        this.revoked = text;
+        for (const id of instances()) this.update(id, { [REVOKED_ENV]: text }, { type: 'revoked', ids: JSON.parse(text) as string[] });
+      } catch (err) {
+        this.log.debug({ err: (err as Error).message }, 'cannot read revoked credentials; keeping the last list');
+      }
+    };
+    void poll();
+    this.polling = setInterval(() => void poll(), everyMs);
+    this.polling.unref();
   }
 
   private async issue(instance: string, privateKey: KeyObject, publicJwk: ReturnType<typeof Identity.newKey>['publicJwk']): Promise<Record<string, string> | null> {

@@ -99,6 +99,21 @@ for (const store of STORES) describe(`deployments through agents (${store} state
     } finally {
       await anonymous.close();
     }
+    // A revoked credential: the agents pass the list on, and instances refuse it within a second or so.
+    const soonKey = Identity.newKey();
+    const soon = await api.clientCredential(soonKey.publicJwk, { site: 'sto', name: 'soon-revoked' });
+    const soonIdentity = new Identity(soon.credential, soonKey.privateKey);
+    const callWith = async () => {
+      const c = await connect({ site: 'sto', broker: brokers.address('sto'), name: 'soon-revoked', identity: soonIdentity });
+      try {
+        return await c.call('worker', 'echo', 'hi', { timeoutMs: 2000 }).then(() => 'ok', (err: { code?: string; details?: { reason?: string } }) => `${err.code}:${err.details?.reason}`);
+      } finally {
+        await c.close();
+      }
+    };
+    assert.equal(await callWith(), 'ok');
+    await api.revokeCredential(soon.id);
+    await waitFor(async () => (await callWith()) === 'AUTH_FAILED:revoked', 'instances to refuse the revoked credential', 5000, 100);
     const other = instances.find((i) => i.agent !== placed.agent)!;
     await assert.rejects(api.instanceCredential(placed.agent!, other.id, key.publicJwk), (err: ApiError) => err.code === 'NOT_FOUND');
   });

@@ -56,10 +56,13 @@ export function registerRun(program: Command): void {
           trust = JSON.stringify(await api.jwks());
         }
       }
-      process.on('message', (m: { type?: string; credential?: string }) => {
+      // Revoked credentials: the list at start, then each change, from the agent.
+      let revoked = new Set<string>(JSON.parse(process.env.SQUADRON_REVOKED ?? '[]') as string[]);
+      process.on('message', (m: { type?: string; credential?: string; ids?: unknown }) => {
         if (m?.type === 'credential' && typeof m.credential === 'string') identity?.renew(m.credential);
+        if (m?.type === 'revoked' && Array.isArray(m.ids)) revoked = new Set(m.ids.filter((id): id is string => typeof id === 'string'));
       });
-      const verifier = trust ? CredentialVerifier.fromJwks(trust) : undefined;
+      const verifier = trust ? CredentialVerifier.fromJwks(trust, (id) => revoked.has(id)) : undefined;
       const running = await runService(definition, {
         site: flags.site,
         broker,
