@@ -10,8 +10,11 @@ export const REVOKED_ENV = 'SQUADRON_REVOKED';
 
 interface Held {
   key: KeyObject;
+  publicJwk: HolderKey;
   renewal: NodeJS.Timeout | null;
 }
+
+type HolderKey = ReturnType<typeof Identity.newKey>['publicJwk'];
 
 /**
  * The credentials of the instances an agent runs. Each instance gets a key pair of its own
@@ -87,7 +90,7 @@ export class InstanceCredentials {
     this.polling.unref();
   }
 
-  private async issue(instance: string, privateKey: KeyObject, publicJwk: ReturnType<typeof Identity.newKey>['publicJwk']): Promise<Record<string, string> | null> {
+  private async issue(instance: string, privateKey: KeyObject, publicJwk: HolderKey): Promise<Record<string, string> | null> {
     const agent = this.agentId();
     if (agent === null) return null;
     const issued = await this.control.instanceCredential(agent, instance, publicJwk);
@@ -95,7 +98,7 @@ export class InstanceCredentials {
     const lifeMs = issued.expiresAt - Date.now();
     const renewal = setTimeout(() => void this.renew(instance), Math.max(1000, Math.floor((lifeMs * 2) / 3)));
     renewal.unref();
-    this.held.set(instance, { key: privateKey, renewal });
+    this.held.set(instance, { key: privateKey, publicJwk, renewal });
     return Identity.toEnv(issued.credential, privateKey);
   }
 
@@ -103,7 +106,7 @@ export class InstanceCredentials {
     const h = this.held.get(instance);
     if (!h) return;
     try {
-      const env = await this.issue(instance, h.key, new Identity('', h.key).publicJwk);
+      const env = await this.issue(instance, h.key, h.publicJwk);
       if (env !== null) this.update(instance, env, { type: 'credential', credential: env[IDENTITY_ENV.credential] });
     } catch (err) {
       this.log.warn({ instance, err: (err as Error).message }, 'cannot renew the instance\'s credential; trying again');
