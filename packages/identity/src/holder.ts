@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import type { JWK } from 'jose';
-import { proofPayload, type HandshakeProof } from './claims.ts';
+import { decodeJwt, type JWK } from 'jose';
+import { proofPayload, type CredentialClaims, type HandshakeProof } from './claims.ts';
 
 /** Environment variables through which an agent hands an instance its identity. */
 export const IDENTITY_ENV = { credential: 'SQUADRON_CREDENTIAL', key: 'SQUADRON_IDENTITY_KEY' } as const;
@@ -34,6 +34,16 @@ export class Identity {
 
   get credential(): string {
     return this.credentialText;
+  }
+
+  /** What this process's own credential says of it (read, not verified: it is its own). */
+  get claims(): CredentialClaims | null {
+    try {
+      const c = decodeJwt(this.credentialText) as Partial<CredentialClaims>;
+      return typeof c.squad === 'string' && typeof c.role === 'string' ? (c as CredentialClaims) : null;
+    } catch {
+      return null;
+    }
   }
 
   get publicJwk(): JWK {

@@ -17,6 +17,7 @@ export const ErrorCode = {
   CLOSED: 'CLOSED',
   AUTH_FAILED: 'AUTH_FAILED',
   RATE_LIMITED: 'RATE_LIMITED',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -156,6 +157,14 @@ export class RateLimitedError extends SquadronError {
   }
 }
 
+/** The caller may not do this (a policy says so, named in `details.policy`). Nothing ran. */
+export class PermissionDeniedError extends SquadronError {
+  override readonly name = 'PermissionDeniedError';
+  constructor(message: string, options: SquadronErrorOptions = {}) {
+    super(ErrorCode.PERMISSION_DENIED, message, options);
+  }
+}
+
 /** Wire form of an error: [code, message, retryable, details]. */
 export type WireError = [string, string, boolean, Record<string, unknown> | null];
 
@@ -189,6 +198,7 @@ export function errorFromWire(wire: unknown): SquadronError {
     case ErrorCode.PROTOCOL_ERROR: return new ProtocolError(message, options);
     case ErrorCode.UNAVAILABLE: return new UnavailableError(message);
     case ErrorCode.AUTH_FAILED: return new AuthFailedError(message, options);
+    case ErrorCode.PERMISSION_DENIED: return new PermissionDeniedError(message, options);
     case ErrorCode.RATE_LIMITED: return new RateLimitedError(message, field(details, 'retryAfterMs', 0), options);
     default: return new SquadronError(code, message, options);
   }

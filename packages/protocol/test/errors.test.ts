@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
   HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError, UnavailableError,
-  ClosedError, AuthFailedError, RateLimitedError, errorToWire, errorFromWire, encode, decode,
+  ClosedError, AuthFailedError, RateLimitedError, PermissionDeniedError, errorToWire, errorFromWire, encode, decode,
 } from '../src/index.ts';
 
 const DOC_PATH = new URL('../../../docs/errors.md', import.meta.url);
@@ -45,6 +45,7 @@ const samples: Record<ErrorCode, SquadronError[]> = {
   CLOSED: [new ClosedError(), new ClosedError('client is closed')],
   AUTH_FAILED: [new AuthFailedError('credential expired at 2026-01-01T00:00:00Z', { details: { reason: 'expired' } })],
   RATE_LIMITED: [new RateLimitedError('over 50/s toward playlists', 20, { details: { policy: 'default' } })],
+  PERMISSION_DENIED: [new PermissionDeniedError('billing.refund is private to squad payments', { details: { policy: 'visibility: squad' } })],
 };
 
 describe('docs/errors.md', () => {

@@ -11,6 +11,8 @@ export interface MethodSpec<Req = any, Res = any> {
    * instance after a failure that may have reached the callee.
    */
   idempotent?: boolean;
+  /** `squad`: only callers of the squad that owns this service may call it (default `public`). */
+  visibility?: 'public' | 'squad';
 }
 
 export type MessageHandler<Msg = any> = (msg: Msg, ctx: MessageContext) => void | Promise<void>;
@@ -79,7 +81,9 @@ export function normalizeService(def: ServiceDefinition): NormalizedService {
   for (const [name, m] of Object.entries(def.methods ?? {})) {
     const spec = typeof m === 'function' ? { handler: m } : m;
     if (!spec || typeof spec.handler !== 'function') throw new TypeError(`method '${name}' of '${def.name}' has no handler function`);
-    methods.set(name, { handler: spec.handler, idempotent: spec.idempotent === true });
+    const visibility = spec.visibility ?? 'public';
+    if (visibility !== 'public' && visibility !== 'squad') throw new TypeError(`method '${name}' of '${def.name}': visibility must be 'public' or 'squad'`);
+    methods.set(name, { handler: spec.handler, idempotent: spec.idempotent === true, visibility });
   }
   const subscriptions: NormalizedService['subscriptions'] = new Map();
   for (const [topic, s] of Object.entries(def.subscriptions ?? {})) {

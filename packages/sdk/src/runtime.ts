@@ -11,7 +11,7 @@ import { HOST_ID } from './directory.ts';
 import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy, type RetryPolicy, type OutlierPolicy } from './options.ts';
 import { authWith } from './identity-auth.ts';
 import { CallerLimits, type RateLimit } from './caller-limits.ts';
-import type { CredentialVerifier, Identity } from '@squadron/identity';
+import { Identity, type CredentialVerifier } from '@squadron/identity';
 
 export interface RunOptions {
   site: string;
@@ -85,6 +85,8 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   const limit = options.rateLimit;
   const rateLimits = limit === undefined ? null
     : new CallerLimits(typeof limit === 'function' ? limit : () => limit, () => client.instances(service.name).length);
+  // Whose squad-private methods these are: the squad the instance's own credential names.
+  const ownSquad = (options.identity === undefined ? Identity.fromEnv() : options.identity)?.claims?.squad;
   const server = new ServiceServer(service, client, {
     site: options.site,
     log,
@@ -93,6 +95,7 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.verifier ? { verifier: options.verifier } : {}),
     ...(rateLimits ? { rateLimits } : {}),
+    ...(ownSquad ? { squad: ownSquad } : {}),
   });
   await server.start();
 

@@ -3,7 +3,7 @@ import { unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
   FrameKind, decode, encodeTransient, errorToWire, maxFrameLength, PayloadTooLargeError, FRAME_HEADER_BYTES, asRequest, ProtocolError, DeadlineExceededError,
-  NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, RateLimitedError, type WireLimits,
+  NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, RateLimitedError, PermissionDeniedError, type WireLimits,
   type AuthBody,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, formatEndpoint, parseEndpoint } from '@squadron/transport';
@@ -24,6 +24,15 @@ export interface ServiceServerOptions {
   verifier?: CredentialVerifier;
   /** When set, each caller's calls pass through its token bucket (RATE_LIMITED otherwise). */
   rateLimits?: CallerLimits;
+  /** The squad that owns this service, from the instance's credential: methods of `visibility: 'squad'` are its own. */
+  squad?: string;
+}
+
+/** Who called, as far as the squad-private methods are concerned. */
+interface Caller {
+  key: string;
+  /** The caller's squad, from its verified credential; null when identities are not checked. */
+  squad: string | null;
 }
 
 /**
@@ -84,13 +93,13 @@ export class ServiceServer {
     });
     acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site], ...(verify ? { verify } : {}) })
       .then((auth) => {
-        const caller = callerOf(auth, peer);
+        const caller: Caller = { key: callerOf(auth, peer), squad: (peer as VerifiedPeer | null)?.squad ?? null };
         conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body, caller);
       })
       .catch((err: Error) => this.options.log.debug({ err: err.message }, 'caller handshake refused'));
   }
 
-  private onFrame(conn: Connection, kind: number, id: number, body: Buffer, caller: string): void {
+  private onFrame(conn: Connection, kind: number, id: number, body: Buffer, caller: Caller): void {
     if (kind === FrameKind.Ping) return conn.send(FrameKind.Pong, id);
     if (kind === FrameKind.Goaway) return conn.destroy();
     if (kind !== FrameKind.Request) throw new ProtocolError(`an instance does not take frames of kind ${kind}`);
@@ -101,12 +110,18 @@ export class ServiceServer {
     }
     const spec = this.service.methods.get(method);
     if (spec === undefined) return this.fail(conn, id, NoSuchMethodError.of(this.service.name, method));
-    const admitted = this.options.rateLimits?.admit(caller);
+    if (spec.visibility === 'squad' && !this.sameSquad(caller)) {
+      return this.fail(conn, id, new PermissionDeniedError(
+        `${this.service.name}.${method} is private to squad '${this.options.squad ?? '?'}'; ${caller.squad === null ? 'the caller\'s squad is not known (identities are not checked here)' : `the caller is of squad '${caller.squad}'`}`,
+        { details: { policy: 'visibility: squad', caller: caller.key } },
+      ));
+    }
+    const admitted = this.options.rateLimits?.admit(caller.key);
     if (admitted && !admitted.ok) {
       const { ratePerSecond, burst } = admitted.limit;
       return this.fail(conn, id, new RateLimitedError(
-        `${caller} is over its limit toward ${this.service.name} (${ratePerSecond}/s, burst ${burst}, the platform's default unless a grant says otherwise); retry in ${admitted.retryAfterMs} ms`,
-        admitted.retryAfterMs, { details: { caller, policy: `${ratePerSecond}/s burst ${burst}` } },
+        `${caller.key} is over its limit toward ${this.service.name} (${ratePerSecond}/s, burst ${burst}, the platform's default unless a grant says otherwise); retry in ${admitted.retryAfterMs} ms`,
+        admitted.retryAfterMs, { details: { caller: caller.key, policy: `${ratePerSecond}/s burst ${burst}` } },
       ));
     }
     this.inFlight++;
@@ -132,6 +147,11 @@ export class ServiceServer {
       this.done();
       this.reply(conn, id, result);
     }
+  }
+
+  /** Squad-private methods: the owner squad's callers, and the platform's admin. Unknown squads are refused. */
+  private sameSquad(caller: Caller): boolean {
+    return caller.squad !== null && this.options.squad !== undefined && (caller.squad === this.options.squad || caller.squad === 'admin');
   }
 
   /** A reply over the frame limit would make the caller drop the connection: refuse it instead. */

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Broker } from '@squadron/broker';
-import { AuthFailedError, type HelloBody } from '@squadron/protocol';
+import { AuthFailedError, PermissionDeniedError, type HelloBody } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import { CredentialIssuer, CredentialVerifier, Identity, type CredentialClaims } from '@squadron/identity';
 import { connect, defineService, runService, type Client, type RunningService } from '@squadron/sdk';
@@ -20,6 +20,7 @@ describe('verified handshakes', () => {
   let broker: Broker;
   let instance: RunningService;
   let caller: Client;
+  let audits = 0;
 
   async function identity(claims: CredentialClaims, ttlMs = 60_000): Promise<Identity & { id: string }> {
     const { privateKey, publicJwk } = Identity.newKey();
@@ -49,7 +50,14 @@ describe('verified handshakes', () => {
     verifier = new CredentialVerifier({ trust: [issuer.publicJwk()], isRevoked: (id) => revoked.has(id) });
     broker = new Broker({ site: 'sto', logger: silent, identity: { verifier, self: await identity({ role: 'broker', site: 'sto', name: 'broker:sto', squad: 'admin' }) } });
     await broker.start();
-    const def = defineService({ name: 'vault', methods: { open: async () => 'opened' } });
+    const def = defineService({
+      name: 'vault',
+      methods: {
+        open: async () => 'opened',
+        // Private to the owner squad (music): a caller of another squad never reaches it.
+        audit: { visibility: 'squad', handler: async () => ++audits },
+      },
+    });
     instance = await runService(def, {
       site: 'sto', broker: broker.address, logger: silent, instanceId: 'vault-1', verifier,
       identity: await identity({ role: 'instance', site: 'sto', name: 'vault-1', service: 'vault', squad: 'music' }),
@@ -66,6 +74,20 @@ describe('verified handshakes', () => {
   it('lets proven instances register and proven callers call them', async () => {
     await caller.waitForInstances('vault');
     assert.equal(await caller.call('vault', 'open', null), 'opened');
+  });
+
+  it('keeps a squad-private method to the owner squad: others get PERMISSION_DENIED and the handler never runs', async () => {
+    await caller.waitForInstances('vault');
+    assert.equal(await caller.call('vault', 'audit', null), 1, 'a caller of squad music');
+    const outsider = await connect({ site: 'sto', broker: broker.address, logger: silent, identity: await identity({ role: 'client', site: 'sto', name: 'curious', squad: 'video' }) });
+    try {
+      await outsider.waitForInstances('vault');
+      await assert.rejects(outsider.call('vault', 'audit', null), (err: unknown) => err instanceof PermissionDeniedError && err.details?.policy === 'visibility: squad');
+      assert.equal(await outsider.call('vault', 'open', null), 'opened', 'public methods stay open to it');
+    } finally {
+      await outsider.close();
+    }
+    assert.equal(audits, 1, 'the private handler ran only for the owner squad');
   });
 
   it('refuses a client with no credential: connect fails at once with AUTH_FAILED', async () => {
