@@ -61,12 +61,14 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   const id = options.instanceId ?? `${service.name}-${randomBytes(4).toString('hex')}`;
   const log = options.logger ?? pino({ name: id, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
   const socketDir = options.socketDir === undefined ? tmpdir() : options.socketDir;
+  // The instance's identity: given, or the one its agent put in the environment (read once).
+  const identity = options.identity === undefined ? Identity.fromEnv() : options.identity;
   let info: InstanceInfo | null = null;
 
   const client = new Client({
     session: {
       address: options.broker,
-      auth: authWith({ role: 'instance', site: options.site, name: service.name, service: service.name, instance: id }, options.identity),
+      auth: authWith({ role: 'instance', site: options.site, name: service.name, service: service.name, instance: id }, identity),
       onConnected: (session) => {
         if (info) session.register(info);
       },
@@ -86,7 +88,7 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   const rateLimits = limit === undefined ? null
     : new CallerLimits(typeof limit === 'function' ? limit : () => limit, () => client.instances(service.name).length);
   // Whose squad-private methods these are: the squad the instance's own credential names.
-  const ownSquad = (options.identity === undefined ? Identity.fromEnv() : options.identity)?.claims?.squad;
+  const ownSquad = identity?.claims?.squad;
   const server = new ServiceServer(service, client, {
     site: options.site,
     log,

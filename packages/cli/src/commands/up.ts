@@ -63,6 +63,8 @@ export function registerUp(program: Command): void {
  */
 async function allReady(api: ControlClient, services: string[], say: (line: string) => void, logs: string): Promise<number> {
   let shown = -1;
+  // What was just deployed does not change while it starts: count it once.
+  const wanted = (await Promise.all(services.map((s) => api.service(s)))).reduce((n, s) => n + Object.values(s.desired).reduce((a, b) => a + b, 0), 0);
   for (;;) {
     const lists = await Promise.all(services.map((s) => api.instances(s)));
     const all = lists.flatMap((l) => l.instances).filter((i) => i.state !== 'draining');
@@ -71,7 +73,6 @@ async function allReady(api: ControlClient, services: string[], say: (line: stri
       throw new SquadronError('CRASH_LOOP', `instance ${looping.id} of ${looping.service} keeps exiting before it is ready; its log is ${join(logs, `agent-${looping.site}`, `${looping.id}.log`)}`);
     }
     const ready = all.filter((i) => i.state === 'ready').length;
-    const wanted = (await Promise.all(services.map((s) => api.service(s)))).reduce((n, s) => n + Object.values(s.desired).reduce((a, b) => a + b, 0), 0);
     if (ready >= wanted) return ready;
     if (ready !== shown) say(`${ready} of ${wanted} instances ready`);
     shown = ready;

@@ -111,7 +111,7 @@ export class Deployments {
       const o = this.agents.observation(r.id);
       return {
         id: r.id, service, release: r.release, site: r.site, agent: r.agent,
-        state: r.draining === 1 ? 'draining' : (o?.state === 'draining' ? 'draining' : o?.state ?? 'pending'),
+        state: r.draining === 1 ? 'draining' : (o?.state ?? 'pending'),
         pid: o?.pid ?? null, rssBytes: o?.rssBytes ?? null, cpuPercent: o?.cpuPercent ?? null,
         restarts: o?.restarts ?? 0, crashLoop: o?.crashLoop ?? false, lastExit: o?.lastExit ?? null,
         createdAt: r.created_at, readyAt: o?.readyAt ?? null,

@@ -6,6 +6,9 @@ import { recordAudit } from '../catalog/audit.ts';
 import { NotFoundError } from '../control-errors.ts';
 import type { Sites } from '../sites.ts';
 
+/** What the control plane's own credential says of it: a client of the admin, named `control`. */
+const controlClaims = (site: string): CredentialClaims => ({ role: 'client', site, name: 'control', squad: 'admin' });
+
 export interface CredentialBody {
   credential: string;
   id: string;
@@ -87,13 +90,13 @@ export class CredentialAuthority {
    */
   async ownIdentity(site: string): Promise<Identity> {
     const { privateKey, publicJwk } = Identity.newKey();
-    const issued = await this.issuer.issue({ role: 'client', site, name: 'control', squad: 'admin' }, publicJwk, this.ttlMs);
+    const issued = await this.issuer.issue(controlClaims(site), publicJwk, this.ttlMs);
     return new Identity(issued.credential, privateKey);
   }
 
   /** A renewed credential for an identity `ownIdentity` made. */
   async renew(identity: Identity, site: string): Promise<void> {
-    identity.renew((await this.issuer.issue({ role: 'client', site, name: 'control', squad: 'admin' }, identity.publicJwk, this.ttlMs)).credential);
+    identity.renew((await this.issuer.issue(controlClaims(site), identity.publicJwk, this.ttlMs)).credential);
   }
 
   /** Revoke a credential: the admin any, a squad those of its own services and clients. */
