@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { ApiError, type AssignmentsBody, type ControlClient } from '@squadron/client';
+import { ApiError, MEMORY_CEILING_MB, type AssignmentsBody, type ControlClient } from '@squadron/client';
 import { Backoff } from '@squadron/transport';
 import { AgentError } from './errors.ts';
 import { InstanceSupervisor, type Runner } from './instance-supervisor.ts';
+import type { InsulationOptions } from './resource-guard.ts';
 import { ReportScheduler } from './report-scheduler.ts';
+import { InstancePolicies } from './instance-policies.ts';
 import { InstanceCredentials } from './instance-credentials.ts';
 
 /** What the agent needs of the control plane's client (a fake will do in tests). */
-export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials'>;
+export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies'>;
 
 export interface AgentOptions {
   control: AgentControl;
@@ -29,6 +31,8 @@ export interface AgentOptions {
   retry?: { minMs?: number; maxMs?: number };
   /** Environment for the instances on top of this process's own. */
   env?: Readonly<Record<string, string>>;
+  /** Memory ceilings and CPU demotion (defaults in resource-guard.ts and cpu-insulation.ts). */
+  insulation?: InsulationOptions;
 }
 
 /** How often the revoked credentials are read, so that instances refuse them within about a second. */
@@ -56,6 +60,7 @@ export class Agent {
   private readonly log: Logger;
   private readonly reports: ReportScheduler;
   private readonly credentials: InstanceCredentials;
+  private readonly policies: InstancePolicies;
   private readonly abort = new AbortController();
   /** Cuts short the long poll in flight when the agent registers again under a new id. */
   private pollAbort = new AbortController();
@@ -76,15 +81,18 @@ export class Agent {
     this.backoff = new Backoff(options.retry?.minMs ?? 250, options.retry?.maxMs ?? 10_000);
     this.reports = new ReportScheduler(() => this.sendReport());
     this.credentials = new InstanceCredentials(options.control, () => this.agentId, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
+    this.policies = new InstancePolicies(options.control, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.supervisor = new InstanceSupervisor({
       runner: options.runner,
       logDir: options.logDir,
       logger: options.logger,
       ...(options.env ? { env: options.env } : {}),
+      ...(options.insulation ? { insulation: options.insulation } : {}),
       onChange: (c) => {
         this.log.debug({ instance: c.id, from: c.from, to: c.to }, 'instance state changed');
         this.reports.soon();
       },
+      onDemotion: () => this.reports.soon(),
     });
   }
 
@@ -113,6 +121,7 @@ export class Agent {
       this.abort.abort();
       this.log.info({ instances: this.supervisor.ids().length }, 'agent stopping: draining its instances');
       this.credentials.stop();
+      this.policies.stop();
       await this.supervisor.stopAll(this.options.drainGraceMs ?? 30_000);
       void this.reports.stop();
       if (this.agentId) await Promise.race([this.sendReport(), sleep(FINAL_REPORT_MS, undefined, { ref: false })]);
@@ -142,6 +151,7 @@ export class Agent {
         if (!this.watchingRevocations) {
           this.watchingRevocations = true;
           this.credentials.watchRevocations(REVOCATIONS_EVERY_MS, () => this.supervisor.ids());
+          this.policies.watch(() => this.supervisor.ids());
         }
         this.reports.soon();
         this.log.info({ agent: r.id, site, host, control: control.url }, 'agent registered');
@@ -222,8 +232,10 @@ export class Agent {
         if (this.stopped || this.supervisor.has(a.id)) return;
         // No credential yet (the control plane unreachable): try again soon, not at the next list.
         if (env === null) return void setTimeout(() => this.lastList && !this.stopped && this.reconcile(this.lastList), 1000).unref();
-        this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs }, 'starting instance');
-        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, env }, a.provisionDelayMs);
+        this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs, maxMemoryMb: a.maxMemoryMb }, 'starting instance');
+        // A control plane from before memory ceilings sends none: the platform's default applies.
+        const maxMemoryMb = a.maxMemoryMb ?? MEMORY_CEILING_MB.default;
+        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, maxMemoryMb, env: { ...env, ...this.policies.env() } }, a.provisionDelayMs);
       });
     }
     if (waiting > 0 && !this.waitingForBroker) {

@@ -2,11 +2,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { InstanceExitBody, InstanceReportBody, InstanceState, ServiceInterfaceBody } from '@squadron/client';
+import type { InstanceExitBody, InstanceExitReason, InstanceReportBody, InstanceState, ServiceInterfaceBody } from '@squadron/client';
 import type { InstanceInfo } from '@squadron/protocol';
 import { Backoff } from '@squadron/transport';
 import { SupervisorError } from './errors.ts';
 import { CpuSampler, readRssBytes } from './proc-stats.ts';
+import { diedOfHeapLimit, heapCapFlag } from './memory-ceiling.ts';
+import { ResourceGuard, type InsulationOptions } from './resource-guard.ts';
 
 /** How to run `squadron run`: the CLI passes its own entry script, so this package needs no CLI. */
 export interface Runner {
@@ -24,6 +26,8 @@ export interface InstanceSpec {
   broker: string;
   /** Environment of this instance alone (its identity), on top of the supervisor's. */
   env?: Readonly<Record<string, string>>;
+  /** Its memory ceiling in MiB: a V8 heap cap below it, and killed when it stays above. Absent: none. */
+  maxMemoryMb?: number;
 }
 
 /** A state transition; `null` is "not supervised" (before start, after it exited for good). */
@@ -49,6 +53,10 @@ export interface SupervisorOptions {
   restart?: { minMs?: number; maxMs?: number };
   /** Exits before ready, in a row, that make an instance `crashLoop` (default 3). */
   crashLoopAfter?: number;
+  /** Memory ceilings and CPU demotion: how often instances are sampled, when to act. */
+  insulation?: InsulationOptions;
+  /** Called when an instance is demoted for its CPU use, or gets its priority back. */
+  onDemotion?: (id: string, demoted: boolean) => void;
   logger?: Logger;
 }
 
@@ -76,6 +84,11 @@ interface Managed {
   backoff: Backoff;
   /** The provisioning delay or the restart delay. */
   timer: NodeJS.Timeout | null;
+  /** When the restart delay ends, while crashed. */
+  restartAt: number | null;
+  /** Why the supervisor is killing the current process, if it is. */
+  killReason: InstanceExitReason | null;
+  logFile: string;
   draining: Promise<void> | null;
 }
 
@@ -92,10 +105,21 @@ const isReady = (m: unknown): m is ReadyMessage =>
  */
 export class InstanceSupervisor {
   private readonly instances = new Map<string, Managed>();
+  private readonly guard: ResourceGuard;
   private closed = false;
 
   constructor(private readonly options: SupervisorOptions) {
     mkdirSync(options.logDir, { recursive: true });
+    this.guard = new ResourceGuard(options.insulation ?? {}, {
+      overMemory: (id, rssBytes, ceilingBytes) => this.killForMemory(id, rssBytes, ceilingBytes),
+      priorityChanged: (id, demoted) => {
+        try {
+          options.onDemotion?.(id, demoted);
+        } catch (err) {
+          options.logger?.error({ err, instance: id }, 'demotion listener failed');
+        }
+      },
+    }, options.logger);
   }
 
   /** Start an instance, after `delayMs` (state `pending` until then). */
@@ -113,7 +137,8 @@ export class InstanceSupervisor {
     const { minMs = 100, maxMs = 30_000 } = this.options.restart ?? {};
     const m: Managed = {
       spec: { ...spec }, state: 'pending', child: null, exited: null, cpu: null, restarts: 0, failures: 0, crashLoop: false,
-      lastExit: null, readyAt: null, iface: null, backoff: new Backoff(minMs, maxMs), timer: null, draining: null,
+      lastExit: null, readyAt: null, iface: null, backoff: new Backoff(minMs, maxMs), timer: null, restartAt: null, killReason: null,
+      logFile: join(this.options.logDir, `${spec.id.replace(/[^\w.-]/g, '_')}.log`), draining: null,
     };
     this.instances.set(spec.id, m);
     if (delayMs > 0) {
@@ -157,6 +182,8 @@ export class InstanceSupervisor {
         crashLoop: m.crashLoop,
         lastExit: m.lastExit,
         readyAt: m.readyAt,
+        demoted: this.guard.isDemoted(m.spec.id),
+        restartAt: m.restartAt,
         ...(m.iface ? { interface: m.iface } : {}),
       };
     });
@@ -194,19 +221,22 @@ export class InstanceSupervisor {
   async stopAll(graceMs: number): Promise<void> {
     this.closed = true;
     await Promise.all(this.ids().map((id) => this.drain(id, graceMs)));
+    this.guard.stop();
   }
 
   private launch(m: Managed, from: InstanceState | null = m.state): void {
     m.timer = null;
+    m.restartAt = null;
     const { spec } = m;
     let child: ChildProcess;
     try {
-      const log = openSync(join(this.options.logDir, `${spec.id.replace(/[^\w.-]/g, '_')}.log`), 'a');
+      const log = openSync(m.logFile, 'a');
       try {
         writeSync(log, `--- ${new Date().toISOString()} starting ${spec.id} (restarts: ${m.restarts})\n`);
         child = fork(this.options.runner.script, ['run', spec.path, '--site', spec.site, '--broker', spec.broker, '--instance-id', spec.id], {
           stdio: ['ignore', log, log, 'ipc'],
-          execArgv: [...this.options.runner.execArgv],
+          // Last, so that it wins over the same flag in the runner's own.
+          execArgv: [...this.options.runner.execArgv, ...(spec.maxMemoryMb === undefined ? [] : [heapCapFlag(spec.maxMemoryMb)])],
           env: { ...process.env, ...this.options.env, ...spec.env },
         });
       } finally {
@@ -222,6 +252,8 @@ export class InstanceSupervisor {
     m.state = 'starting';
     m.readyAt = null;
     m.cpu = child.pid === undefined ? null : new CpuSampler(child.pid);
+    m.killReason = null;
+    if (child.pid !== undefined) this.guard.watch(spec.id, child.pid, spec.maxMemoryMb ?? null);
     let readySinceStart = false;
     let done = false;
     m.exited = new Promise<void>((resolve) => {
@@ -231,7 +263,11 @@ export class InstanceSupervisor {
         if (m.child === child) {
           m.child = null;
           m.cpu = null;
-          this.afterExit(m, m.state, { code, signal, at: Date.now() }, readySinceStart);
+          this.guard.forget(spec.id);
+          const reason = m.killReason ?? (signal === 'SIGABRT' && spec.maxMemoryMb !== undefined && diedOfHeapLimit(m.logFile) ? 'heap-limit' : null);
+          m.killReason = null;
+          if (reason === 'heap-limit') this.options.logger?.warn({ instance: spec.id, maxMemoryMb: spec.maxMemoryMb }, 'instance ran out of the heap its memory ceiling allows');
+          this.afterExit(m, m.state, { code, signal, at: Date.now(), ...(reason ? { reason } : {}) }, readySinceStart);
         }
         resolve();
       };
@@ -254,6 +290,7 @@ export class InstanceSupervisor {
       m.failures = 0;
       m.crashLoop = false;
       m.backoff.reset();
+      this.guard.ready(spec.id);
       if (m.state === 'starting') {
         m.state = 'ready';
         this.emit(m, 'starting', 'ready');
@@ -274,8 +311,9 @@ export class InstanceSupervisor {
     if (!wasReady && ++m.failures >= (this.options.crashLoopAfter ?? 3)) m.crashLoop = true;
     const delay = m.backoff.next();
     m.state = 'crashed';
+    m.restartAt = exit.at + delay;
     this.options.logger?.warn(
-      { instance: m.spec.id, code: exit.code, signal: exit.signal, wasReady, crashLoop: m.crashLoop, restartInMs: delay },
+      { instance: m.spec.id, code: exit.code, signal: exit.signal, reason: exit.reason, wasReady, crashLoop: m.crashLoop, restartInMs: delay },
       wasReady ? 'instance exited; restarting it' : 'instance exited before it was ready; restarting it after a delay',
     );
     m.timer = setTimeout(() => {
@@ -283,6 +321,16 @@ export class InstanceSupervisor {
       this.launch(m);
     }, delay);
     this.emit(m, from, 'crashed', exit, delay);
+  }
+
+  /** Its resident memory stayed above its ceiling: SIGKILL, since a process that big may not get to a graceful stop. */
+  private killForMemory(id: string, rssBytes: number, ceilingBytes: number): void {
+    const m = this.instances.get(id);
+    if (!m?.child) return;
+    m.killReason = 'memory-limit';
+    this.options.logger?.warn({ instance: id, rssMb: Math.round(rssBytes / 1048576), maxMemoryMb: m.spec.maxMemoryMb },
+      'instance stayed above its memory ceiling: killing it');
+    m.child.kill('SIGKILL');
   }
 
   private emit(m: Managed, from: InstanceState | null, to: InstanceState | null, exit: InstanceExitBody | null = null, restartInMs: number | null = null): void {

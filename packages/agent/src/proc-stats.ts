@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Memory and CPU of a child process, read from Linux's /proc. Elsewhere (or once the process is
@@ -32,6 +32,30 @@ export function readCpuTicks(pid: number): number | null {
     return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Nanoseconds the process's main thread has been runnable: running plus waiting for a CPU (the
+ * first two fields of /proc/PID/schedstat), or null. Unlike CPU time, this keeps counting while
+ * the process is held back by others: it is how much CPU it wants, not how much it got.
+ */
+export function readRunnableNs(pid: number): number | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+    const ns = Number(run) + Number(wait);
+    return Number.isFinite(ns) ? ns : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The thread ids of a process (Linux keeps a nice value per thread), or just its pid without /proc. */
+export function threadIds(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => Number.isInteger(t));
+  } catch {
+    return [pid];
   }
 }
 

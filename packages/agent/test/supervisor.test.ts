@@ -65,6 +65,7 @@ describe('InstanceSupervisor', () => {
     assert.deepEqual(ready.interface, {
       methods: ['echo', 'write', 'flaky', 'setFlaky', 'boom', 'spin'],
       topics: ['worker.events'],
+      publishes: [],
       queues: ['worker.jobs'],
     });
     assert.equal(ready.restarts, 0);

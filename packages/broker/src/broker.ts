@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import {
   FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe, asEnqueue, asConsume, asPublishDurable, buildEnvelope,
-  errorToWire, UnavailableError, BadRequestError, type EnqueueReply,
+  errorToWire, UnavailableError, BadRequestError, PermissionDeniedError, asLoadReport, type EnqueueReply, type LoadRejections, type ConsumeBody,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
@@ -15,6 +15,8 @@ import { PeerLink } from './peer-link.ts';
 import type { BrokerStats } from './stats.ts';
 import { QueueStore } from './durable/queue-store.ts';
 import { QueueDispatcher } from './durable/dispatcher.ts';
+import { MessagingGuard } from './messaging-guard.ts';
+import { callerKey, type Caller, type Decision, type Policies } from '@squadron/policy';
 
 export interface BrokerOptions {
   site: string;
@@ -50,7 +52,18 @@ interface Session {
   instances: Set<string>;
   unwatch: Array<() => void>;
   lastSeen: number;
+  /** Who the policies judge this connection as; null when nobody is judged (no identities checked, a broker). */
+  caller: Caller | null;
+  /** Subscriptions and consumers a policy refused, kept to be served once a change allows them. */
+  parked: Map<string, Parked>;
 }
+
+type Parked =
+  | { what: 'subscription'; id: number; topic: string; group: string }
+  | { what: 'consumer'; id: number; spec: ConsumeBody };
+
+/** The key of a parked subscription or consumer (their ids come from different sequences). */
+const parkedKey = (what: Parked['what'], id: number) => `${what[0]}${id}`;
 
 /**
  * A site's broker: the registry of the site's live instances, pub/sub fan-out, and the links
@@ -75,6 +88,9 @@ export class Broker implements Forwarder {
   private readonly envelopes = new EnvelopeReader();
   private store: QueueStore | null = null;
   private dispatcher: QueueDispatcher | null = null;
+  private readonly guard: MessagingGuard;
+  /** Calls refused by each local instance, per caller, as its load reports say. */
+  private readonly rejections = new Map<string, LoadRejections>();
 
   constructor(private readonly options: BrokerOptions) {
     this.site = options.site;
@@ -83,6 +99,7 @@ export class Broker implements Forwarder {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.siteOrder = options.sites ?? [options.site, ...Object.keys(options.peers ?? {})];
     this.registry = new Registry(this.site, () => this.siteOrder);
+    this.guard = new MessagingGuard(this.log);
     this.topics = new TopicTable(options.maxSubscriberBacklogBytes ?? 4 * 1024 * 1024);
     this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -150,7 +167,11 @@ export class Broker implements Forwarder {
       sites: this.siteOrder,
       connections: this.sessions.size,
       published: this.published,
-      instances: this.registry.localInstances(),
+      instances: this.registry.localInstances().map((i) => {
+        const rejections = this.rejections.get(i.id);
+        return rejections ? { ...i, rejections } : i;
+      }),
+      refusals: this.guard.stats(),
       peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded, dropped: l.dropped })),
       subscriptions: this.topics.stats(),
       memory: { rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed, external: memory.external },
@@ -190,7 +211,9 @@ export class Broker implements Forwarder {
   }
 
   private open(conn: Connection, auth: AuthBody, peer: VerifiedPeer | null): void {
-    const session: Session = { conn, auth, peer, instances: new Set(), unwatch: [], lastSeen: Date.now() };
+    const session: Session = {
+      conn, auth, peer, instances: new Set(), unwatch: [], lastSeen: Date.now(), caller: this.guard.callerOf(peer), parked: new Map(),
+    };
     this.sessions.add(session);
     conn.onFrame = (kind, id, body) => {
       session.lastSeen = Date.now();
@@ -217,8 +240,10 @@ export class Broker implements Forwarder {
     switch (kind) {
       case FrameKind.Publish: {
         const payloadOffset = envelopePayloadOffset(body);
-        this.published++;
         const topic = this.envelopes.topic(body);
+        // Refused publishes are dropped and counted: a publish has no reply (the SDK refuses it first).
+        if (session.caller !== null && !this.guard.check(session.caller, 'publish', 'topic', topic).ok) return;
+        this.published++;
         this.topics.publish(body, topic, this.siteOrder, this);
         // Durable subscriptions get plain publishes too: stored, though the publisher waits for nothing.
         if (this.store?.hasDurable(topic)) {
@@ -236,10 +261,13 @@ export class Broker implements Forwarder {
       }
       case FrameKind.Subscribe: {
         const sub = asSubscribe(decode(body));
+        const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
+        if (!decision.ok) return this.park(session, { what: 'subscription', id, topic: sub.topic, group: sub.group }, decision);
         if (this.topics.subscribe(conn, id, sub.topic, sub.group)) this.announceInterest(sub.topic, sub.group, true);
         return;
       }
       case FrameKind.Unsubscribe: {
+        session.parked.delete(parkedKey('subscription', id));
         const gone = this.topics.unsubscribe(conn, id);
         if (gone) this.announceInterest(gone.topic, gone.name, false);
         return;
@@ -254,14 +282,19 @@ export class Broker implements Forwarder {
         return;
       }
       case FrameKind.Deregister: {
-        for (const instanceId of session.instances) this.registry.removeLocal(instanceId, 'deregistered');
+        for (const instanceId of session.instances) {
+          this.registry.removeLocal(instanceId, 'deregistered');
+          this.rejections.delete(instanceId);
+        }
         session.instances.clear();
         return;
       }
       case FrameKind.Load: {
-        const inFlight = decode(body);
-        if (typeof inFlight !== 'number') throw new ProtocolError('malformed load frame');
-        for (const instanceId of session.instances) this.registry.setLoad(instanceId, inFlight);
+        const { inFlight, rejections } = asLoadReport(decode(body));
+        for (const instanceId of session.instances) {
+          this.registry.setLoad(instanceId, inFlight);
+          if (rejections) this.rejections.set(instanceId, rejections);
+        }
         return;
       }
       case FrameKind.Watch: {
@@ -275,6 +308,8 @@ export class Broker implements Forwarder {
         return;
       case FrameKind.Enqueue: {
         const [queue, producerId, key, delayMs, traceId, payload] = asEnqueue(decode(body));
+        const decision = this.guard.check(session.caller, 'publish', 'queue', queue);
+        if (!decision.ok) return this.refuseRequest(conn, id, decision);
         const options = { traceId, delayMs, ...(producerId !== null ? { id: producerId } : {}), ...(key !== null ? { key } : {}) };
         this.answer(conn, id, (): Promise<EnqueueReply> =>
           this.queues().enqueue(queue, viewOf(payload), options).then((r) => ({ id: r.id, duplicate: r.duplicate })));
@@ -283,16 +318,25 @@ export class Broker implements Forwarder {
       case FrameKind.Consume: {
         // Answered, so that a consumer learns at once when this broker keeps no queues.
         const spec = asConsume(decode(body));
+        const decision = this.guard.check(session.caller, 'consume', 'queue', spec.queue);
+        if (!decision.ok) {
+          session.parked.set(parkedKey('consumer', id), { what: 'consumer', id, spec });
+          return this.refuseRequest(conn, id, decision);
+        }
         this.answer(conn, id, () => this.queues().addConsumer(conn, id, spec));
         return;
       }
       case FrameKind.SubscribeDurable: {
         const sub = asSubscribe(decode(body));
+        const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
+        if (!decision.ok) return this.refuseRequest(conn, id, decision);
         this.answer(conn, id, () => this.queues().subscribeDurable(sub.topic, sub.group).then(() => null));
         return;
       }
       case FrameKind.PublishDurable: {
         const [topic, producerId, traceId, payload] = asPublishDurable(decode(body));
+        const decision = this.guard.check(session.caller, 'publish', 'topic', topic);
+        if (!decision.ok) return this.refuseRequest(conn, id, decision);
         this.published++;
         this.answer(conn, id, async () => {
           const result = await this.queues().publishDurable(topic, viewOf(payload), { traceId, ...(producerId !== null ? { id: producerId } : {}) });
@@ -303,6 +347,7 @@ export class Broker implements Forwarder {
         return;
       }
       case FrameKind.StopConsume:
+        session.parked.delete(parkedKey('consumer', id));
         this.dispatcher?.removeConsumer(conn, id);
         return;
       case FrameKind.Ack: {
@@ -328,6 +373,55 @@ export class Broker implements Forwarder {
       default:
         throw new ProtocolError(`a broker does not take frames of kind ${kind}`);
     }
+  }
+
+  /**
+   * The platform's access policies changed: judge every connection's subscriptions and consumers
+   * again. What a policy no longer allows stops (the client is told why) and is parked; what
+   * was parked and is allowed now is served, without the client asking again.
+   */
+  setPolicies(policies: Policies): void {
+    if (!this.guard.set(policies)) return;
+    for (const session of this.sessions) {
+      if (session.caller === null) continue;
+      for (const sub of this.topics.subscriptionsOf(session.conn)) {
+        const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
+        if (decision.ok) continue;
+        const gone = this.topics.unsubscribe(session.conn, sub.sid);
+        if (gone) this.announceInterest(gone.topic, gone.name, false);
+        this.park(session, { what: 'subscription', id: sub.sid, topic: sub.topic, group: sub.group }, decision);
+      }
+      for (const c of this.dispatcher?.consumersOf(session.conn) ?? []) {
+        const decision = this.guard.check(session.caller, 'consume', 'queue', c.spec.queue);
+        if (decision.ok) continue;
+        this.dispatcher!.removeConsumer(session.conn, c.cid);
+        this.park(session, { what: 'consumer', id: c.cid, spec: c.spec }, decision);
+      }
+      for (const [key, p] of [...session.parked]) {
+        const allowed = p.what === 'subscription'
+          ? this.guard.check(session.caller, 'subscribe', 'topic', p.topic).ok
+          : this.guard.check(session.caller, 'consume', 'queue', p.spec.queue).ok;
+        if (!allowed) continue;
+        session.parked.delete(key);
+        if (p.what === 'subscription') {
+          if (this.topics.subscribe(session.conn, p.id, p.topic, p.group)) this.announceInterest(p.topic, p.group, true);
+        } else if (this.dispatcher) {
+          this.dispatcher.addConsumer(session.conn, p.id, p.spec);
+        }
+        this.log.info({ caller: callerKey(session.caller), what: p.what, id: p.id }, 'a policy change allows a parked subscription or consumer: serving it');
+      }
+    }
+  }
+
+  /** Keep a refused subscription or consumer for a later policy change, and tell the client why. */
+  private park(session: Session, parked: Parked, decision: Decision): void {
+    if (decision.ok) return;
+    session.parked.set(parkedKey(parked.what, parked.id), parked);
+    session.conn.sendValue(FrameKind.Refused, parked.id, [parked.what, errorToWire(denied(decision))]);
+  }
+
+  private refuseRequest(conn: Connection, id: number, decision: Decision): void {
+    if (!decision.ok) conn.sendValue(FrameKind.ErrorReply, id, errorToWire(denied(decision)));
   }
 
   /** The queue dispatcher, or a typed refusal when this broker keeps no durable queues. */
@@ -377,6 +471,7 @@ export class Broker implements Forwarder {
     this.sessions.delete(session);
     for (const unwatch of session.unwatch) unwatch();
     for (const instanceId of session.instances) {
+      this.rejections.delete(instanceId);
       if (this.registry.removeLocal(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');
     }
     for (const group of this.topics.removeConnection(session.conn)) this.announceInterest(group.topic, group.name, false);
@@ -393,6 +488,10 @@ export class Broker implements Forwarder {
       }
     }
   }
+}
+
+function denied(decision: Decision & { ok: false }): PermissionDeniedError {
+  return new PermissionDeniedError(decision.reason, { details: { policy: decision.policy } });
 }
 
 /** A Buffer over the same bytes (no copy): frames are never reused, and the log copies what it keeps. */

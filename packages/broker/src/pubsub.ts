@@ -93,6 +93,11 @@ export class TopicTable {
     return group;
   }
 
+  /** A connection's subscriptions: its subscription ids and their topics and groups. */
+  subscriptionsOf(conn: Connection): Array<{ sid: number; topic: string; group: string }> {
+    return [...(this.bySession.get(conn) ?? [])].map(([sid, g]) => ({ sid, topic: g.topic, group: g.name }));
+  }
+
   /** Every group that lost its last member because this connection closed. */
   removeConnection(conn: Connection): Group[] {
     const sids = this.bySession.get(conn);

@@ -1,4 +1,5 @@
-import type { InstanceInfo } from '@squadron/protocol';
+import type { InstanceInfo, LoadRejections } from '@squadron/protocol';
+import type { RefusalStats } from './messaging-guard.ts';
 import type { SubscriptionStats } from './pubsub.ts';
 import type { DurableLogStats } from './durable/durable-log.ts';
 
@@ -9,8 +10,10 @@ export interface BrokerStats {
   sites: string[];
   connections: number;
   published: number;
-  /** This site's live instances. */
-  instances: InstanceInfo[];
+  /** This site's live instances, with the calls each refused per caller (when it refused any). */
+  instances: Array<InstanceInfo & { rejections?: LoadRejections }>;
+  /** Publishes, subscriptions and consumers this broker refused, per caller and topic or queue. */
+  refusals: RefusalStats[];
   /** Links to other sites: publishes forwarded over each, and dropped because it was down or behind. */
   peers: Array<{ site: string; address: string; up: boolean; forwarded: number; dropped: number }>;
   subscriptions: SubscriptionStats[];

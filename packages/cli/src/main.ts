@@ -10,6 +10,7 @@ import { registerCatalog } from './commands/catalog.ts';
 import { registerDeploy } from './commands/deploy.ts';
 import { registerControl } from './commands/control.ts';
 import { registerAgent } from './commands/agent.ts';
+import { registerAccess } from './commands/access.ts';
 
 /** Build the squadron command. */
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerControl(program);
   registerBroker(program);
   registerAgent(program);
+  registerAccess(program);
   return program;
 }
 

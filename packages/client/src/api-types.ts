@@ -2,6 +2,8 @@ import type { InstanceInfo } from '@squadron/protocol';
 
 /** Shapes of the HTTP API's bodies, shared by the server and the typed client. */
 
+import type { Access, RateLimit, PolicySet, ServicePolicy } from '@squadron/policy';
+
 export type SiteKind = 'datacenter' | 'cloud';
 
 export interface HealthBody {
@@ -40,13 +42,28 @@ export interface SiteStatusBody extends SiteBody {
     published: number;
     peers: Array<{ site: string; up: boolean; forwarded: number; dropped: number }>;
     subscriptions: SubscriptionBody[];
+    /** Publishes, subscriptions and consumers the broker refused, per caller (access policies). */
+    refusals?: RefusalBody[];
     error?: string;
   };
+}
+
+export interface RefusalBody {
+  caller: string;
+  permission: 'publish' | 'subscribe' | 'consume';
+  kind: 'topic' | 'queue';
+  name: string;
+  refused: number;
 }
 
 export interface InstanceBody extends Pick<InstanceInfo, 'id' | 'service' | 'site' | 'address' | 'pid' | 'inFlight' | 'startedAt'> {
   methods: string[];
   topics: string[];
+  /**
+   * Calls refused since the instance started, per pair `CALLER>SERVICE` (CALLER `service:NAME` or
+   * `squad:NAME`): as the callee, by its policy; as a caller, by its mirror of the callee's.
+   */
+  rejections: Record<string, { rateLimited: number; denied: number }>;
 }
 
 export interface StatusBody {
@@ -113,6 +130,8 @@ export interface ServiceInterfaceBody {
   topics: string[];
   /** Queues it consumes. */
   queues: string[];
+  /** Topics it publishes: it owns them (absent when reported by code from before publishes were declared). */
+  publishes?: string[];
 }
 
 export interface ServiceBody {
@@ -149,6 +168,8 @@ export interface ReleaseBody {
   createdBy: string;
   /** The release this one rolled back to, when it was made by a rollback. */
   rollbackOf: number | null;
+  /** Each instance's memory ceiling, in MiB. */
+  maxMemoryMb: number;
 }
 
 export interface DeployRequest {
@@ -156,6 +177,8 @@ export interface DeployRequest {
   sites: string[];
   /** Instances in each of `sites`. */
   instances: number;
+  /** Each instance's memory ceiling in MiB (default 256; `MEMORY_CEILING_MB` has the range). */
+  maxMemoryMb?: number;
 }
 
 export interface ScaleRequest {
@@ -176,10 +199,18 @@ export interface RollbackRequest {
  */
 export type InstanceState = 'pending' | 'starting' | 'ready' | 'crashed' | 'draining';
 
+/**
+ * Why the agent ended an instance's process, when it did: `memory-limit`, its resident memory
+ * stayed above its ceiling; `heap-limit`, V8 ran out of the heap the ceiling allows.
+ */
+export type InstanceExitReason = 'memory-limit' | 'heap-limit';
+
 export interface InstanceExitBody {
   code: number | null;
   signal: string | null;
   at: number;
+  /** Absent when it exited on its own. */
+  reason?: InstanceExitReason;
 }
 
 /** What an agent observes of an instance's process. */
@@ -193,6 +224,10 @@ export interface InstanceObservation {
   lastExit: InstanceExitBody | null;
   /** When its current process became ready. */
   readyAt: number | null;
+  /** Run at the lowest CPU priority for using more than its share of a core (see the agent). */
+  demoted: boolean;
+  /** When a crashed instance will be started again (its restart backoff); else null. */
+  restartAt: number | null;
 }
 
 export interface InstanceRecordBody extends InstanceObservation {
@@ -203,6 +238,8 @@ export interface InstanceRecordBody extends InstanceObservation {
   agent: string | null;
   state: InstanceState;
   createdAt: number;
+  /** Its release's memory ceiling, in MiB. */
+  maxMemoryMb: number;
 }
 
 export interface AuditBody {
@@ -252,6 +289,8 @@ export interface AssignmentBody {
   site: string;
   /** Wait this long before starting it (a cloud site provisioning capacity). */
   provisionDelayMs: number;
+  /** Its memory ceiling, in MiB. */
+  maxMemoryMb: number;
 }
 
 export interface AssignmentsBody {
@@ -289,3 +328,39 @@ export interface CredentialBody {
   id: string;
   expiresAt: number;
 }
+
+// ---- access policies
+
+export type { Access, GrantRule, DenyRule, RateLimit, PolicySet, ServicePolicy } from '@squadron/policy';
+
+export interface AccessRequest {
+  access: Access;
+}
+
+/** A grant for one caller on one service; given again, it replaces the earlier one. */
+export interface GrantRequest {
+  /** Methods it may call; absent: all of them, unless the grant is for topics or queues only. */
+  methods?: string[];
+  /** The pair's limit, in calls per second; absent: the platform's default threshold. */
+  ratePerSecond?: number;
+  /** Calls that may come at once (default: two seconds' worth of the rate). */
+  burst?: number;
+  publish?: string[];
+  subscribe?: string[];
+  consume?: string[];
+}
+
+export interface DenyRequest {
+  /** Methods refused; absent: everything on the service, its topics and queues included. */
+  methods?: string[];
+}
+
+/** A service's policy as `squadron policy SERVICE` shows it. */
+export interface ServicePolicyBody extends ServicePolicy {
+  service: string;
+  /** What a caller without a grant gets, when the service is open. */
+  defaultRate: RateLimit;
+}
+
+/** GET /v1/policies: the whole set, or only its version when the caller has it already. */
+export type PoliciesBody = ({ changed: true } & PolicySet) | { changed: false; version: string };

@@ -2,6 +2,7 @@ import type {
   ErrorBody, HealthBody, SiteBody, SitesBody, StatusBody, QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
   ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
   AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest, HolderKeyBody, CredentialBody,
+  AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody,
 } from './api-types.ts';
 
 /** An error answer from the API, with its stable code (docs/errors.md). */
@@ -195,6 +196,35 @@ export class ControlClient {
   /** Ids of revoked credentials that have not expired yet. */
   revokedCredentials(): Promise<{ ids: string[] }> {
     return this.request('GET', '/v1/identity/revoked');
+  }
+
+  // ---- access policies
+
+  setAccess(service: string, body: AccessRequest): Promise<ServicePolicyBody> {
+    return this.request('PUT', `/v1/services/${seg(service)}/access`, body);
+  }
+
+  /** `caller`: a service, or a whole squad as `squad:NAME`. */
+  grant(caller: string, service: string, body: GrantRequest = {}): Promise<ServicePolicyBody> {
+    return this.request('PUT', `/v1/services/${seg(service)}/grants/${seg(caller)}`, body);
+  }
+
+  deny(caller: string, service: string, body: DenyRequest = {}): Promise<ServicePolicyBody> {
+    return this.request('PUT', `/v1/services/${seg(service)}/denies/${seg(caller)}`, body);
+  }
+
+  /** Remove every rule naming `caller` on `service`. */
+  revoke(caller: string, service: string): Promise<ServicePolicyBody> {
+    return this.request('DELETE', `/v1/services/${seg(service)}/rules/${seg(caller)}`);
+  }
+
+  policy(service: string): Promise<ServicePolicyBody> {
+    return this.request('GET', `/v1/services/${seg(service)}/policy`);
+  }
+
+  /** Every service's policy; with `since`, only whether it changed from that version. */
+  policies(since?: string): Promise<PoliciesBody> {
+    return this.request('GET', `/v1/policies${since ? `?since=${encodeURIComponent(since)}` : ''}`);
   }
 
   private async request<T>(method: Method, path: string, body?: unknown, extraMs = 0, signal?: AbortSignal): Promise<T> {

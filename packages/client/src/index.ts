@@ -1,9 +1,12 @@
 export { ControlClient, ApiError } from './control-client.ts';
 export type { ControlClientOptions } from './control-client.ts';
+export { MEMORY_CEILING_MB } from './memory-ceiling.ts';
 export type {
-  SiteKind, HealthBody, SiteBody, SitesBody, StatusBody, SiteStatusBody, InstanceBody, SubscriptionBody, ErrorBody,
+  SiteKind, RefusalBody, HealthBody, SiteBody, SitesBody, StatusBody, SiteStatusBody, InstanceBody, SubscriptionBody, ErrorBody,
   QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody, ServiceInterfaceBody, ServiceBody,
-  CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceState, InstanceExitBody,
+  CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceState, InstanceExitBody, InstanceExitReason,
   InstanceObservation, InstanceRecordBody, AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentBody, AssignmentsBody,
   InstanceReportBody, AgentReportRequest, HolderKeyBody, CredentialBody,
+  AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody, Access, GrantRule, DenyRule, RateLimit, PolicySet, ServicePolicy,
 } from './api-types.ts';
+export { PolicyWatcher, POLICIES_EVERY_MS } from './policy-watcher.ts';

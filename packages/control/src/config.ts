@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
 import type { SiteKind } from '@squadron/client';
+import { DEFAULT_RATE_LIMIT, parseRate, type RateLimit } from '@squadron/policy';
 export type { SiteKind };
 
 export interface SiteConfig {
@@ -19,6 +20,11 @@ export interface PlatformConfig {
   /** Sites in failover order. */
   sites: SiteConfig[];
   api: { host: string; port: number };
+  /**
+   * The threshold for every caller-to-service pair without a grant (`rateLimits: { default: 50/s,
+   * burst: 100 }` in the file): anyone may try any open service out, and heavy traffic needs a grant.
+   */
+  defaultRate: RateLimit;
 }
 
 const DEFAULT_SLOTS = 16;
@@ -31,6 +37,7 @@ export const DEFAULT_CONFIG: PlatformConfig = {
     { name: 'gcp-eu', kind: 'cloud', broker: { listen: 'tcp://127.0.0.1:0' }, slots: null, provisionDelayMs: 2000 },
   ],
   api: { host: '127.0.0.1', port: 7700 },
+  defaultRate: DEFAULT_RATE_LIMIT,
 };
 
 /** A config file that does not describe a platform; the message names the field and the fix. */
@@ -44,7 +51,7 @@ const SITE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 export function validateConfig(raw: unknown, source = 'config'): PlatformConfig {
   if (raw === null || raw === undefined) return structuredClone(DEFAULT_CONFIG);
   if (typeof raw !== 'object') throw new ConfigError(`${source}: expected a mapping with 'sites'`);
-  const r = raw as { sites?: unknown; api?: unknown };
+  const r = raw as { sites?: unknown; api?: unknown; rateLimits?: unknown };
   if (!Array.isArray(r.sites) || r.sites.length === 0) throw new ConfigError(`${source}: 'sites' must list at least one site`);
   const seen = new Set<string>();
   const sites = r.sites.map((s: unknown, i: number): SiteConfig => {
@@ -76,7 +83,24 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`${source}: api.port must be a port number`);
   }
-  return { sites, api: { host, port } };
+  return { sites, api: { host, port }, defaultRate: defaultRateOf(r.rateLimits, source) };
+}
+
+function defaultRateOf(raw: unknown, source: string): RateLimit {
+  if (raw === undefined) return DEFAULT_RATE_LIMIT;
+  const r = (raw ?? {}) as { default?: unknown; burst?: unknown };
+  if (typeof raw !== 'object' || raw === null) throw new ConfigError(`${source}: rateLimits must be a mapping with 'default' (e.g. 50/s) and 'burst'`);
+  let ratePerSecond = DEFAULT_RATE_LIMIT.ratePerSecond;
+  if (r.default !== undefined) {
+    try {
+      ratePerSecond = parseRate(String(r.default));
+    } catch (err) {
+      throw new ConfigError(`${source}: rateLimits.default: ${(err as Error).message}`);
+    }
+  }
+  const burst = r.burst ?? (r.default === undefined ? DEFAULT_RATE_LIMIT.burst : Math.max(1, Math.ceil(ratePerSecond * 2)));
+  if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1) throw new ConfigError(`${source}: rateLimits.burst must be a whole number of at least 1`);
+  return { ratePerSecond, burst };
 }
 
 /** The config in a file, or a fresh copy of the default (callers may change what they get). */

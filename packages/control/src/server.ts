@@ -20,6 +20,9 @@ import { deployRoutes } from './routes/deploy-routes.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { identityRoutes } from './routes/identity-routes.ts';
 import { CredentialAuthority } from './identity/credential-authority.ts';
+import { AccessPolicies } from './access/access-policies.ts';
+import { accessRoutes } from './routes/access-routes.ts';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from '@squadron/policy';
 
 export interface ControlServerOptions {
   sites: Sites;
@@ -34,6 +37,8 @@ export interface ControlServerOptions {
   agentReportEveryMs?: number;
   /** How long the credentials it issues are valid (default 1 hour). */
   credentialTtlMs?: number;
+  /** The threshold for every caller-to-service pair without a grant (default 50/s, burst 100). */
+  defaultRate?: RateLimit;
 }
 
 /**
@@ -81,6 +86,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     agents,
     reconciler,
     authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),
+    access: new AccessPolicies(options.db, catalog, options.defaultRate ?? DEFAULT_RATE_LIMIT),
     version: options.version ?? '0.1.0',
     started: Date.now(),
   };
@@ -104,6 +110,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   deployRoutes(app, ctx);
   agentRoutes(app, ctx);
   identityRoutes(app, ctx);
+  accessRoutes(app, ctx);
 
   reconciler.start();
   // Its own identity, for brokers that check who asks them.

@@ -63,7 +63,7 @@ export class Sites {
       const stats = await queryBroker(site.broker.address, 2000, this.identity);
       const instances = stats.instances.map((i): InstanceBody => ({
         id: i.id, service: i.service, site: i.site, address: i.address, pid: i.pid, inFlight: i.inFlight,
-        startedAt: i.startedAt, methods: i.methods.map((m) => m.name), topics: i.topics,
+        startedAt: i.startedAt, methods: i.methods.map((m) => m.name), topics: i.topics, rejections: i.rejections ?? {},
       }));
       return {
         site: {
@@ -74,6 +74,7 @@ export class Sites {
             published: stats.published,
             peers: stats.peers.map((p) => ({ site: p.site, up: p.up, forwarded: p.forwarded, dropped: p.dropped })),
             subscriptions: stats.subscriptions,
+            refusals: stats.refusals ?? [],
           },
         },
         instances,

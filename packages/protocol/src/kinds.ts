@@ -23,6 +23,12 @@ export const FrameKind = {
   Subscribe: 22,
   /** client → broker: id = subscription id */
   Unsubscribe: 23,
+  /**
+   * broker → client: id = subscription or consumer id; body msgpack [what, WireError], what is
+   * 'subscription' or 'consumer': the broker will not serve it (a policy refused it), and serves
+   * it again by itself once a policy change allows it.
+   */
+  Refused: 24,
   /** instance → broker: body msgpack InstanceInfo */
   Register: 30,
   /** instance → broker: leave the registry now (draining) */

@@ -54,6 +54,15 @@ export interface InstanceInfo {
   inFlight: number;
 }
 
+/** Calls an instance refused, per caller key (`service:NAME`, `squad:NAME`), since it started. */
+export type LoadRejections = Record<string, { rateLimited: number; denied: number }>;
+
+/** What a Load frame carries: requests in flight, and the refusals when there were any. */
+export interface LoadReport {
+  inFlight: number;
+  rejections: LoadRejections | null;
+}
+
 export interface MethodInfo {
   name: string;
   idempotent: boolean;
@@ -107,6 +116,21 @@ export function asReady(v: unknown): ReadyBody {
   const o = v as Partial<ReadyBody> | null;
   if (!o || typeof o !== 'object' || !Array.isArray(o.sites) || !o.sites.every((s) => isString(s))) fail('ready');
   return o as ReadyBody;
+}
+
+/** A Load frame's body: `inFlight`, or `[inFlight, rejections]`. */
+export function asLoadReport(v: unknown): LoadReport {
+  if (typeof v === 'number' && Number.isFinite(v)) return { inFlight: v, rejections: null };
+  if (Array.isArray(v) && Number.isFinite(v[0]) && v[1] !== null && typeof v[1] === 'object' && !Array.isArray(v[1])) {
+    const rejections: LoadRejections = {};
+    for (const [caller, counts] of Object.entries(v[1] as Record<string, unknown>)) {
+      const c = counts as { rateLimited?: unknown; denied?: unknown } | null;
+      if (!c || !Number.isFinite(c.rateLimited) || !Number.isFinite(c.denied) || caller === '__proto__') throw new ProtocolError('malformed load frame');
+      rejections[caller] = { rateLimited: c.rateLimited as number, denied: c.denied as number };
+    }
+    return { inFlight: v[0] as number, rejections };
+  }
+  throw new ProtocolError('malformed load frame');
 }
 
 export function asInstanceInfo(v: unknown): InstanceInfo {

@@ -46,6 +46,10 @@ export const wellFormed: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
   asConsume: fc.record({ queue: str, concurrency: fc.integer({ min: 1, max: 10_000 }), maxDeliveries: fc.integer({ min: 1, max: 100 }), visibilityTimeoutMs: fc.integer({ min: 10, max: 600_000 }) }),
   asPublishDurable: fc.tuple(str, fc.option(str), anyString, fc.uint8Array({ maxLength: 64 })),
   asDelivery: fc.tuple(fc.nat(), str, fc.nat(), anyString, fc.uint8Array({ maxLength: 64 })),
+  asLoadReport: fc.oneof(
+    fc.nat(),
+    fc.tuple(fc.nat(), fc.dictionary(str.filter((k) => k !== '__proto__'), fc.record({ rateLimited: fc.nat(), denied: fc.nat() }), { maxKeys: 3 })),
+  ),
 };
 
 const weird = (maxDepth: number) => fc.anything({

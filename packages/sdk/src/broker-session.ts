@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import {
   FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError, AuthFailedError,
-  type InstanceInfo, type RegistryEvent,
+  type InstanceInfo, type RegistryEvent, type LoadRejections,
 } from '@squadron/protocol';
 import { Backoff, Connection, connectHandshake, dial, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
@@ -133,6 +133,13 @@ export class BrokerSession {
         q?.reject(errorFromWire(decode(body)));
         return;
       }
+      case FrameKind.Refused: {
+        // A policy stopped (or would not start) a subscription or consumer; the broker resumes
+        // it by itself once a change allows it. The error says which grant would.
+        const [what, wire] = decode(body) as [unknown, unknown];
+        this.log.error({ what, id, err: errorFromWire(wire).message }, `the broker refused this ${String(what)}: ${errorFromWire(wire).message}`);
+        return;
+      }
       default:
         return;
     }
@@ -168,8 +175,9 @@ export class BrokerSession {
     this.conn?.flush();
   }
 
-  reportLoad(inFlight: number): void {
-    this.conn?.sendValue(FrameKind.Load, 0, inFlight);
+  /** Requests in flight, and (when any were refused) the calls refused per caller since start. */
+  reportLoad(inFlight: number, rejections?: LoadRejections): void {
+    this.conn?.sendValue(FrameKind.Load, 0, rejections ? [inFlight, rejections] : inFlight);
   }
 
   watch(): void {

@@ -1,51 +1,39 @@
+import type { RateLimit } from '@squadron/policy';
 import { TokenBucket } from './token-bucket.ts';
 
-/** A caller's allowance toward one service: calls per second, and how many may come at once. */
-export interface RateLimit {
-  ratePerSecond: number;
-  burst: number;
-}
-
-/** The platform's default threshold for a caller without a grant: anyone may try a service out. */
-export const DEFAULT_RATE_LIMIT: RateLimit = { ratePerSecond: 50, burst: 100 };
+export type { RateLimit };
+export { DEFAULT_RATE_LIMIT } from '@squadron/policy';
 
 interface Entry {
   bucket: TokenBucket;
+  limit: RateLimit;
   share: number;
-  rejected: number;
 }
 
-export type Admission = { ok: true } | { ok: false; retryAfterMs: number; limit: RateLimit };
+export type Admission = { ok: true } | { ok: false; retryAfterMs: number };
 
 /**
- * The callee's side of rate limiting: a token bucket per caller. A service's limit toward a
- * caller is split across its live instances (each enforces its share), so the service as a whole
- * accepts what the limit says, however many instances it runs.
+ * A token bucket per caller-to-service pair. Callees hold one for their callers, split across
+ * the service's live instances (each enforces its share, so the service as a whole accepts what
+ * the limit says however many instances it runs); callers mirror the pair's whole limit to fail
+ * fast. A pair's bucket is rebuilt when its limit or the share changes (a grant, a scale).
  */
 export class CallerLimits {
   private readonly entries = new Map<string, Entry>();
 
-  /**
-   * @param limitFor the limit toward a caller (a grant's, or the default)
-   * @param instances how many live instances share it (at least 1)
-   */
-  constructor(private readonly limitFor: (caller: string) => RateLimit, private readonly instances: () => number) {}
+  /** @param instances how many live instances share each limit (at least 1) */
+  constructor(private readonly instances: () => number = () => 1) {}
 
-  admit(caller: string, now = performance.now()): Admission {
+  /** Take a token for `caller` under `limit`; null: the pair is not limited. */
+  admit(caller: string, limit: RateLimit | null, now = performance.now()): Admission {
+    if (limit === null) return { ok: true };
     const share = Math.max(1, this.instances());
     let e = this.entries.get(caller);
-    if (!e || e.share !== share) {
-      const limit = this.limitFor(caller);
-      e = { bucket: new TokenBucket(limit.ratePerSecond / share, Math.max(1, limit.burst / share), now), share, rejected: e?.rejected ?? 0 };
+    if (!e || e.share !== share || e.limit.ratePerSecond !== limit.ratePerSecond || e.limit.burst !== limit.burst) {
+      e = { bucket: new TokenBucket(limit.ratePerSecond / share, Math.max(1, limit.burst / share), now), limit, share };
       this.entries.set(caller, e);
     }
     if (e.bucket.take(now)) return { ok: true };
-    e.rejected++;
-    return { ok: false, retryAfterMs: e.bucket.retryAfterMs(now), limit: this.limitFor(caller) };
-  }
-
-  /** Calls refused per caller since start. */
-  rejections(): Array<{ caller: string; rejected: number }> {
-    return [...this.entries].filter(([, e]) => e.rejected > 0).map(([caller, e]) => ({ caller, rejected: e.rejected }));
+    return { ok: false, retryAfterMs: e.bucket.retryAfterMs(now) };
   }
 }

@@ -19,6 +19,7 @@ import { resolveBroker, requestClientIdentity } from './resolve-broker.ts';
 import { authWith } from './identity-auth.ts';
 import type { AuthSource } from '@squadron/transport';
 import { Identity } from '@squadron/identity';
+import type { CallerGuard } from './caller-guard.ts';
 
 export interface ConnectOptions {
   /** The site this process lives in; its broker is the one used. */
@@ -63,6 +64,8 @@ export interface ClientInit {
   retry: RetryPolicy;
   outlier: OutlierPolicy;
   limits?: WireLimits;
+  /** The mirror of callees' and brokers' policies: refusals they would give, given at once. */
+  guard?: CallerGuard;
 }
 
 interface BrokerSessionInit {
@@ -97,6 +100,7 @@ export class Client implements ContextHost {
   readonly directory: Directory;
   readonly session: BrokerSession;
   private readonly caller: Caller;
+  private readonly guard: CallerGuard | null;
   private readonly subs = new Map<number, LocalSubscription>();
   private readonly consumers = new Map<number, LocalConsumer>();
   private nextSid = 0;
@@ -112,6 +116,7 @@ export class Client implements ContextHost {
     this.service = init.service;
     this.log = init.log;
     this.maxPayload = (init.limits ?? DEFAULT_LIMITS).maxPayloadBytes;
+    this.guard = init.guard ?? null;
     this.directory = new Directory(init.site, init.outlier, init.session.auth, init.balance, init.limits);
     this.caller = new Caller(this.directory, new RetryBudget(init.retry), init.retry);
     this.session = new BrokerSession(init.session.address, init.session.auth, {
@@ -145,6 +150,8 @@ export class Client implements ContextHost {
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (timeoutMs <= 0) return Promise.reject(new TimeoutError(`deadline for ${service}.${method} passed before the call was made`));
+    const refusal = this.guard?.call(service, method);
+    if (refusal) return Promise.reject(refusal);
     const deadline = Date.now() + timeoutMs;
     return this.caller.call(service, method, payload ?? null, deadline, options.traceId ?? newTraceId(), options.site) as Promise<Res>;
   }
@@ -163,6 +170,11 @@ export class Client implements ContextHost {
   publish(topic: string, message: unknown, options: PublishOptions & { durable: true }): Promise<EnqueueResult>;
   publish(topic: string, message: unknown, options: PublishOptions = {}): void | Promise<EnqueueResult> {
     const field = this.topicField(topic);
+    const refusal = this.guard?.publish(topic);
+    if (refusal) {
+      if (options.durable) return Promise.reject(refusal);
+      throw refusal;
+    }
     let traceId = options.traceId;
     if (traceId === undefined) traceId = newTraceId();
     else if (traceId.length > MAX_TRACE_ID || !TRACE_ID.test(traceId)) throw new BadRequestError(`a trace id is 1 to ${MAX_TRACE_ID} printable ASCII characters`);

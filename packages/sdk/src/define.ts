@@ -43,8 +43,14 @@ export interface ServiceDefinition {
   name: string;
   methods?: Record<string, MethodHandler | MethodSpec>;
   subscriptions?: Record<string, MessageHandler | SubscriptionSpec>;
-  /** Durable queues this service consumes, by queue name. */
+  /** Durable queues this service consumes, by queue name: it owns them. */
   consumers?: Record<string, QueueHandler | ConsumerSpec>;
+  /**
+   * Topics this service publishes: it owns them. The owner squad's services may publish and
+   * subscribe to them; other squads' services need a grant (squadron grant CALLER SERVICE
+   * --subscribe TOPIC). Topics nobody declares are open to all.
+   */
+  publishes?: string[];
 }
 
 /** A definition after normalisation: every method and subscription in its long form. */
@@ -53,6 +59,7 @@ export interface NormalizedService {
   methods: Map<string, Required<MethodSpec>>;
   subscriptions: Map<string, SubscriptionSpec & { concurrency: number; durable: boolean }>;
   consumers: Map<string, Required<ConsumerSpec>>;
+  publishes: string[];
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -102,5 +109,9 @@ export function normalizeService(def: ServiceDefinition): NormalizedService {
     if (!(full.visibilityTimeoutMs >= 10)) throw new TypeError(`consumer of '${queue}': visibilityTimeoutMs must be at least 10`);
     consumers.set(queue, full);
   }
-  return { name: def.name, methods, subscriptions, consumers };
+  const publishes = def.publishes ?? [];
+  if (!Array.isArray(publishes) || publishes.some((t) => typeof t !== 'string' || t.length === 0)) {
+    throw new TypeError(`publishes of '${def.name}' must be a list of topic names`);
+  }
+  return { name: def.name, methods, subscriptions, consumers, publishes: [...new Set(publishes)] };
 }

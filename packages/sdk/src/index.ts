@@ -10,6 +10,8 @@ export type { Subscription } from './subscriptions.ts';
 export { runService } from './runtime.ts';
 export { DEFAULT_RATE_LIMIT } from './caller-limits.ts';
 export type { RateLimit } from './caller-limits.ts';
+export { PolicyHolder, type PolicySource } from './policy-source.ts';
+export type { RejectionCounts } from './rejections.ts';
 export type { RunOptions, RunningService } from './runtime.ts';
 export { platformUrl, resolveBroker, requestClientIdentity } from './resolve-broker.ts';
 export {

@@ -10,7 +10,10 @@ import { SubscriptionContext, QueueDeliveryContext } from './context.ts';
 import { HOST_ID } from './directory.ts';
 import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy, type RetryPolicy, type OutlierPolicy } from './options.ts';
 import { authWith } from './identity-auth.ts';
-import { CallerLimits, type RateLimit } from './caller-limits.ts';
+import type { RateLimit } from './caller-limits.ts';
+import type { PolicySource } from './policy-source.ts';
+import { CallerGuard } from './caller-guard.ts';
+import { Rejections } from './rejections.ts';
 import { Identity, type CredentialVerifier } from '@squadron/identity';
 
 export interface RunOptions {
@@ -36,9 +39,14 @@ export interface RunOptions {
   /** Check callers' credentials: only those that prove one signed by the control plane get in. */
   verifier?: CredentialVerifier;
   /**
-   * Limit each caller (a calling service, or a client's squad) to this many calls toward this
-   * service, split across its live instances; beyond it, calls get RATE_LIMITED. Off by default
-   * until the platform's policies (default threshold, grants) reach instances.
+   * The platform's access policies, kept current by whoever runs the instance (its agent, or
+   * `squadron run` from the control plane): who may call which method, and each caller's rate
+   * limit (the default threshold, or a grant's), split across the service's live instances.
+   */
+  policies?: PolicySource;
+  /**
+   * A fixed limit for each caller (a calling service, or a client's squad) instead of the
+   * policies' (a service run on its own): beyond it, calls get RATE_LIMITED.
    */
   rateLimit?: RateLimit | ((caller: string) => RateLimit);
 }
@@ -64,6 +72,9 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   // The instance's identity: given, or the one its agent put in the environment (read once).
   const identity = options.identity === undefined ? Identity.fromEnv() : options.identity;
   let info: InstanceInfo | null = null;
+  // Whose squad-private methods these are, and who this service is to others' policies: the squad its own credential names.
+  const ownSquad = identity?.claims?.squad;
+  const rejections = new Rejections();
 
   const client = new Client({
     session: {
@@ -82,13 +93,10 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
     outlier: { ...DEFAULT_OUTLIER_POLICY, ...options.outlier },
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.policies && ownSquad ? { guard: new CallerGuard({ service: service.name, squad: ownSquad }, options.policies, rejections) } : {}),
   });
 
   const limit = options.rateLimit;
-  const rateLimits = limit === undefined ? null
-    : new CallerLimits(typeof limit === 'function' ? limit : () => limit, () => client.instances(service.name).length);
-  // Whose squad-private methods these are: the squad the instance's own credential names.
-  const ownSquad = identity?.claims?.squad;
   const server = new ServiceServer(service, client, {
     site: options.site,
     log,
@@ -96,7 +104,10 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(socketDir ? { unixPath: join(socketDir, `squadron-${id}.sock`) } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.verifier ? { verifier: options.verifier } : {}),
-    ...(rateLimits ? { rateLimits } : {}),
+    instances: () => client.instances(service.name).length,
+    rejections,
+    ...(limit !== undefined ? { rateLimit: typeof limit === 'function' ? limit : () => limit } : {}),
+    ...(options.policies ? { policies: options.policies } : {}),
     ...(ownSquad ? { squad: ownSquad } : {}),
   });
   await server.start();
@@ -143,8 +154,13 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
   }
 
   let lastLoad = -1;
+  let lastRejections = 0;
   const loadTimer = setInterval(() => {
-    if (server.inFlight !== lastLoad) client.session.reportLoad((lastLoad = server.inFlight));
+    const { changes } = server.rejections;
+    if (server.inFlight === lastLoad && changes === lastRejections) return;
+    lastLoad = server.inFlight;
+    lastRejections = changes;
+    client.session.reportLoad(lastLoad, changes > 0 ? server.rejections.snapshot() : undefined);
   }, 1000);
   loadTimer.unref();
 

@@ -8,7 +8,10 @@ import {
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, formatEndpoint, parseEndpoint } from '@squadron/transport';
 import { mustMatch, type CredentialVerifier, type VerifiedPeer } from '@squadron/identity';
-import type { CallerLimits } from './caller-limits.ts';
+import { callerKey, type Caller as PolicyCaller, type RateLimit } from '@squadron/policy';
+import { CallerLimits } from './caller-limits.ts';
+import type { PolicySource } from './policy-source.ts';
+import { Rejections } from './rejections.ts';
 import { RequestContext, type ContextHost } from './context.ts';
 import type { NormalizedService } from './define.ts';
 
@@ -22,26 +25,38 @@ export interface ServiceServerOptions {
   log: Logger;
   /** When set, only callers that prove a credential the control plane signed get in (AUTH_FAILED otherwise). */
   verifier?: CredentialVerifier;
-  /** When set, each caller's calls pass through its token bucket (RATE_LIMITED otherwise). */
-  rateLimits?: CallerLimits;
+  /**
+   * The platform's access policies (who may call which method, at what rate), kept current by
+   * the runtime. Applied to callers whose credential was verified.
+   */
+  policies?: PolicySource;
+  /** A fixed limit per caller, instead of what the policies say (a service run on its own). */
+  rateLimit?: (caller: string) => RateLimit;
+  /** Where refusals are counted (shared with the instance's own caller-side mirror). */
+  rejections?: Rejections;
+  /** How many live instances share each caller's limit (default 1). */
+  instances?: () => number;
   /** The squad that owns this service, from the instance's credential: methods of `visibility: 'squad'` are its own. */
   squad?: string;
 }
 
-/** Who called, as far as the squad-private methods are concerned. */
+/** Who called: the key its calls count against, and who it is when its credential was verified. */
 interface Caller {
   key: string;
-  /** The caller's squad, from its verified credential; null when identities are not checked. */
-  squad: string | null;
+  /** From the verified credential; null when identities are not checked. */
+  who: PolicyCaller | null;
 }
 
 /**
  * Who a connection's calls count against: the service of a calling instance, or the squad of a
  * client, as its credential says (as it claims, where identities are not checked).
  */
-function callerOf(auth: AuthBody, peer: VerifiedPeer | null): string {
-  if (peer) return peer.role === 'instance' ? `service:${peer.service}` : `squad:${peer.squad}`;
-  return auth.role === 'instance' && auth.service ? `service:${auth.service}` : `client:${auth.name}`;
+function callerOf(auth: AuthBody, peer: VerifiedPeer | null): Caller {
+  if (peer) {
+    const who: PolicyCaller = { service: peer.role === 'instance' ? peer.service ?? null : null, squad: peer.squad };
+    return { key: callerKey(who), who };
+  }
+  return { key: auth.role === 'instance' && auth.service ? `service:${auth.service}` : `client:${auth.name}`, who: null };
 }
 
 /**
@@ -59,6 +74,9 @@ export class ServiceServer {
   address = '';
   unixAddress: string | undefined;
   private readonly maxBody: number;
+  private readonly limits: CallerLimits;
+  /** Calls refused per pair (RATE_LIMITED, PERMISSION_DENIED), reported to the broker for `squadron status`. */
+  readonly rejections: Rejections;
 
   constructor(
     private readonly service: NormalizedService,
@@ -66,6 +84,8 @@ export class ServiceServer {
     private readonly options: ServiceServerOptions,
   ) {
     this.maxBody = maxFrameLength(options.limits ?? DEFAULT_LIMITS) - (FRAME_HEADER_BYTES - 4);
+    this.limits = new CallerLimits(options.instances);
+    this.rejections = options.rejections ?? new Rejections();
   }
 
   async start(): Promise<void> {
@@ -93,7 +113,7 @@ export class ServiceServer {
     });
     acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site], ...(verify ? { verify } : {}) })
       .then((auth) => {
-        const caller: Caller = { key: callerOf(auth, peer), squad: (peer as VerifiedPeer | null)?.squad ?? null };
+        const caller = callerOf(auth, peer);
         conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body, caller);
       })
       .catch((err: Error) => this.options.log.debug({ err: err.message }, 'caller handshake refused'));
@@ -110,20 +130,8 @@ export class ServiceServer {
     }
     const spec = this.service.methods.get(method);
     if (spec === undefined) return this.fail(conn, id, NoSuchMethodError.of(this.service.name, method));
-    if (spec.visibility === 'squad' && !this.sameSquad(caller)) {
-      return this.fail(conn, id, new PermissionDeniedError(
-        `${this.service.name}.${method} is private to squad '${this.options.squad ?? '?'}'; ${caller.squad === null ? 'the caller\'s squad is not known (identities are not checked here)' : `the caller is of squad '${caller.squad}'`}`,
-        { details: { policy: 'visibility: squad', caller: caller.key } },
-      ));
-    }
-    const admitted = this.options.rateLimits?.admit(caller.key);
-    if (admitted && !admitted.ok) {
-      const { ratePerSecond, burst } = admitted.limit;
-      return this.fail(conn, id, new RateLimitedError(
-        `${caller.key} is over its limit toward ${this.service.name} (${ratePerSecond}/s, burst ${burst}, the platform's default unless a grant says otherwise); retry in ${admitted.retryAfterMs} ms`,
-        admitted.retryAfterMs, { details: { caller: caller.key, policy: `${ratePerSecond}/s burst ${burst}` } },
-      ));
-    }
+    const refusal = this.admit(caller, method, spec.visibility);
+    if (refusal !== null) return this.fail(conn, id, refusal);
     this.inFlight++;
     let result: unknown;
     try {
@@ -149,9 +157,47 @@ export class ServiceServer {
     }
   }
 
+  /**
+   * Whether this call may run: the method's visibility, then the service's policy (deny rules,
+   * restricted access), then the pair's rate limit. A refusal is the typed error the caller
+   * gets, naming the policy; nothing of the handler runs.
+   */
+  private admit(caller: Caller, method: string, visibility: 'public' | 'squad'): SquadronError | null {
+    const name = this.service.name;
+    if (visibility === 'squad' && !this.sameSquad(caller)) {
+      this.rejections.count(caller.key, name, 'denied');
+      return new PermissionDeniedError(
+        `${name}.${method} is private to squad '${this.options.squad ?? '?'}'; ${caller.who === null ? 'the caller\'s squad is not known (identities are not checked here)' : `the caller is of squad '${caller.who.squad}'`}`,
+        { details: { policy: 'visibility: squad', caller: caller.key } },
+      );
+    }
+    const policies = this.options.policies?.current;
+    let limit: RateLimit | null = null;
+    if (policies && caller.who) {
+      const decision = policies.call(caller.who, name, method);
+      if (!decision.ok) {
+        this.rejections.count(caller.key, name, 'denied');
+        return new PermissionDeniedError(decision.reason, { details: { policy: decision.policy, caller: caller.key } });
+      }
+      limit = decision.limit;
+    }
+    if (this.options.rateLimit) limit = this.options.rateLimit(caller.key);
+    const admitted = this.limits.admit(caller.key, limit);
+    if (admitted.ok) return null;
+    this.rejections.count(caller.key, name, 'rateLimited');
+    const { ratePerSecond, burst } = limit!;
+    const granted = policies?.service(name)?.grants.some((g) => g.rate !== null && (g.caller === caller.who?.service || g.caller === `squad:${caller.who?.squad}`));
+    const policy = `${ratePerSecond}/s burst ${burst}${granted ? ' (granted)' : ' (the platform default)'}`;
+    return new RateLimitedError(
+      `${caller.key} is over its limit toward ${name}: ${policy}; retry in ${admitted.retryAfterMs} ms${granted ? '' : `, or ask squad '${policies?.service(name)?.squad ?? this.options.squad ?? 'owning ' + name}' for a grant: squadron grant ${caller.who?.service ?? (caller.who ? `squad:${caller.who.squad}` : 'CALLER')} ${name} --rate N/s`}`,
+      admitted.retryAfterMs, { details: { caller: caller.key, policy } },
+    );
+  }
+
   /** Squad-private methods: the owner squad's callers, and the platform's admin. Unknown squads are refused. */
   private sameSquad(caller: Caller): boolean {
-    return caller.squad !== null && this.options.squad !== undefined && (caller.squad === this.options.squad || caller.squad === 'admin');
+    const squad = caller.who?.squad;
+    return squad !== undefined && this.options.squad !== undefined && (squad === this.options.squad || squad === 'admin');
   }
 
   /** A reply over the frame limit would make the caller drop the connection: refuse it instead. */

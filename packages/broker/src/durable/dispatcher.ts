@@ -79,6 +79,11 @@ export class QueueDispatcher {
     consumer.held.clear();
   }
 
+  /** A connection's consumers: their ids and what they asked for. */
+  consumersOf(conn: Connection): Array<{ cid: number; spec: ConsumeBody }> {
+    return [...(this.byConn.get(conn)?.values() ?? [])].map((c) => ({ cid: c.cid, spec: c.spec }));
+  }
+
   removeConnection(conn: Connection): void {
     for (const cid of [...(this.byConn.get(conn)?.keys() ?? [])]) this.removeConsumer(conn, cid);
     this.byConn.delete(conn);

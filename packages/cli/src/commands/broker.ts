@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import pino from 'pino';
-import { ControlClient } from '@squadron/client';
+import { ControlClient, PolicyWatcher } from '@squadron/client';
 import { action, UsageError } from '../output.ts';
 import { onShutdown } from '../shutdown.ts';
 
@@ -54,6 +54,9 @@ export function registerBroker(program: Command): void {
         ...(identity ? { identity: { verifier: identity.verifier, self: identity.self } } : {}),
       });
       const address = await broker.start();
+      // Who may publish, subscribe and consume what: the control plane's policies, kept current.
+      const policies = control ? new PolicyWatcher(control, (p) => broker.setPolicies(p), logger) : null;
+      await policies?.start();
       await control?.setBroker(flags.site, address);
       if (process.send) {
         process.on('message', (m: BrokerControlMessage) => {
@@ -66,6 +69,7 @@ export function registerBroker(program: Command): void {
       process.removeListener('disconnect', orphaned);
       await onShutdown(async () => {
         identity?.stop();
+        policies?.stop();
         await broker.stop();
       });
       process.exit(process.exitCode ?? 0);

@@ -4,13 +4,29 @@ import type { ControlClient, InstanceRecordBody } from '@squadron/client';
 import { action, parseIntFlag, printJson, printTable, UsageError } from '../output.ts';
 import { api } from '../platform-client.ts';
 import { findEntry } from '../service-loader.ts';
+import { parseMemoryFlag } from '../memory-flag.ts';
 import { waitForRollout } from './rollout-progress.ts';
 
 interface Flags { json?: boolean; dataDir?: string }
 interface WaitFlags extends Flags { wait: boolean; timeout: string }
 
-const mb = (bytes: number | null) => (bytes === null ? '-' : `${(bytes / 1048576).toFixed(0)} MB`);
 const sites = (desired: Record<string, number>) => Object.entries(desired).map(([s, n]) => `${s}:${n}`).join(' ') || '-';
+
+/** Resident memory against the ceiling, e.g. `95/256 MB`. */
+const memory = (i: InstanceRecordBody) => `${i.rssBytes === null ? '-' : (i.rssBytes / 1048576).toFixed(0)}/${i.maxMemoryMb} MB`;
+
+/** A crash loop, and how long until the next try while it backs off. */
+function stateOf(i: InstanceRecordBody, now: number): string {
+  const state = i.crashLoop ? 'crash-loop' : i.state;
+  return i.state === 'crashed' && i.restartAt !== null ? `${state}, restart in ${Math.max(0, (i.restartAt - now) / 1000).toFixed(1)}s` : state;
+}
+
+/** Why the last process ended: the agent's reason (memory-limit), else its signal or code. */
+function lastExit(i: InstanceRecordBody): string {
+  const e = i.lastExit;
+  if (!e) return '-';
+  return e.reason ?? e.signal ?? `code ${e.code}`;
+}
 
 function waitOptions(c: Command): Command {
   return c
@@ -34,14 +50,17 @@ export function registerDeploy(program: Command): void {
     .argument('<service>')
     .requiredOption('--path <dir>', 'the service folder (on the machine the site\'s agents run on)')
     .requiredOption('--sites <list>', 'comma-separated sites, e.g. sto,gcp-eu')
-    .option('--instances <n>', 'instances in each site', '1'))
-    .action(action(async (service: string, flags: WaitFlags & { path: string; sites: string; instances: string }) => {
+    .option('--instances <n>', 'instances in each site', '1')
+    .option('--max-memory <size>', 'each instance\'s memory ceiling, e.g. 512MB or 1GB (default 256MB)'))
+    .action(action(async (service: string, flags: WaitFlags & { path: string; sites: string; instances: string; maxMemory?: string }) => {
       const path = resolve(flags.path);
       findEntry(path);
       const siteList = flags.sites.split(',').map((s) => s.trim()).filter(Boolean);
       if (siteList.length === 0) throw new UsageError('--sites needs at least one site, e.g. --sites sto');
+      const instances = parseIntFlag(flags.instances, '--instances', 1, 1000);
+      const maxMemory = flags.maxMemory === undefined ? {} : { maxMemoryMb: parseMemoryFlag(flags.maxMemory, '--max-memory') };
       const client = api(flags);
-      const release = await client.deploy(service, { path, sites: siteList, instances: parseIntFlag(flags.instances, '--instances', 1, 1000) });
+      const release = await client.deploy(service, { path, sites: siteList, instances, ...maxMemory });
       if (!flags.json) process.stderr.write(`release ${release.number} of ${service}: ${sites(release.desired)}\n`);
       await follow(client, service, flags);
       if (flags.json) return printJson(release);
@@ -50,7 +69,7 @@ export function registerDeploy(program: Command): void {
 
   program
     .command('instances')
-    .description('a service\'s instances: site, agent, state, pid, memory, CPU, restarts')
+    .description('a service\'s instances: site, agent, state, pid, memory against its ceiling, CPU (and demotion), restarts, last exit')
     .argument('<service>')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
@@ -58,9 +77,10 @@ export function registerDeploy(program: Command): void {
       const { instances } = await api(flags).instances(service);
       if (flags.json) return printJson({ instances });
       if (instances.length === 0) return void process.stdout.write(`no instances of ${service}; deploy it: squadron deploy ${service} --path DIR --sites SITE\n`);
-      printTable(['INSTANCE', 'SITE', 'RELEASE', 'STATE', 'PID', 'RSS', 'CPU', 'RESTARTS', 'AGENT'], instances.map((i: InstanceRecordBody) => [
-        i.id, i.site, i.release, i.crashLoop ? 'crash-loop' : i.state, i.pid ?? '-', mb(i.rssBytes),
-        i.cpuPercent === null ? '-' : `${i.cpuPercent.toFixed(0)}%`, i.restarts, i.agent ?? '-',
+      const now = Date.now();
+      printTable(['INSTANCE', 'SITE', 'RELEASE', 'STATE', 'PID', 'MEMORY', 'CPU', 'RESTARTS', 'LAST EXIT', 'AGENT'], instances.map((i: InstanceRecordBody) => [
+        i.id, i.site, i.release, stateOf(i, now), i.pid ?? '-', memory(i),
+        `${i.cpuPercent === null ? '-' : `${i.cpuPercent.toFixed(0)}%`}${i.demoted ? ' demoted' : ''}`, i.restarts, lastExit(i), i.agent ?? '-',
       ]));
     }));
 
@@ -112,8 +132,9 @@ export function registerDeploy(program: Command): void {
     .action(action(async (service: string, flags: Flags) => {
       const { releases } = await api(flags).releases(service);
       if (flags.json) return printJson({ releases });
-      printTable(['RELEASE', 'CREATED', 'BY', 'INSTANCES', 'PATH'], releases.map((r) => [
-        `${r.number}${r.rollbackOf !== null ? ` (rollback to ${r.rollbackOf})` : ''}`, new Date(r.createdAt).toISOString().slice(0, 19).replace('T', ' '), r.createdBy, sites(r.desired), r.path,
+      printTable(['RELEASE', 'CREATED', 'BY', 'INSTANCES', 'MEMORY', 'PATH'], releases.map((r) => [
+        `${r.number}${r.rollbackOf !== null ? ` (rollback to ${r.rollbackOf})` : ''}`, new Date(r.createdAt).toISOString().slice(0, 19).replace('T', ' '), r.createdBy, sites(r.desired),
+        `${r.maxMemoryMb} MB`, r.path,
       ]));
     }));
 

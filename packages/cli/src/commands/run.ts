@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import pino from 'pino';
-import { runService, resolveBroker, type ServiceDefinition } from '@squadron/sdk';
+import { runService, resolveBroker, PolicyHolder, type ServiceDefinition } from '@squadron/sdk';
+import { Policies, type PolicySet } from '@squadron/policy';
 import { loadService } from '../service-loader.ts';
 import { CredentialVerifier, Identity } from '@squadron/identity';
-import { ControlClient } from '@squadron/client';
+import { ControlClient, PolicyWatcher } from '@squadron/client';
 import { randomBytes } from 'node:crypto';
 import { action } from '../output.ts';
 import { platformUrl } from '../env.ts';
@@ -47,10 +48,16 @@ export function registerRun(program: Command): void {
       const instanceId = flags.instanceId ?? `${definition.name}-${randomBytes(3).toString('hex')}`;
       let identity = Identity.fromEnv();
       let trust = process.env.SQUADRON_TRUST;
+      // The access policies: from the agent (environment, then IPC), or, by hand, from the platform.
+      const policies = new PolicyHolder();
+      if (process.env.SQUADRON_POLICIES) policies.set(new Policies(JSON.parse(process.env.SQUADRON_POLICIES) as PolicySet));
+      let watcher: PolicyWatcher | null = null;
       if (identity === null && !flags.broker && !process.env.SQUADRON_BROKER) {
         const token = resolveToken(url, flags.dataDir);
         if (token) {
           const api = new ControlClient({ url, token });
+          watcher = new PolicyWatcher(api, (p) => policies.set(p), logger);
+          await watcher.start();
           const { privateKey, publicJwk } = Identity.newKey();
           identity = new Identity((await api.ownInstanceCredential(definition.name, instanceId, flags.site, publicJwk)).credential, privateKey);
           trust = JSON.stringify(await api.jwks());
@@ -58,8 +65,9 @@ export function registerRun(program: Command): void {
       }
       // Revoked credentials: the list at start, then each change, from the agent.
       let revoked = new Set<string>(JSON.parse(process.env.SQUADRON_REVOKED ?? '[]') as string[]);
-      process.on('message', (m: { type?: string; credential?: string; ids?: unknown }) => {
+      process.on('message', (m: { type?: string; credential?: string; ids?: unknown; set?: PolicySet }) => {
         if (m?.type === 'credential' && typeof m.credential === 'string') identity?.renew(m.credential);
+        if (m?.type === 'policies' && m.set) policies.set(new Policies(m.set));
         if (m?.type === 'revoked' && Array.isArray(m.ids)) revoked = new Set(m.ids.filter((id): id is string => typeof id === 'string'));
       });
       const verifier = trust ? CredentialVerifier.fromJwks(trust, (id) => revoked.has(id)) : undefined;
@@ -69,6 +77,7 @@ export function registerRun(program: Command): void {
         logger,
         identity,
         instanceId,
+        policies,
         ...(verifier ? { verifier } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
       });
@@ -77,7 +86,10 @@ export function registerRun(program: Command): void {
         process.stdout.write(`instance ${running.info.id} of ${running.info.service} ready in ${flags.site} at ${running.info.address}\n`);
       }
       process.removeListener('disconnect', orphaned);
-      await onShutdown(() => running.stop());
+      await onShutdown(() => {
+        watcher?.stop();
+        return running.stop();
+      });
       process.exit(process.exitCode ?? 0);
     }));
 }
@@ -86,8 +98,9 @@ export function registerRun(program: Command): void {
  * What the definition declares, sent with the ready message so that an agent can report it to
  * the control plane (the catalog shows a service's interface as its running code declares it).
  */
-function serviceInterface(definition: ServiceDefinition): { methods: string[]; topics: string[]; queues: string[] } {
+function serviceInterface(definition: ServiceDefinition): { methods: string[]; topics: string[]; queues: string[]; publishes: string[] } {
   return {
+    publishes: [...new Set(definition.publishes ?? [])],
     methods: Object.keys(definition.methods ?? {}),
     topics: Object.keys(definition.subscriptions ?? {}),
     queues: Object.keys(definition.consumers ?? {}),

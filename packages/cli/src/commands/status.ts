@@ -15,6 +15,7 @@ export function registerStatus(program: Command): void {
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (service: string | undefined, flags: ListFlags) => {
       const status = await api(flags).status();
+      const all = status.services;
       if (service) {
         status.services = status.services.filter((s) => s.name === service);
         if (status.services.length === 0) throw new NoInstancesError(service);
@@ -29,6 +30,31 @@ export function registerStatus(program: Command): void {
       const rows = status.services.flatMap((svc) => svc.instances.map((i) => [svc.name, i.id, i.site, i.address, i.inFlight, i.pid]));
       if (rows.length === 0) process.stdout.write('no live instances; start one with: npx squadron run ./my-service --site <site>\n');
       else printTable(['SERVICE', 'INSTANCE', 'SITE', 'ADDRESS', 'IN-FLIGHT', 'PID'], rows);
+      // Refused calls per caller-to-service pair, summed over the instances that counted them:
+      // callees (their policy) and callers (its mirror, which refuses at once).
+      const refused = new Map<string, { rateLimited: number; denied: number }>();
+      for (const i of all.flatMap((svc) => svc.instances)) {
+        for (const [pair, c] of Object.entries(i.rejections ?? {})) {
+          const sum = refused.get(pair) ?? { rateLimited: 0, denied: 0 };
+          sum.rateLimited += c.rateLimited;
+          sum.denied += c.denied;
+          refused.set(pair, sum);
+        }
+      }
+      const pairs = [...refused].map(([pair, c]) => ({ caller: pair.slice(0, pair.lastIndexOf('>')), callee: pair.slice(pair.lastIndexOf('>') + 1), ...c }))
+        .filter((p) => !service || p.callee === service || p.caller === `service:${service}`)
+        .sort((a, b) => a.callee.localeCompare(b.callee) || a.caller.localeCompare(b.caller));
+      if (pairs.length > 0) {
+        process.stdout.write('\nREFUSED CALLS (since each instance started)\n');
+        printTable(['CALLER', 'SERVICE', 'RATE_LIMITED', 'PERMISSION_DENIED'], pairs.map((p) => [p.caller, p.callee, p.rateLimited, p.denied]));
+      }
+      const brokerRefusals = status.sites.flatMap((s) => (s.brokerStatus.refusals ?? [])
+        .filter((r) => !service || r.caller === `service:${service}`)
+        .map((r) => [s.name, r.caller, `${r.permission} ${r.kind} ${r.name}`, r.refused]));
+      if (brokerRefusals.length > 0) {
+        process.stdout.write('\nREFUSED BY BROKERS\n');
+        printTable(['SITE', 'CALLER', 'ASKED', 'REFUSED'], brokerRefusals);
+      }
       const subs = status.sites.flatMap((s) => s.brokerStatus.subscriptions.filter((x) => !x.group.startsWith('_sub.')).map((x) => [s.name, x.topic, x.group, x.members, x.delivered, x.dropped]));
       if (subs.length > 0) {
         process.stdout.write('\nSUBSCRIPTIONS\n');

@@ -1,4 +1,4 @@
-import type { DeployRequest, InstanceRecordBody, ReleaseBody, RollbackRequest, ScaleRequest, ServiceBody } from '@squadron/client';
+import { MEMORY_CEILING_MB, type DeployRequest, type InstanceRecordBody, type ReleaseBody, type RollbackRequest, type ScaleRequest, type ServiceBody } from '@squadron/client';
 import type { Db, Queryable } from '../state/db.ts';
 import type { Sites } from '../sites.ts';
 import { actorOf, type Principal } from '../auth/principal.ts';
@@ -17,11 +17,12 @@ interface ReleaseRow {
   created_at: number;
   created_by: string;
   rollback_of: number | null;
+  max_memory_mb: number;
 }
 
 const releaseBody = (r: ReleaseRow): ReleaseBody => ({
   service: r.service, number: r.number, path: r.path, desired: JSON.parse(r.desired) as Record<string, number>,
-  createdAt: r.created_at, createdBy: r.created_by, rollbackOf: r.rollback_of,
+  createdAt: r.created_at, createdBy: r.created_by, rollbackOf: r.rollback_of, maxMemoryMb: Number(r.max_memory_mb),
 });
 
 /**
@@ -41,12 +42,13 @@ export class Deployments {
   async deploy(by: Principal, service: string, req: DeployRequest): Promise<ReleaseBody> {
     this.checkSites(req.sites, '/sites');
     const desired = Object.fromEntries(req.sites.map((s) => [s, req.instances]));
+    const maxMemoryMb = req.maxMemoryMb ?? MEMORY_CEILING_MB.default;
     return this.change(async (q) => {
       await this.catalog.owned(q, by, service);
       await this.checkRoom(q, service, desired);
-      const release = await this.newRelease(q, by, service, req.path, desired, null);
+      const release = await this.newRelease(q, by, service, req.path, desired, null, maxMemoryMb);
       await q.query('UPDATE services SET release = $1, desired = $2, interface = NULL WHERE name = $3', [release.number, JSON.stringify(desired), service]);
-      await recordAudit(q, actorOf(by), 'service.deploy', `service:${service}`, { release: release.number, path: req.path, desired });
+      await recordAudit(q, actorOf(by), 'service.deploy', `service:${service}`, { release: release.number, path: req.path, desired, maxMemoryMb });
       return release;
     }, service);
   }
@@ -80,7 +82,8 @@ export class Deployments {
         throw new ConflictError(to === svc.release ? `release ${to} is the current one` : `service '${service}' has no release ${to}; 'squadron releases ${service}' lists them`);
       }
       await this.checkRoom(q, service, svc.desired);
-      const release = await this.newRelease(q, by, service, target.path, svc.desired, to);
+      // The earlier code with the ceiling it ran under: a ceiling too low for it goes back too.
+      const release = await this.newRelease(q, by, service, target.path, svc.desired, to, Number(target.max_memory_mb));
       await q.query('UPDATE services SET release = $1, interface = NULL WHERE name = $2', [release.number, service]);
       await recordAudit(q, actorOf(by), 'service.rollback', `service:${service}`, { from: svc.release, to, release: release.number });
       return release;
@@ -104,8 +107,9 @@ export class Deployments {
   /** Placements with what the agents last observed of them. */
   async instances(service: string): Promise<InstanceRecordBody[]> {
     await findService(this.db, service);
-    const rows = await this.db.query<{ id: string; release: number; site: string; agent: string | null; draining: number; created_at: number }>(
-      'SELECT id, release, site, agent, draining, created_at FROM instances WHERE service = $1 ORDER BY site, created_at', [service],
+    const rows = await this.db.query<{ id: string; release: number; site: string; agent: string | null; draining: number; created_at: number; max_memory_mb: number }>(
+      `SELECT i.id, i.release, i.site, i.agent, i.draining, i.created_at, r.max_memory_mb FROM instances i
+       JOIN releases r ON r.service = i.service AND r.number = i.release WHERE i.service = $1 ORDER BY i.site, i.created_at`, [service],
     );
     return rows.map((r) => {
       const o = this.agents.observation(r.id);
@@ -115,6 +119,8 @@ export class Deployments {
         pid: o?.pid ?? null, rssBytes: o?.rssBytes ?? null, cpuPercent: o?.cpuPercent ?? null,
         restarts: o?.restarts ?? 0, crashLoop: o?.crashLoop ?? false, lastExit: o?.lastExit ?? null,
         createdAt: r.created_at, readyAt: o?.readyAt ?? null,
+        // Agents from before these were reported leave them out.
+        demoted: o?.demoted ?? false, restartAt: o?.restartAt ?? null, maxMemoryMb: Number(r.max_memory_mb),
       };
     });
   }
@@ -131,13 +137,15 @@ export class Deployments {
     return result;
   }
 
-  private async newRelease(q: Queryable, by: Principal, service: string, path: string, desired: Record<string, number>, rollbackOf: number | null): Promise<ReleaseBody> {
+  private async newRelease(
+    q: Queryable, by: Principal, service: string, path: string, desired: Record<string, number>, rollbackOf: number | null, maxMemoryMb: number,
+  ): Promise<ReleaseBody> {
     const [last] = await q.query<{ n: number | null }>('SELECT MAX(number) AS n FROM releases WHERE service = $1', [service]);
     const number = (last?.n ?? 0) + 1;
     const createdAt = Date.now();
-    await q.query('INSERT INTO releases (service, number, path, desired, created_at, created_by, rollback_of) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [service, number, path, JSON.stringify(desired), createdAt, actorOf(by), rollbackOf]);
-    return { service, number, path, desired, createdAt, createdBy: actorOf(by), rollbackOf };
+    await q.query('INSERT INTO releases (service, number, path, desired, created_at, created_by, rollback_of, max_memory_mb) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [service, number, path, JSON.stringify(desired), createdAt, actorOf(by), rollbackOf, maxMemoryMb]);
+    return { service, number, path, desired, createdAt, createdBy: actorOf(by), rollbackOf, maxMemoryMb };
   }
 
   private checkSites(sites: string[], path: string): void {

@@ -31,7 +31,7 @@ export const errorSchema = {
 export const interfaceSchema = {
   type: 'object',
   required: ['methods', 'topics', 'queues'],
-  properties: { methods: { type: 'array', items: str }, topics: { type: 'array', items: str }, queues: { type: 'array', items: str } },
+  properties: { methods: { type: 'array', items: str }, topics: { type: 'array', items: str }, queues: { type: 'array', items: str }, publishes: { type: 'array', items: str } },
 } as const;
 
 export const squadSchema = {
@@ -51,20 +51,27 @@ export const serviceSchema = {
 
 export const releaseSchema = {
   type: 'object',
-  required: ['service', 'number', 'path', 'desired', 'createdAt', 'createdBy', 'rollbackOf'],
-  properties: { service: str, number: int, path: str, desired: counts, createdAt: num, createdBy: str, rollbackOf: nullable(int) },
+  required: ['service', 'number', 'path', 'desired', 'createdAt', 'createdBy', 'rollbackOf', 'maxMemoryMb'],
+  properties: { service: str, number: int, path: str, desired: counts, createdAt: num, createdBy: str, rollbackOf: nullable(int), maxMemoryMb: int },
 } as const;
 
-const exitSchema = nullable({ type: 'object', required: ['code', 'signal', 'at'], properties: { code: nullable(int), signal: nullable(str), at: num } });
+const exitSchema = nullable({
+  type: 'object', required: ['code', 'signal', 'at'],
+  properties: { code: nullable(int), signal: nullable(str), at: num, reason: { type: 'string', enum: ['memory-limit', 'heap-limit'] } },
+});
 
 export const instanceRecordSchema = {
   type: 'object',
-  required: ['id', 'service', 'release', 'site', 'agent', 'state', 'pid', 'rssBytes', 'cpuPercent', 'restarts', 'crashLoop', 'lastExit', 'createdAt', 'readyAt'],
+  required: [
+    'id', 'service', 'release', 'site', 'agent', 'state', 'pid', 'rssBytes', 'cpuPercent', 'restarts', 'crashLoop', 'lastExit', 'createdAt', 'readyAt',
+    'demoted', 'restartAt', 'maxMemoryMb',
+  ],
   properties: {
     id: str, service: str, release: int, site: str, agent: nullable(str),
     state: { type: 'string', enum: ['pending', 'starting', 'ready', 'crashed', 'draining'] },
     pid: nullable(int), rssBytes: nullable(num), cpuPercent: nullable(num), restarts: int, crashLoop: { type: 'boolean' },
     lastExit: exitSchema, createdAt: num, readyAt: nullable(num),
+    demoted: { type: 'boolean' }, restartAt: nullable(num), maxMemoryMb: int,
   },
 } as const;
 
@@ -89,9 +96,30 @@ export const instanceReportSchema = {
     state: { type: 'string', enum: ['pending', 'starting', 'ready', 'crashed', 'draining'] },
     pid: nullable(int), rssBytes: nullable(num), cpuPercent: nullable(num), restarts: { type: 'integer', minimum: 0 },
     crashLoop: { type: 'boolean' }, lastExit: exitSchema, readyAt: nullable(num),
+    // Not required: agents from before them leave them out.
+    demoted: { type: 'boolean' }, restartAt: nullable(num),
     interface: interfaceSchema,
   },
 } as const;
 
 /** Responses that every authenticated route may give. */
 export const authErrors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 500: errorSchema } as const;
+
+const rateSchema = { type: 'object', required: ['ratePerSecond', 'burst'], properties: { ratePerSecond: num, burst: int } } as const;
+const names = { type: 'array', items: str } as const;
+
+export const servicePolicySchema = {
+  type: 'object',
+  required: ['service', 'squad', 'access', 'grants', 'denies', 'topics', 'queues', 'defaultRate'],
+  properties: {
+    service: str, squad: str, access: { type: 'string', enum: ['open', 'restricted'] }, topics: names, queues: names, defaultRate: rateSchema,
+    grants: {
+      type: 'array',
+      items: {
+        type: 'object', required: ['caller', 'methods', 'rate', 'publish', 'subscribe', 'consume'],
+        properties: { caller: str, methods: nullable(names), rate: nullable(rateSchema), publish: names, subscribe: names, consume: names },
+      },
+    },
+    denies: { type: 'array', items: { type: 'object', required: ['caller', 'methods'], properties: { caller: str, methods: nullable(names) } } },
+  },
+} as const;

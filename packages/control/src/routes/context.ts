@@ -7,6 +7,7 @@ import type { AgentRegistry } from '../deploy/agent-registry.ts';
 import type { Reconciler } from '../deploy/reconciler.ts';
 import type { Db } from '../state/db.ts';
 import type { Principal } from '../auth/principal.ts';
+import type { AccessPolicies } from '../access/access-policies.ts';
 import type { CredentialAuthority } from '../identity/credential-authority.ts';
 
 /** What the routes act on: the control plane's parts, built once by `buildControlServer`. */
@@ -19,6 +20,7 @@ export interface RouteContext {
   agents: AgentRegistry;
   reconciler: Reconciler;
   authority: CredentialAuthority;
+  access: AccessPolicies;
   version: string;
   started: number;
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { DeployRequest, RollbackRequest, ScaleRequest } from '@squadron/client';
+import { MEMORY_CEILING_MB, type DeployRequest, type RollbackRequest, type ScaleRequest } from '@squadron/client';
 import { NAME, authErrors, instanceRecordSchema, nameParams, releaseSchema, serviceSchema } from '../http/schemas.ts';
 import { principal, type RouteContext } from './context.ts';
 
@@ -19,6 +19,7 @@ export function deployRoutes(app: FastifyInstance, ctx: RouteContext): void {
           path: { type: 'string', minLength: 1, maxLength: 4096 },
           sites: { type: 'array', minItems: 1, maxItems: 64, uniqueItems: true, items: NAME },
           instances: { type: 'integer', minimum: 1, maximum: MAX_INSTANCES },
+          maxMemoryMb: { type: 'integer', minimum: MEMORY_CEILING_MB.min, maximum: MEMORY_CEILING_MB.max },
         },
       },
       response: { 201: releaseSchema, ...authErrors },

@@ -38,6 +38,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX credentials_by_expiry ON credentials(expires_at);
     `,
   },
+  {
+    version: 3,
+    name: 'releases: the memory ceiling of their instances',
+    // Releases made before it get the platform's default ceiling.
+    sql: 'ALTER TABLE releases ADD COLUMN max_memory_mb INTEGER NOT NULL DEFAULT 256;',
+  },
+  {
+    version: 4,
+    name: 'access policies: open or restricted services, grants and deny rules',
+    sql: `
+      ALTER TABLE services ADD COLUMN access TEXT NOT NULL DEFAULT 'open';
+      CREATE TABLE access_rules (
+        service TEXT NOT NULL REFERENCES services(name),
+        caller TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        methods TEXT,
+        rate DOUBLE PRECISION,
+        burst INTEGER,
+        publish TEXT NOT NULL,
+        subscribe TEXT NOT NULL,
+        consume TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (service, caller, kind)
+      );
+    `,
+  },
 ];
 
 function schemaV1(autoId: string): string {

@@ -1,0 +1,92 @@
+import { getPriority, setPriority } from 'node:os';
+import { threadIds } from './proc-stats.ts';
+
+/**
+ * When an instance is demoted to the lowest CPU priority and when it gets its priority back
+ * (docs/decisions/0009). Demoted: its share of the CPU shrinks only while others want the CPU;
+ * on an idle machine it still runs at full speed.
+ */
+export interface CpuInsulationPolicy {
+  /** Demote an instance using more than this share of one core (100 = a whole core)… */
+  demoteAbovePercent: number;
+  /** …on this many samples in a row. */
+  demoteAfterSamples: number;
+  /**
+   * Restore it once it wants less than this: running plus waiting for a CPU, so that a demoted
+   * instance held back by the others is not taken for a calm one…
+   */
+  restoreBelowPercent: number;
+  /** …on this many samples in a row. */
+  restoreAfterSamples: number;
+  /** The nice value of a demoted instance (19: the lowest priority). */
+  niceness: number;
+}
+
+/** Over 80% of a core for half a second (at the default 250 ms samples); calm for two seconds. */
+export const DEFAULT_CPU_INSULATION: Readonly<CpuInsulationPolicy> = Object.freeze({
+  demoteAbovePercent: 80,
+  demoteAfterSamples: 2,
+  restoreBelowPercent: 40,
+  restoreAfterSamples: 8,
+  niceness: 19,
+});
+
+/** One instance's demotion state, fed one sample at a time. */
+export class CpuWatch {
+  private demoted = false;
+  private streak = 0;
+
+  constructor(private readonly policy: CpuInsulationPolicy) {}
+
+  get isDemoted(): boolean {
+    return this.demoted;
+  }
+
+  /**
+   * Take a sample: `cpuPercent` is CPU time used over the sample, `wantedPercent` the time it was
+   * runnable (null where the system does not say: CPU time stands in). Returns what to do now.
+   */
+  observe(cpuPercent: number, wantedPercent: number | null): 'demote' | 'restore' | null {
+    const p = this.policy;
+    if (!this.demoted) {
+      this.streak = cpuPercent > p.demoteAbovePercent ? this.streak + 1 : 0;
+      if (this.streak < p.demoteAfterSamples) return null;
+      this.demoted = true;
+      this.streak = 0;
+      return 'demote';
+    }
+    this.streak = (wantedPercent ?? cpuPercent) < p.restoreBelowPercent ? this.streak + 1 : 0;
+    if (this.streak < p.restoreAfterSamples) return null;
+    this.demoted = false;
+    this.streak = 0;
+    return 'restore';
+  }
+
+  /** Undo what `observe` decided, when acting on it failed. */
+  set(demoted: boolean): void {
+    this.demoted = demoted;
+    this.streak = 0;
+  }
+}
+
+/**
+ * Set the nice value of every thread of a process (on Linux each thread has its own; threads
+ * started later inherit the main thread's). Throws the system's error (EACCES: raising a
+ * priority needs CAP_SYS_NICE); a thread that exited meanwhile is skipped.
+ */
+export function setProcessNiceness(pid: number, niceness: number): void {
+  let failure: unknown = null;
+  for (const tid of threadIds(pid)) {
+    try {
+      setPriority(tid, niceness);
+    } catch (err) {
+      if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') failure ??= err;
+    }
+  }
+  if (failure !== null) throw failure;
+}
+
+/** The nice value instances start with: the agent's own, which its children inherit. */
+export function baseNiceness(): number {
+  return getPriority();
+}

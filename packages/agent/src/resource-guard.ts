@@ -1,0 +1,137 @@
+import type { Logger } from 'pino';
+import { CpuSampler, readRssBytes, readRunnableNs } from './proc-stats.ts';
+import { CpuWatch, DEFAULT_CPU_INSULATION, baseNiceness, setProcessNiceness, type CpuInsulationPolicy } from './cpu-insulation.ts';
+import { MemoryWatch } from './memory-ceiling.ts';
+
+/** How the agent keeps one instance from taking memory and CPU from the others. */
+export interface InsulationOptions {
+  /** How often every instance's memory and CPU are read (default 250 ms). */
+  sampleEveryMs?: number;
+  /** Samples in a row over its memory ceiling that get an instance killed (default 3). */
+  memoryOverSamples?: number;
+  /** When an instance is demoted for its CPU use (DEFAULT_CPU_INSULATION); false: never. */
+  cpu?: Partial<CpuInsulationPolicy> | false;
+}
+
+export interface GuardHandlers {
+  /** Its resident memory stayed above its ceiling: the supervisor kills it, saying why. */
+  overMemory(id: string, rssBytes: number, ceilingBytes: number): void;
+  /** It was demoted, or got its priority back. */
+  priorityChanged(id: string, demoted: boolean): void;
+}
+
+interface CpuState {
+  watch: CpuWatch;
+  sampler: CpuSampler;
+  runnableNs: number | null;
+  at: number;
+  /** Giving its priority back was refused (no CAP_SYS_NICE): it stays demoted for good. */
+  stuck: boolean;
+}
+
+interface Watched {
+  pid: number;
+  memory: MemoryWatch | null;
+  cpu: CpuState | null;
+  overMemory: boolean;
+}
+
+/**
+ * Samples the memory and CPU of every running instance on a timer. An instance whose resident
+ * memory stays above its ceiling is handed to the supervisor to kill; a ready instance that uses
+ * more than its share of a core is demoted to the lowest CPU priority (every thread of it) and
+ * gets its priority back once it calms down. Starting instances are not judged on CPU: loading
+ * a service costs a burst of it, and a priority lowered then could not always be raised again.
+ */
+export class ResourceGuard {
+  private readonly watched = new Map<string, Watched>();
+  private readonly sampleEveryMs: number;
+  private readonly memoryOverSamples: number;
+  private readonly cpuPolicy: CpuInsulationPolicy | null;
+  private readonly baseNice = baseNiceness();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(options: InsulationOptions, private readonly handlers: GuardHandlers, private readonly logger?: Logger) {
+    this.sampleEveryMs = options.sampleEveryMs ?? 250;
+    this.memoryOverSamples = options.memoryOverSamples ?? 3;
+    this.cpuPolicy = options.cpu === false ? null : { ...DEFAULT_CPU_INSULATION, ...options.cpu };
+  }
+
+  /** Watch a process just started; `ceilingMb` null: no memory ceiling. */
+  watch(id: string, pid: number, ceilingMb: number | null): void {
+    this.watched.set(id, { pid, memory: ceilingMb === null ? null : new MemoryWatch(ceilingMb * 1024 * 1024, this.memoryOverSamples), cpu: null, overMemory: false });
+    this.timer ??= setInterval(() => this.sample(), this.sampleEveryMs).unref();
+  }
+
+  /** The process is ready: its CPU use counts from now. */
+  ready(id: string): void {
+    const w = this.watched.get(id);
+    if (!w || !this.cpuPolicy) return;
+    const now = Date.now();
+    w.cpu = { watch: new CpuWatch(this.cpuPolicy), sampler: new CpuSampler(w.pid, now), runnableNs: readRunnableNs(w.pid), at: now, stuck: false };
+  }
+
+  /** The process exited. */
+  forget(id: string): void {
+    this.watched.delete(id);
+    if (this.watched.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  isDemoted(id: string): boolean {
+    return this.watched.get(id)?.cpu?.watch.isDemoted ?? false;
+  }
+
+  stop(): void {
+    for (const id of [...this.watched.keys()]) this.forget(id);
+  }
+
+  private sample(): void {
+    const now = Date.now();
+    for (const [id, w] of this.watched) {
+      if (w.memory && !w.overMemory) {
+        const rss = readRssBytes(w.pid);
+        if (w.memory.observe(rss)) {
+          w.overMemory = true; // once: the kill is on its way
+          this.handlers.overMemory(id, rss!, w.memory.ceilingBytes);
+        }
+      }
+      if (w.cpu && !w.cpu.stuck) this.sampleCpu(id, w.pid, w.cpu, now);
+    }
+  }
+
+  private sampleCpu(id: string, pid: number, c: CpuState, now: number): void {
+    const cpu = c.sampler.sample(now);
+    const runnable = readRunnableNs(pid);
+    const elapsedMs = now - c.at;
+    const wanted = runnable !== null && c.runnableNs !== null && elapsedMs > 0 ? ((runnable - c.runnableNs) / 1e6 / elapsedMs) * 100 : null;
+    c.runnableNs = runnable;
+    c.at = now;
+    if (cpu === null) return;
+    const action = c.watch.observe(cpu, wanted);
+    if (action === null) return;
+    const niceness = action === 'demote' ? this.cpuPolicy!.niceness : this.baseNice;
+    try {
+      setProcessNiceness(pid, niceness);
+    } catch (err) {
+      if (action === 'demote') {
+        c.watch.set(false);
+        this.logger?.error({ instance: id, err }, 'could not lower the priority of an instance that uses more than its share of CPU');
+        return;
+      }
+      c.watch.set(true);
+      c.stuck = true;
+      this.logger?.warn({ instance: id, err: (err as Error).message },
+        'could not give a calmed-down instance its CPU priority back (raising a priority needs CAP_SYS_NICE); it stays demoted until it restarts');
+      return;
+    }
+    if (action === 'demote') {
+      this.logger?.warn({ instance: id, cpuPercent: cpu, niceness }, 'instance uses more than its share of CPU: demoted to the lowest priority');
+    } else {
+      this.logger?.info({ instance: id, cpuPercent: cpu, wantedPercent: wanted === null ? null : Math.round(wanted) }, 'instance calmed down: CPU priority restored');
+    }
+    this.handlers.priorityChanged(id, action === 'demote');
+  }
+}

@@ -1,0 +1,67 @@
+import type { Logger } from 'pino';
+import { callerKey, type Caller, type Decision, type MessagingPermission, type Policies } from '@squadron/policy';
+import type { VerifiedPeer } from '@squadron/identity';
+
+/** What the broker refused, per caller and what it asked for. */
+export interface RefusalStats {
+  caller: string;
+  permission: MessagingPermission;
+  kind: 'topic' | 'queue';
+  name: string;
+  refused: number;
+}
+
+/**
+ * The broker's side of the access policies: who may publish to, subscribe to and consume which
+ * topics and queues. It judges only connections whose credential it verified (a broker that
+ * checks no identities has nobody to judge), and never other brokers, which act for callers
+ * their own site judged already.
+ */
+export class MessagingGuard {
+  private policies: Policies | null = null;
+  private readonly refusals = new Map<string, RefusalStats>();
+
+  constructor(private readonly log: Logger) {}
+
+  get current(): Policies | null {
+    return this.policies;
+  }
+
+  /** Returns whether the set changed. */
+  set(policies: Policies): boolean {
+    if (this.policies?.version === policies.version) return false;
+    this.policies = policies;
+    return true;
+  }
+
+  /** Who a connection acts for, when it is to be judged at all. */
+  callerOf(peer: VerifiedPeer | null): Caller | null {
+    if (peer === null || peer.role === 'broker') return null;
+    return { service: peer.role === 'instance' ? peer.service ?? null : null, squad: peer.squad };
+  }
+
+  check(caller: Caller | null, permission: MessagingPermission, kind: 'topic' | 'queue', name: string): Decision {
+    if (caller === null || this.policies === null) return ALLOWED;
+    const decision = this.policies.messaging(caller, permission, kind, name);
+    if (!decision.ok) this.count(callerKey(caller), permission, kind, name, decision.reason);
+    return decision;
+  }
+
+  stats(): RefusalStats[] {
+    return [...this.refusals.values()];
+  }
+
+  private count(caller: string, permission: MessagingPermission, kind: 'topic' | 'queue', name: string, reason: string): void {
+    const key = `${caller}\0${permission}\0${kind}\0${name}`;
+    const entry = this.refusals.get(key);
+    if (entry) {
+      entry.refused++;
+      return;
+    }
+    if (this.refusals.size >= 10_000) return; // counted no further; the first refusals are logged
+    this.refusals.set(key, { caller, permission, kind, name, refused: 1 });
+    this.log.warn({ caller, permission, kind, name }, `refused: ${reason}`);
+  }
+}
+
+const ALLOWED: Decision = { ok: true, limit: null };

@@ -1,0 +1,3 @@
+export * from './policy-set.ts';
+export { Policies, type Decision, type Allowed, type Refused } from './policies.ts';
+export { parseRate, rateLimit, formatRate } from './rate.ts';
