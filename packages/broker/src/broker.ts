@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import {
   FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe, asEnqueue, asConsume, asPublishDurable, buildEnvelope,
-  errorToWire, UnavailableError, BadRequestError, PermissionDeniedError, asLoadReport, type EnqueueReply, type LoadRejections, type ConsumeBody,
+  errorToWire, UnavailableError, BadRequestError, PermissionDeniedError, asLoadReport, asAuth, type SquadronError, type EnqueueReply, type LoadRejections, type ConsumeBody,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
@@ -62,6 +62,9 @@ type Parked =
   | { what: 'subscription'; id: number; topic: string; group: string }
   | { what: 'consumer'; id: number; spec: ConsumeBody };
 
+/** How often open connections' credentials are checked again (revocations, expiry). */
+const RECHECK_EVERY_MS = 1000;
+
 /** The key of a parked subscription or consumer (their ids come from different sequences). */
 const parkedKey = (what: Parked['what'], id: number) => `${what[0]}${id}`;
 
@@ -83,6 +86,7 @@ export class Broker implements Forwarder {
   private readonly heartbeatMs: number;
   private siteOrder: string[];
   private heartbeat: NodeJS.Timeout | null = null;
+  private recheck: NodeJS.Timeout | null = null;
   private _address = '';
   private published = 0;
   private readonly envelopes = new EnvelopeReader();
@@ -124,6 +128,7 @@ export class Broker implements Forwarder {
     this._address = formatEndpoint(await listen(this.server, requested));
     this.setPeers(this.options.peers ?? {});
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
+    if (this.options.identity) this.recheck = setInterval(() => this.recheckCredentials(this.options.identity!.verifier), RECHECK_EVERY_MS);
     this.heartbeat.unref();
     this.log.info({ site: this.site, address: this._address }, 'broker listening');
     return this._address;
@@ -151,6 +156,7 @@ export class Broker implements Forwarder {
 
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.recheck) clearInterval(this.recheck);
     for (const link of this.links.values()) link.stop();
     for (const s of this.sessions) s.conn.close('CLOSED', 'broker stopping');
     for (const conn of this.handshaking) conn.destroy();
@@ -367,6 +373,9 @@ export class Broker implements Forwarder {
         return;
       case FrameKind.Pong:
         return;
+      case FrameKind.Reauth:
+        void this.reauthenticate(session, asAuth(decode(body)));
+        return;
       case FrameKind.Goaway:
         conn.destroy();
         return;
@@ -475,6 +484,28 @@ export class Broker implements Forwarder {
       if (this.registry.removeLocal(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');
     }
     for (const group of this.topics.removeConnection(session.conn)) this.announceInterest(group.topic, group.name, false);
+  }
+
+  /** A renewed credential on an open connection: the same holder, valid for longer; else AUTH_FAILED and closed. */
+  private async reauthenticate(session: Session, auth: AuthBody): Promise<void> {
+    const verifier = this.options.identity?.verifier;
+    if (!verifier || !session.peer) return; // identities are not checked here: nothing to renew
+    try {
+      session.peer = await verifier.renew(session.peer, auth.credential, auth.proof, session.conn.hello!.nonce);
+    } catch (err) {
+      const e = err as SquadronError;
+      session.conn.close(e.code ?? 'AUTH_FAILED', e.message);
+    }
+  }
+
+  /** Close every connection whose credential was revoked or has expired since its handshake. */
+  private recheckCredentials(verifier: CredentialVerifier): void {
+    for (const s of this.sessions) {
+      const refusal = s.peer && verifier.recheck(s.peer);
+      if (!refusal) continue;
+      this.log.info({ peer: s.peer!.name, credential: s.peer!.id, reason: refusal.details?.reason }, 'closing a connection whose credential is no longer valid');
+      s.conn.close(refusal.code, refusal.message);
+    }
   }
 
   /** Ping every session; one silent for three beats is closed (a hung or vanished peer). */

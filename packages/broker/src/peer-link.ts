@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { FrameKind, decode, asRegistryEvent, asInterest, encodeEnvelopeField } from '@squadron/protocol';
-import { Backoff, Connection, connectHandshake, dial } from '@squadron/transport';
+import { Backoff, Connection, connectHandshake, dial, sendReauth, type AuthSource } from '@squadron/transport';
 import type { Identity } from '@squadron/identity';
 import type { Registry } from './registry.ts';
 import type { TopicTable } from './pubsub.ts';
@@ -18,6 +18,7 @@ export class PeerLink {
   private timer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private lastSeen = 0;
+  private unrenew: (() => void) | null = null;
   forwarded = 0;
   /** Publishes for the other site's groups that could not be sent: link down or backed up. */
   dropped = 0;
@@ -41,7 +42,18 @@ export class PeerLink {
   }
 
   start(): void {
+    // A renewed credential is proven on the open link, so the other broker keeps it past expiry.
+    this.unrenew = this.identity?.onRenew(() => {
+      if (this.conn) sendReauth(this.conn, this.auth());
+    }) ?? null;
     void this.connect();
+  }
+
+  /** What this side says in its handshake: the broker, with its credential when it has one. */
+  private auth(): AuthSource {
+    const claims = { role: 'broker' as const, site: this.localSite, name: `broker:${this.localSite}` };
+    const identity = this.identity;
+    return identity ? (hello) => ({ ...claims, ...identity.prove(hello.nonce) }) : claims;
   }
 
   stop(): void {
@@ -49,6 +61,7 @@ export class PeerLink {
     if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.conn?.close('CLOSED', 'broker stopping');
+    this.unrenew?.();
   }
 
   /** Send one publish to the other site for one of its groups. False when the link is down. */
@@ -65,8 +78,7 @@ export class PeerLink {
     try {
       const socket = await dial(this.address);
       const conn = new Connection(socket);
-      const auth = { role: 'broker' as const, site: this.localSite, name: `broker:${this.localSite}` };
-      await connectHandshake(conn, this.identity ? (hello) => ({ ...auth, ...this.identity!.prove(hello.nonce) }) : auth);
+      await connectHandshake(conn, this.auth());
       if (this.stopped) {
         conn.close();
         return;

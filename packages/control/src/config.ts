@@ -25,6 +25,8 @@ export interface PlatformConfig {
    * burst: 100 }` in the file): anyone may try any open service out, and heavy traffic needs a grant.
    */
   defaultRate: RateLimit;
+  /** How long the credentials the control plane issues are valid (`credentialTtlSeconds`, default 1 hour); renewed at two thirds. */
+  credentialTtlMs: number;
 }
 
 const DEFAULT_SLOTS = 16;
@@ -38,6 +40,7 @@ export const DEFAULT_CONFIG: PlatformConfig = {
   ],
   api: { host: '127.0.0.1', port: 7700 },
   defaultRate: DEFAULT_RATE_LIMIT,
+  credentialTtlMs: 3_600_000,
 };
 
 /** A config file that does not describe a platform; the message names the field and the fix. */
@@ -51,7 +54,7 @@ const SITE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 export function validateConfig(raw: unknown, source = 'config'): PlatformConfig {
   if (raw === null || raw === undefined) return structuredClone(DEFAULT_CONFIG);
   if (typeof raw !== 'object') throw new ConfigError(`${source}: expected a mapping with 'sites'`);
-  const r = raw as { sites?: unknown; api?: unknown; rateLimits?: unknown };
+  const r = raw as { sites?: unknown; api?: unknown; rateLimits?: unknown; credentialTtlSeconds?: unknown };
   if (!Array.isArray(r.sites) || r.sites.length === 0) throw new ConfigError(`${source}: 'sites' must list at least one site`);
   const seen = new Set<string>();
   const sites = r.sites.map((s: unknown, i: number): SiteConfig => {
@@ -83,7 +86,11 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`${source}: api.port must be a port number`);
   }
-  return { sites, api: { host, port }, defaultRate: defaultRateOf(r.rateLimits, source) };
+  const ttl = r.credentialTtlSeconds ?? DEFAULT_CONFIG.credentialTtlMs / 1000;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 3 || ttl > 30 * 86_400) {
+    throw new ConfigError(`${source}: credentialTtlSeconds must be a whole number of seconds from 3 to 2592000 (30 days)`);
+  }
+  return { sites, api: { host, port }, defaultRate: defaultRateOf(r.rateLimits, source), credentialTtlMs: ttl * 1000 };
 }
 
 function defaultRateOf(raw: unknown, source: string): RateLimit {

@@ -11,6 +11,8 @@ export const IDENTITY_ENV = { credential: 'SQUADRON_CREDENTIAL', key: 'SQUADRON_
  * while the key stays.
  */
 export class Identity {
+  private readonly renewals = new Set<() => void>();
+
   constructor(private credentialText: string, private readonly key: KeyObject) {}
 
   /** A fresh key pair for a holder: the public half goes to the issuer, the private half stays. */
@@ -53,6 +55,13 @@ export class Identity {
   /** Take a renewed credential (bound to the same key) for the connections made from now on. */
   renew(credential: string): void {
     this.credentialText = credential;
+    for (const listener of this.renewals) listener();
+  }
+
+  /** Call `listener` after each renewal (to move open connections onto the new credential); returns how to stop. */
+  onRenew(listener: () => void): () => void {
+    this.renewals.add(listener);
+    return () => this.renewals.delete(listener);
   }
 
   /** The Auth frame's proof for a handshake whose Hello carried `nonce`. */

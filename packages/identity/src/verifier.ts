@@ -75,6 +75,32 @@ export class CredentialVerifier {
       id, expiresAt: payload.exp! * 1000,
     };
   }
+
+  /**
+   * A renewed credential proven on an open connection (Reauth), over the connection's own nonce:
+   * it must pass every check of the first, and name the same holder (role, site, name, service
+   * and squad). Returns the peer as the new credential has it (its new expiry).
+   */
+  async renew(current: VerifiedPeer, credential: string | undefined, proof: string | undefined, nonce: string): Promise<VerifiedPeer> {
+    const next = await this.verify(credential, proof, nonce);
+    for (const k of ['role', 'site', 'name', 'service', 'squad'] as const) {
+      if (next[k] !== current[k]) throw refuse('mismatch', `a renewed credential must name the same holder: its ${k} is '${String(next[k])}', the connection's '${String(current[k])}'`);
+    }
+    return next;
+  }
+
+  /**
+   * Whether a peer let in earlier may stay: a connection lives past its handshake, so its
+   * credential is checked again (every second by brokers and instances). The refusal to send
+   * it as the connection's last frame, or null.
+   */
+  recheck(peer: VerifiedPeer, now = Date.now()): AuthFailedError | null {
+    if (this.options.isRevoked?.(peer.id)) return refuse('revoked', `credential ${peer.id} has been revoked; this connection is closed`);
+    if (peer.expiresAt + (this.options.clockToleranceS ?? 5) * 1000 <= now) {
+      return refuse('expired', `credential ${peer.id} expired; connect again with the renewed one`);
+    }
+    return null;
+  }
 }
 
 /** Refuse a peer whose handshake claims differ from what its credential says. */

@@ -9,6 +9,12 @@ export const FrameKind = {
   Auth: 2,
   /** server → client: handshake accepted */
   Ready: 3,
+  /**
+   * client → server, any time after Ready: body msgpack AuthBody with a renewed credential and a
+   * proof over the connection's Hello nonce. The same holder, for longer; nothing is answered,
+   * and a refusal closes the connection with AUTH_FAILED.
+   */
+  Reauth: 4,
   /** request: id = request id; body msgpack [method, deadlineEpochMs, traceId, payload] */
   Request: 10,
   /** reply: id = request id; body msgpack payload */

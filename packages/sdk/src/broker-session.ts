@@ -3,7 +3,7 @@ import {
   FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError, AuthFailedError,
   type InstanceInfo, type RegistryEvent, type LoadRejections,
 } from '@squadron/protocol';
-import { Backoff, Connection, connectHandshake, dial, type AuthSource } from '@squadron/transport';
+import { Backoff, Connection, connectHandshake, dial, sendReauth, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
 
 export interface BrokerSessionHandlers {
@@ -164,6 +164,11 @@ export class BrokerSession {
 
   unsubscribe(sid: number): void {
     this.conn?.send(FrameKind.Unsubscribe, sid);
+  }
+
+  /** Prove a renewed credential on the open connection, so the broker keeps it past the old one's expiry. */
+  reauthenticate(): void {
+    if (this.conn !== null) sendReauth(this.conn, this.auth);
   }
 
   register(info: InstanceInfo): void {

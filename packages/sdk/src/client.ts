@@ -15,7 +15,7 @@ import {
   DEFAULT_TIMEOUT_MS, DEFAULT_RETRY_POLICY, DEFAULT_OUTLIER_POLICY,
   type CallOptions, type BalancePolicy, type RetryPolicy, type OutlierPolicy,
 } from './options.ts';
-import { resolveBroker, requestClientIdentity } from './resolve-broker.ts';
+import { resolveBroker, requestClientIdentity, type ClientIdentity } from './resolve-broker.ts';
 import { authWith } from './identity-auth.ts';
 import type { AuthSource } from '@squadron/transport';
 import { Identity } from '@squadron/identity';
@@ -105,6 +105,7 @@ export class Client implements ContextHost {
   private readonly consumers = new Map<number, LocalConsumer>();
   private nextSid = 0;
   private closed = false;
+  private readonly closers: Array<() => void> = [];
   private readonly maxPayload: number;
   private readonly topicFields = new Map<string, Buffer>();
   /** Publishes refused because the broker connection was down (at most once: not queued). */
@@ -315,6 +316,18 @@ export class Client implements ContextHost {
     await Promise.race([this.session.flush().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     this.session.close();
     this.directory.close();
+    for (const f of this.closers.splice(0)) f();
+  }
+
+  /** After this process's credential was renewed: prove it on every open connection. */
+  reauthenticate(): void {
+    this.session.reauthenticate();
+    this.directory.reauthenticateAll();
+  }
+
+  /** Run `f` when the client closes. */
+  onClose(f: () => void): void {
+    this.closers.push(f);
   }
 }
 
@@ -332,7 +345,11 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   // Asking the platform where the broker is, with a token: ask it for a credential too, unless
   // this process already has an identity (an agent's, or one given).
   let identity = options.identity === undefined ? Identity.fromEnv() : options.identity;
-  if (identity === null && options.identity === undefined && viaPlatform) identity = await requestClientIdentity(options.site, name, options.url);
+  let issued: ClientIdentity | null = null;
+  if (identity === null && options.identity === undefined && viaPlatform) {
+    issued = await requestClientIdentity(options.site, name, options.url);
+    identity = issued?.identity ?? null;
+  }
   const instance = `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const client = new Client({
     session: { address, auth: authWith({ role: 'client', site: options.site, name }, identity) },
@@ -346,6 +363,9 @@ export async function connect(options: ConnectOptions): Promise<Client> {
     outlier: { ...DEFAULT_OUTLIER_POLICY, ...options.outlier },
     ...(options.limits ? { limits: options.limits } : {}),
   });
+  // Calls move to a renewed credential before the old one expires (callees cut expired ones off).
+  identity?.onRenew(() => client.reauthenticate());
+  if (issued) client.onClose(() => issued.stop());
   await client.session.start(options.connectTimeoutMs);
   await firstSnapshot(client);
   return client;

@@ -47,6 +47,11 @@ export class InstanceEntry {
     this.channel?.closeWhenIdle();
   }
 
+  /** Prove the process's renewed credential on the open connection. */
+  reauthenticate(): void {
+    this.channel?.reauthenticate();
+  }
+
   close(): void {
     this.channel?.close();
   }
@@ -79,6 +84,14 @@ export class Directory {
 
   get sites(): readonly string[] {
     return this.siteOrder;
+  }
+
+  /**
+   * After a renewal, prove the new credential on every open callee connection, so that none is
+   * cut off when the credential it was opened with expires (and no call is disturbed).
+   */
+  reauthenticateAll(): void {
+    for (const entry of this.byId.values()) entry.reauthenticate();
   }
 
   instances(service?: string): InstanceInfo[] {

@@ -2,7 +2,7 @@ import {
   FrameKind, decode, encodeTransient, errorFromWire, maxFrameLength, ConnectionLostError, PayloadTooLargeError, AuthFailedError,
   DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits,
 } from '@squadron/protocol';
-import { Connection, connectHandshake, dial, type AuthSource } from '@squadron/transport';
+import { Connection, connectHandshake, dial, sendReauth, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
 
 /** A call as a channel carries it: what to send and where the outcome goes. */
@@ -79,6 +79,11 @@ export class InstanceChannel {
       return;
     }
     conn.send(FrameKind.Request, call.id, body);
+  }
+
+  /** Prove a renewed credential on the open connection (one being made uses it already). */
+  reauthenticate(): void {
+    if (this.conn !== null) sendReauth(this.conn, this.auth);
   }
 
   /** Forget a call that its caller gave up on (its deadline passed). */

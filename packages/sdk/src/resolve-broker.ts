@@ -24,15 +24,8 @@ export async function resolveBroker(site: string, url?: string, token = process.
   return found.broker.address;
 }
 
-/**
- * A client identity from the control plane, for a process that acts with a bearer token (the
- * CLI, a script): a fresh key pair whose public half the platform binds into a credential
- * naming the token's squad. Null without a token.
- */
-export async function requestClientIdentity(site: string, name: string, url?: string, token = process.env.SQUADRON_TOKEN): Promise<Identity | null> {
-  if (!token) return null;
-  const base = platformUrl(url);
-  const { privateKey, publicJwk } = Identity.newKey();
+/** A client credential from the control plane for `publicJwk`, and when it expires. */
+async function fetchClientCredential(base: string, token: string, site: string, name: string, publicJwk: object): Promise<{ credential: string; expiresAt: number }> {
   let res: Response;
   try {
     res = await fetch(`${base}/v1/credentials`, {
@@ -45,6 +38,42 @@ export async function requestClientIdentity(site: string, name: string, url?: st
   }
   if (res.status === 401) throw new SquadronError('UNAUTHENTICATED', `the platform at ${base} refused the token in SQUADRON_TOKEN; ask for a new one`);
   if (!res.ok) throw new SquadronError('UNAVAILABLE', `the platform at ${base} answered ${res.status} when asked for a credential`, { retryable: true });
-  const { credential } = (await res.json()) as { credential: string };
-  return new Identity(credential, privateKey);
+  return (await res.json()) as { credential: string; expiresAt: number };
+}
+
+/** A client identity the platform issued, renewed by itself at two thirds of each credential's life. */
+export interface ClientIdentity {
+  identity: Identity;
+  /** Stop renewing (the process is done with it). */
+  stop(): void;
+}
+
+/**
+ * A client identity from the control plane, for a process that acts with a bearer token (the
+ * CLI, a script): a fresh key pair whose public half the platform binds into a credential
+ * naming the token's squad, renewed with the same key before it expires, so that a long-running
+ * process keeps its connections. Null without a token.
+ */
+export async function requestClientIdentity(site: string, name: string, url?: string, token = process.env.SQUADRON_TOKEN): Promise<ClientIdentity | null> {
+  if (!token) return null;
+  const base = platformUrl(url);
+  const { privateKey, publicJwk } = Identity.newKey();
+  const first = await fetchClientCredential(base, token, site, name, publicJwk);
+  const identity = new Identity(first.credential, privateKey);
+  let timer: NodeJS.Timeout | null = null;
+  const schedule = (expiresAt: number) => {
+    timer = setTimeout(() => {
+      fetchClientCredential(base, token, site, name, publicJwk).then(
+        (next) => {
+          identity.renew(next.credential);
+          schedule(next.expiresAt);
+        },
+        // Try again shortly: the credential is still good for a third of its life.
+        () => schedule(Date.now() + 7500),
+      );
+    }, Math.max(1000, Math.floor(((expiresAt - Date.now()) * 2) / 3)));
+    timer.unref();
+  };
+  schedule(first.expiresAt);
+  return { identity, stop: () => { if (timer) clearTimeout(timer); } };
 }

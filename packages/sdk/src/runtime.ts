@@ -96,6 +96,8 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(options.policies && ownSquad ? { guard: new CallerGuard({ service: service.name, squad: ownSquad }, options.policies, rejections) } : {}),
   });
 
+  // A renewed credential is proven on every open connection before the old one expires.
+  identity?.onRenew(() => client.reauthenticate());
   const limit = options.rateLimit;
   const server = new ServiceServer(service, client, {
     site: options.site,

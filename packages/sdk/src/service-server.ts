@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import {
   FrameKind, decode, encodeTransient, errorToWire, maxFrameLength, PayloadTooLargeError, FRAME_HEADER_BYTES, asRequest, ProtocolError, DeadlineExceededError,
   NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, RateLimitedError, PermissionDeniedError, type WireLimits,
-  type AuthBody,
+  type AuthBody, asAuth,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, formatEndpoint, parseEndpoint } from '@squadron/transport';
 import { mustMatch, type CredentialVerifier, type VerifiedPeer } from '@squadron/identity';
@@ -67,6 +67,9 @@ function callerOf(auth: AuthBody, peer: VerifiedPeer | null): Caller {
 export class ServiceServer {
   private readonly servers: net.Server[] = [];
   private readonly conns = new Set<Connection>();
+  /** Verified callers' credentials, checked again every second: revoked or expired ones are cut off. */
+  private readonly peers = new Map<Connection, VerifiedPeer>();
+  private recheck: NodeJS.Timeout | null = null;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
   inFlight = 0;
@@ -92,6 +95,16 @@ export class ServiceServer {
     const tcp = net.createServer((s) => this.accept(s));
     this.servers.push(tcp);
     this.address = formatEndpoint(await listen(tcp, parseEndpoint(this.options.listen ?? 'tcp://127.0.0.1:0')));
+    const verifier = this.options.verifier;
+    if (verifier) {
+      this.recheck = setInterval(() => {
+        for (const [conn, peer] of this.peers) {
+          const refusal = verifier.recheck(peer);
+          if (refusal) conn.close(refusal.code, refusal.message);
+        }
+      }, 1000);
+      this.recheck.unref();
+    }
     if (this.options.unixPath) {
       try { unlinkSync(this.options.unixPath); } catch { /* none left over */ }
       const unix = net.createServer((s) => this.accept(s));
@@ -104,7 +117,10 @@ export class ServiceServer {
   private accept(socket: net.Socket): void {
     const conn = new Connection(socket, { limits: this.options.limits ?? DEFAULT_LIMITS });
     this.conns.add(conn);
-    conn.onClose(() => this.conns.delete(conn));
+    conn.onClose(() => {
+      this.conns.delete(conn);
+      this.peers.delete(conn);
+    });
     const verifier = this.options.verifier;
     let peer: VerifiedPeer | null = null;
     const verify = verifier && (async (auth: AuthBody, nonce: string) => {
@@ -114,6 +130,7 @@ export class ServiceServer {
     acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site], ...(verify ? { verify } : {}) })
       .then((auth) => {
         const caller = callerOf(auth, peer);
+        if (peer && !conn.closed) this.peers.set(conn, peer);
         conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body, caller);
       })
       .catch((err: Error) => this.options.log.debug({ err: err.message }, 'caller handshake refused'));
@@ -122,6 +139,7 @@ export class ServiceServer {
   private onFrame(conn: Connection, kind: number, id: number, body: Buffer, caller: Caller): void {
     if (kind === FrameKind.Ping) return conn.send(FrameKind.Pong, id);
     if (kind === FrameKind.Goaway) return conn.destroy();
+    if (kind === FrameKind.Reauth) return void this.reauthenticate(conn, asAuth(decode(body)));
     if (kind !== FrameKind.Request) throw new ProtocolError(`an instance does not take frames of kind ${kind}`);
     const [method, deadline, traceId, payload] = asRequest(decode(body));
     if (this.draining) return this.fail(conn, id, new UnavailableError(`instance ${this.host.instance} is draining`));
@@ -154,6 +172,19 @@ export class ServiceServer {
     } else {
       this.done();
       this.reply(conn, id, result);
+    }
+  }
+
+  /** A caller's renewed credential on its open connection: kept, or AUTH_FAILED and closed. */
+  private async reauthenticate(conn: Connection, auth: AuthBody): Promise<void> {
+    const verifier = this.options.verifier;
+    const current = this.peers.get(conn);
+    if (!verifier || !current) return; // identities are not checked here: nothing to renew
+    try {
+      this.peers.set(conn, await verifier.renew(current, auth.credential, auth.proof, conn.hello!.nonce));
+    } catch (err) {
+      const e = err as SquadronError;
+      conn.close(e.code ?? 'AUTH_FAILED', e.message);
     }
   }
 
@@ -220,6 +251,7 @@ export class ServiceServer {
   /** Refuse new requests, wait for those in flight (up to `timeoutMs`), then close. */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    if (this.recheck) clearInterval(this.recheck);
     for (const s of this.servers) s.close();
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {

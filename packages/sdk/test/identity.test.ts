@@ -6,6 +6,7 @@ import { AuthFailedError, PermissionDeniedError, type HelloBody } from '@squadro
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import { CredentialIssuer, CredentialVerifier, Identity, type CredentialClaims } from '@squadron/identity';
 import { connect, defineService, runService, type Client, type RunningService } from '@squadron/sdk';
+import { waitFor } from '@squadron/testkit';
 
 const silent = pino({ level: 'silent' });
 
@@ -132,5 +133,32 @@ describe('verified handshakes', () => {
     assert.equal(reason(await handshake(address, () => ({}))), 'missing');
     const ok = await identity(client('direct'));
     assert.ok(!(await handshake(address, (h) => ok.prove(h.nonce)) instanceof Error));
+  });
+
+  it('cuts off connections whose credential is revoked after their handshake, within about a second', async () => {
+    const soon = await identity(client('soon-fired'));
+    const c = await connect({ site: 'sto', broker: broker.address, logger: silent, identity: soon });
+    try {
+      await c.waitForInstances('vault');
+      assert.equal(await c.call('vault', 'open', null), 'opened', 'connected to the broker and to the instance');
+      revoked.add(soon.id);
+      const t0 = Date.now();
+      // Both open connections are closed; the reconnection is refused for the revoked credential.
+      await waitFor(() => c.call('vault', 'open', null, { timeoutMs: 1000 }).then(() => false, (err: unknown) => err instanceof AuthFailedError),
+        'the revoked caller to be cut off', 5000, 50);
+      assert.ok(Date.now() - t0 < 3000, `cut off ${Date.now() - t0} ms after the revocation`);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('checks a connection\'s credential again for expiry and revocation, not only at the handshake', async () => {
+    const held = await identity(client('long-lived'));
+    const { credential, proof } = held.prove('a-nonce');
+    const peer = await verifier.verify(credential, proof, 'a-nonce');
+    assert.equal(verifier.recheck(peer), null, 'still valid now');
+    assert.equal(verifier.recheck(peer, peer.expiresAt + 10_000)?.details?.reason, 'expired');
+    revoked.add(held.id);
+    assert.equal(verifier.recheck(peer)?.details?.reason, 'revoked');
   });
 });

@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import {
   FrameDecoder, FrameWriter, FrameKind, encode, encodeTransient, DEFAULT_LIMITS, ProtocolError, ConnectionLostError, AuthFailedError,
-  type WireLimits,
+  type WireLimits, type HelloBody,
 } from '@squadron/protocol';
 
 export type FrameListener = (kind: number, id: number, body: Buffer) => void;
@@ -24,6 +24,8 @@ export const DEFAULT_MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
  */
 export class Connection {
   readonly socket: net.Socket;
+  /** The Hello that opened this connection (both sides keep it): a renewed credential is proven over its nonce. */
+  hello: HelloBody | null = null;
   /** Called for every frame. Replace it to move between handshake and session. */
   onFrame: FrameListener = () => {};
   private readonly decoder: FrameDecoder;

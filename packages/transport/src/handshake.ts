@@ -24,6 +24,7 @@ export interface AcceptOptions {
 export function acceptHandshake(conn: Connection, options: AcceptOptions): Promise<AuthBody> {
   const nonce = randomBytes(18).toString('base64');
   const hello: HelloBody = { version: PROTOCOL_VERSION, nonce, site: options.site, server: options.server };
+  conn.hello = hello;
   conn.sendValue(FrameKind.Hello, 0, hello);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -90,6 +91,7 @@ export function connectHandshake(
       if (hello === null) {
         if (kind !== FrameKind.Hello) throw new ProtocolError('expected Hello as the first frame');
         hello = asHello(decode(body));
+        conn.hello = hello;
         const fields = typeof auth === 'function' ? auth(hello) : auth;
         conn.sendValue(FrameKind.Auth, 0, { version: PROTOCOL_VERSION, ...fields } satisfies AuthBody);
         return;
@@ -100,4 +102,14 @@ export function connectHandshake(
       resolve({ hello, ready: asReady(decode(body)) });
     };
   });
+}
+
+/**
+ * Prove a renewed credential on a connection that is open already (connecting side): an Auth
+ * made as for the handshake, over the same Hello, sent as Reauth. The accepting side checks it
+ * like the first and keeps the connection open past the old credential's expiry.
+ */
+export function sendReauth(conn: Connection, auth: AuthSource): void {
+  if (conn.hello === null || conn.closed || typeof auth !== 'function') return;
+  conn.sendValue(FrameKind.Reauth, 0, { version: PROTOCOL_VERSION, ...auth(conn.hello) } satisfies AuthBody);
 }

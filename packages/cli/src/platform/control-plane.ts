@@ -24,7 +24,7 @@ export async function startControlPlane(config: PlatformConfig, dataDir: string,
   const adminToken = adminTokenAt(join(dataDir, ADMIN_TOKEN_FILE));
   const db = await openStateStore(state ?? join(dataDir, 'state.db'));
   const sites = new Sites(config);
-  const app = await buildControlServer({ sites, db, adminToken, logger, defaultRate: config.defaultRate });
+  const app = await buildControlServer({ sites, db, adminToken, logger, defaultRate: config.defaultRate, credentialTtlMs: config.credentialTtlMs });
   await app.listen({ host: config.api.host, port: config.api.port });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${config.api.host}:${port}`;
