@@ -35,6 +35,7 @@ async function lookup<T>(ctx: Context, service: string, method: string, id: stri
 
 export default defineService({
   name: 'follow',
+  publishes: ['artist.followed'],
   methods: {
     follow: {
       // Safe to run twice: the second run finds the follow in place and publishes nothing.

@@ -8,7 +8,7 @@
  * Consumes: user.created, playlist.created, artist.followed.
  * Methods:  inbox({user, limit?}) (idempotent).
  *
- * Events are at most once and anyone may publish (`squadron publish`), so a malformed event is
+ * Events are at most once, and the platform's admin may publish any (`squadron publish`), so a malformed event is
  * logged and dropped, never thrown on.
  */
 import { defineService, BadRequestError, type MessageContext } from '@squadron/sdk';

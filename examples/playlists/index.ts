@@ -88,6 +88,7 @@ function toEvent(p: Playlist): PlaylistEvent {
 
 export default defineService({
   name: 'playlists',
+  publishes: ['playlist.created', 'playlist.updated'],
   methods: {
     /** Create a playlist, optionally with tracks. */
     create: async (req: unknown, ctx): Promise<Playlist> => {

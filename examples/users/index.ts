@@ -27,6 +27,7 @@ function field(req: unknown, name: string): unknown {
 
 export default defineService({
   name: 'users',
+  publishes: ['user.created'],
   methods: {
     /** Create a listener. Ids are u1, u2, … in order of creation. */
     create: async (req: unknown, ctx): Promise<User> => {
