@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { PolicyWatcher, type ControlClient } from '@squadron/client';
-import type { PolicySet } from '@squadron/policy';
+import type { ControlClient } from '@squadron/client';
+import { PolicyWatcher, type PolicySet } from '@squadron/policy';
 
 /** Environment with the access policies (JSON) when an instance starts; changes come over IPC. */
 export const POLICIES_ENV = 'SQUADRON_POLICIES';

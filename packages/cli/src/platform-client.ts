@@ -1,4 +1,5 @@
-import { connect, type Client } from '@squadron/sdk';
+import { connect, PolicyHolder, type Client } from '@squadron/sdk';
+import { Policies } from '@squadron/policy';
 import { ControlClient } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { UsageError } from './output.ts';
@@ -29,6 +30,9 @@ export async function connectToSite(flags: SiteFlags): Promise<Client> {
   if (!site.broker) throw new UsageError(`site '${site.name}' has no broker running`);
   // The CLI proves who it is like any client: a credential for its token's squad, bound to a key of its own.
   const { privateKey, publicJwk } = Identity.newKey();
-  const { credential } = await client.clientCredential(publicJwk, { site: site.name, name: 'cli' });
-  return connect({ site: site.name, broker: site.broker.address, name: 'cli', identity: new Identity(credential, privateKey) });
+  const [{ credential }, answer] = await Promise.all([client.clientCredential(publicJwk, { site: site.name, name: 'cli' }), client.policies()]);
+  // The policies as they are now: what callees and brokers would refuse, the CLI refuses at once, saying why.
+  const policies = new PolicyHolder();
+  if (answer.changed) policies.set(new Policies((({ changed: _, ...set }) => set)(answer)));
+  return connect({ site: site.name, broker: site.broker.address, name: 'cli', identity: new Identity(credential, privateKey), policies });
 }

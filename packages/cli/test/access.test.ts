@@ -143,6 +143,10 @@ describe('access policies and rate limits, end to end', () => {
     const refused = await squadron(['access', 'vault', 'restricted'], asTools);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /FORBIDDEN: service 'vault' belongs to squad 'bank'/);
+    // The CLI holds a squad to the same policies, and says so at once.
+    const publish = await squadron(['publish', 'vault.events', '{}'], asTools);
+    assert.equal(publish.code, 1);
+    assert.match(publish.stderr, /^PERMISSION_DENIED: topic 'vault.events' belongs to vault \(squad 'bank'\).*squadron grant squad:tools vault --publish vault.events/m);
     const rate = await squadron(['grant', 'relay', 'vault', '--rate', 'lots'], { ...env, SQUADRON_TOKEN: bankToken });
     assert.equal(rate.code, 2);
     assert.match(rate.stderr, /--rate: rate 'lots' is not a rate: write it as 500\/s, 30\/m or 1000\/h/);

@@ -2,7 +2,7 @@ import type { InstanceInfo } from '@squadron/protocol';
 
 /** Shapes of the HTTP API's bodies, shared by the server and the typed client. */
 
-import type { Access, RateLimit, PolicySet, ServicePolicy } from '@squadron/policy';
+import type { Access, RateLimit, ServicePolicy, PolicyAnswer } from '@squadron/policy';
 
 export type SiteKind = 'datacenter' | 'cloud';
 
@@ -363,4 +363,4 @@ export interface ServicePolicyBody extends ServicePolicy {
 }
 
 /** GET /v1/policies: the whole set, or only its version when the caller has it already. */
-export type PoliciesBody = ({ changed: true } & PolicySet) | { changed: false; version: string };
+export type PoliciesBody = PolicyAnswer;

@@ -9,4 +9,3 @@ export type {
   InstanceReportBody, AgentReportRequest, HolderKeyBody, CredentialBody,
   AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody, Access, GrantRule, DenyRule, RateLimit, PolicySet, ServicePolicy,
 } from './api-types.ts';
-export { PolicyWatcher, POLICIES_EVERY_MS } from './policy-watcher.ts';

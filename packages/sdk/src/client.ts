@@ -15,11 +15,14 @@ import {
   DEFAULT_TIMEOUT_MS, DEFAULT_RETRY_POLICY, DEFAULT_OUTLIER_POLICY,
   type CallOptions, type BalancePolicy, type RetryPolicy, type OutlierPolicy,
 } from './options.ts';
-import { resolveBroker, requestClientIdentity, type ClientIdentity } from './resolve-broker.ts';
+import { resolveBroker, requestClientIdentity, fetchPolicies, type ClientIdentity } from './resolve-broker.ts';
 import { authWith } from './identity-auth.ts';
 import type { AuthSource } from '@squadron/transport';
 import { Identity } from '@squadron/identity';
-import type { CallerGuard } from './caller-guard.ts';
+import { CallerGuard } from './caller-guard.ts';
+import { PolicyHolder, type PolicySource } from './policy-source.ts';
+import { Rejections } from './rejections.ts';
+import { PolicyWatcher } from '@squadron/policy';
 
 export interface ConnectOptions {
   /** The site this process lives in; its broker is the one used. */
@@ -42,6 +45,11 @@ export interface ConnectOptions {
   logger?: Logger;
   /** How long to try to reach the broker before giving up (default 5000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * The platform's access policies, to refuse at once what callees and brokers would refuse.
+   * Default: when this process asks the platform for its credential, it follows them too.
+   */
+  policies?: PolicySource;
 }
 
 export interface SubscribeOptions {
@@ -351,18 +359,33 @@ export async function connect(options: ConnectOptions): Promise<Client> {
     identity = issued?.identity ?? null;
   }
   const instance = `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const log = options.logger ?? pino({ name, level: process.env.SQUADRON_LOG_LEVEL ?? 'warn' });
+  // With the platform's policies at hand, a call or publish they would refuse fails here at once.
+  const token = process.env.SQUADRON_TOKEN;
+  const squad = identity?.claims?.squad;
+  let watcher: PolicyWatcher | null = null;
+  let policies = options.policies ?? null;
+  if (!policies && issued && token) {
+    const holder = new PolicyHolder();
+    watcher = new PolicyWatcher({ policies: (since) => fetchPolicies(options.url, token, since) }, (p) => holder.set(p), log);
+    await watcher.start();
+    policies = holder;
+  }
+  const guard = policies && squad ? new CallerGuard({ service: null, squad }, policies, new Rejections()) : null;
   const client = new Client({
     session: { address, auth: authWith({ role: 'client', site: options.site, name }, identity) },
     site: options.site,
     name,
     instance,
     service: name,
-    log: options.logger ?? pino({ name, level: process.env.SQUADRON_LOG_LEVEL ?? 'warn' }),
+    log,
     balance: options.balance ?? 'least-outstanding',
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
     outlier: { ...DEFAULT_OUTLIER_POLICY, ...options.outlier },
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(guard ? { guard } : {}),
   });
+  if (watcher) client.onClose(() => watcher.stop());
   // Calls move to a renewed credential before the old one expires (callees cut expired ones off).
   identity?.onRenew(() => client.reauthenticate());
   if (issued) client.onClose(() => issued.stop());

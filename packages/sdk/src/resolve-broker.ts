@@ -1,5 +1,6 @@
 import { SquadronError } from '@squadron/protocol';
 import { Identity } from '@squadron/identity';
+import type { PolicyAnswer } from '@squadron/policy';
 
 /** The platform's API address: the argument, else SQUADRON_URL, else the local default. */
 export function platformUrl(url?: string): string {
@@ -76,4 +77,14 @@ export async function requestClientIdentity(site: string, name: string, url?: st
   };
   schedule(first.expiresAt);
   return { identity, stop: () => { if (timer) clearTimeout(timer); } };
+}
+
+/** The platform's access policies (GET /v1/policies), for a process that acts with a bearer token. */
+export async function fetchPolicies(url: string | undefined, token: string, since?: string): Promise<PolicyAnswer> {
+  const base = platformUrl(url);
+  const res = await fetch(`${base}/v1/policies${since ? `?since=${encodeURIComponent(since)}` : ''}`, {
+    signal: AbortSignal.timeout(5000), headers: { authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) throw new SquadronError('UNAVAILABLE', `the platform at ${base} answered ${res.status} to /v1/policies`, { retryable: true });
+  return (await res.json()) as PolicyAnswer;
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import pino from 'pino';
-import { ControlClient, PolicyWatcher } from '@squadron/client';
+import { ControlClient } from '@squadron/client';
+import { PolicyWatcher } from '@squadron/policy';
 import { action, UsageError } from '../output.ts';
 import { onShutdown } from '../shutdown.ts';
 

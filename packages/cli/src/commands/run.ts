@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { runService, resolveBroker, PolicyHolder, type ServiceDefinition } from '@squadron/sdk';
-import { Policies, type PolicySet } from '@squadron/policy';
+import { Policies, PolicyWatcher, type PolicySet } from '@squadron/policy';
 import { loadService } from '../service-loader.ts';
 import { CredentialVerifier, Identity } from '@squadron/identity';
-import { ControlClient, PolicyWatcher } from '@squadron/client';
+import { ControlClient } from '@squadron/client';
 import { randomBytes } from 'node:crypto';
 import { action } from '../output.ts';
 import { platformUrl } from '../env.ts';

@@ -1,5 +1,13 @@
-import { Policies } from '@squadron/policy';
-import type { ControlClient } from './control-client.ts';
+import { Policies } from './policies.ts';
+import type { PolicySet } from './policy-set.ts';
+
+/** GET /v1/policies: the whole set, or only its version when the asker has it already. */
+export type PolicyAnswer = ({ changed: true } & PolicySet) | { changed: false; version: string };
+
+/** Where a watcher asks: the control plane's API client, or a plain fetch of /v1/policies. */
+export interface PolicySource {
+  policies(since?: string): Promise<PolicyAnswer>;
+}
 
 /** How often the policies are asked for: a change reaches every broker and instance within a second. */
 export const POLICIES_EVERY_MS = 500;
@@ -19,7 +27,7 @@ export class PolicyWatcher {
   private polling = false;
 
   constructor(
-    private readonly control: Pick<ControlClient, 'policies'>,
+    private readonly control: PolicySource,
     private readonly onChange: (policies: Policies) => void,
     private readonly log: WatchLog,
     private readonly everyMs = POLICIES_EVERY_MS,
