@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { threadIds } from './proc-stats.ts';
 
@@ -20,6 +21,12 @@ export interface CpuInsulationPolicy {
   restoreAfterSamples: number;
   /** The nice value of a demoted instance (19: the lowest priority). */
   niceness: number;
+  /**
+   * The nice value of an instance while it starts (loading a service is a burst of CPU, and a
+   * crash loop repeats it), back to normal once it is ready. Only where the agent may raise a
+   * priority again (see `mayRaisePriority`); elsewhere instances start at normal priority.
+   */
+  startingNiceness: number;
 }
 
 /** Over 80% of a core for half a second (at the default 250 ms samples); calm for two seconds. */
@@ -29,6 +36,7 @@ export const DEFAULT_CPU_INSULATION: Readonly<CpuInsulationPolicy> = Object.free
   restoreBelowPercent: 40,
   restoreAfterSamples: 8,
   niceness: 19,
+  startingNiceness: 10,
 });
 
 /** One instance's demotion state, fed one sample at a time. */
@@ -89,4 +97,23 @@ export function setProcessNiceness(pid: number, niceness: number): void {
 /** The nice value instances start with: the agent's own, which its children inherit. */
 export function baseNiceness(): number {
   return getPriority();
+}
+
+/** CAP_SYS_NICE, as a bit of the capability sets in /proc/PID/status. */
+const CAP_SYS_NICE = 23n;
+
+/**
+ * Whether this process may set another of its user's processes back to nice `to` after raising
+ * it: it has CAP_SYS_NICE, or its RLIMIT_NICE reaches `to` (nice may go down to 20 - limit).
+ * False where /proc does not say.
+ */
+export function mayRaisePriority(to: number): boolean {
+  try {
+    const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (cap && (BigInt(`0x${cap[1]}`) >> CAP_SYS_NICE) & 1n) return true;
+    const limit = /^Max nice priority\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return limit !== null && 20 - (limit[1] === 'unlimited' ? 40 : Number(limit[1])) <= to;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { CpuSampler, readRssBytes, readRunnableNs } from './proc-stats.ts';
-import { CpuWatch, DEFAULT_CPU_INSULATION, baseNiceness, setProcessNiceness, type CpuInsulationPolicy } from './cpu-insulation.ts';
+import { CpuWatch, DEFAULT_CPU_INSULATION, baseNiceness, mayRaisePriority, setProcessNiceness, type CpuInsulationPolicy } from './cpu-insulation.ts';
 import { MemoryWatch } from './memory-ceiling.ts';
 
 /** How the agent keeps one instance from taking memory and CPU from the others. */
@@ -31,6 +31,8 @@ interface CpuState {
 
 interface Watched {
   pid: number;
+  /** Started below normal priority, until ready. */
+  starting: boolean;
   memory: MemoryWatch | null;
   cpu: CpuState | null;
   overMemory: boolean;
@@ -40,8 +42,9 @@ interface Watched {
  * Samples the memory and CPU of every running instance on a timer. An instance whose resident
  * memory stays above its ceiling is handed to the supervisor to kill; a ready instance that uses
  * more than its share of a core is demoted to the lowest CPU priority (every thread of it) and
- * gets its priority back once it calms down. Starting instances are not judged on CPU: loading
- * a service costs a burst of it, and a priority lowered then could not always be raised again.
+ * gets its priority back once it calms down. A starting instance is not judged on its CPU
+ * (loading a service is a burst of it): it starts below normal priority instead, where the
+ * agent may raise it again once it is ready.
  */
 export class ResourceGuard {
   private readonly watched = new Map<string, Watched>();
@@ -49,24 +52,31 @@ export class ResourceGuard {
   private readonly memoryOverSamples: number;
   private readonly cpuPolicy: CpuInsulationPolicy | null;
   private readonly baseNice = baseNiceness();
+  /** Where priorities cannot be raised again, nothing starts lowered. */
+  private readonly startingNice: number | null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(options: InsulationOptions, private readonly handlers: GuardHandlers, private readonly logger?: Logger) {
     this.sampleEveryMs = options.sampleEveryMs ?? 250;
     this.memoryOverSamples = options.memoryOverSamples ?? 3;
     this.cpuPolicy = options.cpu === false ? null : { ...DEFAULT_CPU_INSULATION, ...options.cpu };
+    const starting = this.cpuPolicy?.startingNiceness ?? this.baseNice;
+    this.startingNice = starting > this.baseNice && mayRaisePriority(this.baseNice) ? starting : null;
   }
 
   /** Watch a process just started; `ceilingMb` null: no memory ceiling. */
   watch(id: string, pid: number, ceilingMb: number | null): void {
-    this.watched.set(id, { pid, memory: ceilingMb === null ? null : new MemoryWatch(ceilingMb * 1024 * 1024, this.memoryOverSamples), cpu: null, overMemory: false });
+    const memory = ceilingMb === null ? null : new MemoryWatch(ceilingMb * 1024 * 1024, this.memoryOverSamples);
+    this.watched.set(id, { pid, starting: this.startingNice !== null && this.renice(id, pid, this.startingNice), memory, cpu: null, overMemory: false });
     this.timer ??= setInterval(() => this.sample(), this.sampleEveryMs).unref();
   }
 
-  /** The process is ready: its CPU use counts from now. */
+  /** The process is ready: normal priority, and its CPU use counts from now. */
   ready(id: string): void {
     const w = this.watched.get(id);
-    if (!w || !this.cpuPolicy) return;
+    if (!w) return;
+    if (w.starting) w.starting = !this.renice(id, w.pid, this.baseNice);
+    if (!this.cpuPolicy) return;
     const now = Date.now();
     w.cpu = { watch: new CpuWatch(this.cpuPolicy), sampler: new CpuSampler(w.pid, now), runnableNs: readRunnableNs(w.pid), at: now, stuck: false };
   }
@@ -86,6 +96,17 @@ export class ResourceGuard {
 
   stop(): void {
     for (const id of [...this.watched.keys()]) this.forget(id);
+  }
+
+  /** Set a process's nice value; false (and logged) when the system refused. */
+  private renice(id: string, pid: number, niceness: number): boolean {
+    try {
+      setProcessNiceness(pid, niceness);
+      return true;
+    } catch (err) {
+      this.logger?.warn({ instance: id, niceness, err: (err as Error).message }, 'could not set the CPU priority of an instance');
+      return false;
+    }
   }
 
   private sample(): void {

@@ -50,7 +50,7 @@ describe('the platform as separate parts, driven by a squad through the CLI', ()
     const env = asSquad(token);
 
     assert.equal((await squadron(['services', 'create', 'worker', '--squad', 'music', '--repo', 'https://git.example/music/worker'], env)).code, 0);
-    const deploy = await squadron(['deploy', 'worker', '--path', WORKER_DIR, '--sites', 'sto', '--instances', '2'], env, 60_000);
+    const deploy = await squadron(['deploy', 'worker', '--path', WORKER_DIR, '--sites', 'sto', '--instances', '2', '--max-memory', '512MB'], env, 60_000);
     assert.equal(deploy.code, 0, deploy.stderr);
     assert.match(deploy.stderr, /worker: 2\/2 ready/, 'the rollout shows its progress');
     assert.match(deploy.stdout, /worker release 1 is running: sto:2/);
@@ -65,6 +65,10 @@ describe('the platform as separate parts, driven by a squad through the CLI', ()
     const { instances } = JSON.parse((await squadron(['instances', 'worker', '--json'], env)).stdout) as { instances: InstanceRecordBody[] };
     assert.equal(instances.length, 2);
     assert.ok(instances.every((i) => i.state === 'ready' && i.pid !== null && alive(i.pid)));
+    // The memory ceiling it was deployed with, kept with the release and shown with each instance.
+    assert.deepEqual(instances.map((i) => [i.maxMemoryMb, i.demoted, i.lastExit]), [[512, false, null], [512, false, null]]);
+    assert.match((await squadron(['instances', 'worker'], env)).stdout, /\d+\/512 MB/);
+    assert.match((await squadron(['releases', 'worker'], env)).stdout, /MEMORY[^\n]*\n1 .* 512 MB /);
 
     const scaled = await squadron(['scale', 'worker', '--instances', '1'], env, 60_000);
     assert.equal(scaled.code, 0, scaled.stderr);
