@@ -11,6 +11,7 @@ import { registerDeploy } from './commands/deploy.ts';
 import { registerControl } from './commands/control.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerAccess } from './commands/access.ts';
+import { registerStorage } from './commands/storage.ts';
 
 /** Build the squadron command. */
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerBroker(program);
   registerAgent(program);
   registerAccess(program);
+  registerStorage(program);
   return program;
 }
 

@@ -364,3 +364,50 @@ export interface ServicePolicyBody extends ServicePolicy {
 
 /** GET /v1/policies: the whole set, or only its version when the caller has it already. */
 export type PoliciesBody = PolicyAnswer;
+
+// ---- storage
+
+export type StorageKindName = 'kv' | 'postgres' | 'memcached' | 'cassandra';
+
+export interface CreateStorageRequest {
+  name: string;
+  kind: StorageKindName;
+  /** The service that owns it; its squad manages it and its instances get clients for it. */
+  service: string;
+  sites: string[];
+  /** postgres: the primary's site (default: the first of `sites`). */
+  primary?: string;
+  /** postgres: synchronous replication to the standbys. */
+  sync?: boolean;
+}
+
+/** `creating` while its provisioner works; `ready`; `failed` (with `error`); `destroying`. */
+export type StorageStatus = 'creating' | 'ready' | 'failed' | 'destroying';
+
+export interface StorageBody {
+  name: string;
+  kind: StorageKindName;
+  service: string;
+  squad: string;
+  sites: string[];
+  primary: string;
+  sync: boolean;
+  status: StorageStatus;
+  error: string | null;
+  createdAt: number;
+  createdBy: string;
+}
+
+/** `squadron storage show`: the resource, and each site's part as its provisioner sees it now. */
+export interface StorageDetailBody extends StorageBody {
+  description: {
+    sites: Array<{ site: string; role: string; endpoint: string | null; up: boolean; lag?: number; detail?: string }>;
+    facts: Record<string, unknown>;
+  } | null;
+}
+
+export interface StorageCredentialsBody {
+  name: string;
+  kind: StorageKindName;
+  credentials: Record<string, unknown>;
+}

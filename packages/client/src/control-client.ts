@@ -3,6 +3,7 @@ import type {
   ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
   AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest, HolderKeyBody, CredentialBody,
   AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody,
+  CreateStorageRequest, StorageBody, StorageDetailBody, StorageCredentialsBody,
 } from './api-types.ts';
 
 /** An error answer from the API, with its stable code (docs/errors.md). */
@@ -225,6 +226,33 @@ export class ControlClient {
   /** Every service's policy; with `since`, only whether it changed from that version. */
   policies(since?: string): Promise<PoliciesBody> {
     return this.request('GET', `/v1/policies${since ? `?since=${encodeURIComponent(since)}` : ''}`);
+  }
+
+  // ---- storage
+
+  createStorage(body: CreateStorageRequest): Promise<StorageBody> {
+    return this.request('POST', '/v1/storage', body);
+  }
+
+  storageList(): Promise<{ storage: StorageBody[] }> {
+    return this.request('GET', '/v1/storage');
+  }
+
+  storage(name: string): Promise<StorageDetailBody> {
+    return this.request('GET', `/v1/storage/${seg(name)}`);
+  }
+
+  storageCredentials(name: string): Promise<StorageCredentialsBody> {
+    return this.request('GET', `/v1/storage/${seg(name)}/credentials`);
+  }
+
+  /** Move the primary; may take seconds (the standby catches up, then is promoted). */
+  failoverStorage(name: string, toSite?: string): Promise<StorageBody> {
+    return this.request('POST', `/v1/storage/${seg(name)}/failover`, toSite ? { toSite } : {}, 60_000);
+  }
+
+  destroyStorage(name: string): Promise<StorageBody> {
+    return this.request('DELETE', `/v1/storage/${seg(name)}`);
   }
 
   private async request<T>(method: Method, path: string, body?: unknown, extraMs = 0, signal?: AbortSignal): Promise<T> {

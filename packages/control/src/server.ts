@@ -22,6 +22,8 @@ import { identityRoutes } from './routes/identity-routes.ts';
 import { CredentialAuthority } from './identity/credential-authority.ts';
 import { AccessPolicies } from './access/access-policies.ts';
 import { accessRoutes } from './routes/access-routes.ts';
+import { storageRoutes } from './routes/storage-routes.ts';
+import { StorageManager, type ProvisionerSet } from './storage/storage-manager.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '@squadron/policy';
 
 export interface ControlServerOptions {
@@ -39,6 +41,8 @@ export interface ControlServerOptions {
   credentialTtlMs?: number;
   /** The threshold for every caller-to-service pair without a grant (default 50/s, burst 100). */
   defaultRate?: RateLimit;
+  /** Where storage resources live, and the provisioners that run them; without it, storage is refused. */
+  storage?: { dir: string; provisioners: ProvisionerSet };
 }
 
 /**
@@ -87,6 +91,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     reconciler,
     authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),
     access: new AccessPolicies(options.db, catalog, options.defaultRate ?? DEFAULT_RATE_LIMIT),
+    storage: new StorageManager(options.db, catalog, options.sites, options.storage?.provisioners ?? {}, options.storage?.dir ?? null, logger),
     version: options.version ?? '0.1.0',
     started: Date.now(),
   };
@@ -111,6 +116,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   agentRoutes(app, ctx);
   identityRoutes(app, ctx);
   accessRoutes(app, ctx);
+  storageRoutes(app, ctx);
 
   reconciler.start();
   // Its own identity, for brokers that check who asks them.
@@ -131,8 +137,12 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   });
   app.addHook('onClose', async () => {
     await reconciler.settled();
+    // What storage runs stops with the control plane that runs it; its data stays for the next start.
+    await ctx.storage.stopAll();
     await options.db.close();
   });
+  // Storage that was running before a restart runs again (in the background: servers take seconds).
+  void ctx.storage.startAll().catch((err: unknown) => logger.error({ err }, 'could not start the storage resources again'));
   return app;
 }
 

@@ -8,6 +8,7 @@ import type { Reconciler } from '../deploy/reconciler.ts';
 import type { Db } from '../state/db.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AccessPolicies } from '../access/access-policies.ts';
+import type { StorageManager } from '../storage/storage-manager.ts';
 import type { CredentialAuthority } from '../identity/credential-authority.ts';
 
 /** What the routes act on: the control plane's parts, built once by `buildControlServer`. */
@@ -21,6 +22,7 @@ export interface RouteContext {
   reconciler: Reconciler;
   authority: CredentialAuthority;
   access: AccessPolicies;
+  storage: StorageManager;
   version: string;
   started: number;
 }

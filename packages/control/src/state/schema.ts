@@ -65,6 +65,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'storage resources',
+    sql: `
+      CREATE TABLE storage_resources (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        service TEXT NOT NULL REFERENCES services(name),
+        squad TEXT NOT NULL,
+        sites TEXT NOT NULL,
+        primary_site TEXT NOT NULL,
+        sync_replication INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        state TEXT,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 function schemaV1(autoId: string): string {
