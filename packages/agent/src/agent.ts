@@ -7,10 +7,11 @@ import { InstanceSupervisor, type Runner } from './instance-supervisor.ts';
 import type { InsulationOptions } from './resource-guard.ts';
 import { ReportScheduler } from './report-scheduler.ts';
 import { InstancePolicies } from './instance-policies.ts';
+import { InstanceStorage } from './instance-storage.ts';
 import { InstanceCredentials } from './instance-credentials.ts';
 
 /** What the agent needs of the control plane's client (a fake will do in tests). */
-export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies'>;
+export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies' | 'serviceStorage'>;
 
 export interface AgentOptions {
   control: AgentControl;
@@ -61,6 +62,7 @@ export class Agent {
   private readonly reports: ReportScheduler;
   private readonly credentials: InstanceCredentials;
   private readonly policies: InstancePolicies;
+  private readonly storage: InstanceStorage;
   private readonly abort = new AbortController();
   /** Cuts short the long poll in flight when the agent registers again under a new id. */
   private pollAbort = new AbortController();
@@ -82,6 +84,7 @@ export class Agent {
     this.reports = new ReportScheduler(() => this.sendReport());
     this.credentials = new InstanceCredentials(options.control, () => this.agentId, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.policies = new InstancePolicies(options.control, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
+    this.storage = new InstanceStorage(options.control, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.supervisor = new InstanceSupervisor({
       runner: options.runner,
       logDir: options.logDir,
@@ -122,6 +125,7 @@ export class Agent {
       this.log.info({ instances: this.supervisor.ids().length }, 'agent stopping: draining its instances');
       this.credentials.stop();
       this.policies.stop();
+      this.storage.stop();
       await this.supervisor.stopAll(this.options.drainGraceMs ?? 30_000);
       void this.reports.stop();
       if (this.agentId) await Promise.race([this.sendReport(), sleep(FINAL_REPORT_MS, undefined, { ref: false })]);
@@ -152,6 +156,7 @@ export class Agent {
           this.watchingRevocations = true;
           this.credentials.watchRevocations(REVOCATIONS_EVERY_MS, () => this.supervisor.ids());
           this.policies.watch(() => this.supervisor.ids());
+          this.storage.watch();
         }
         this.reports.soon();
         this.log.info({ agent: r.id, site, host, control: control.url }, 'agent registered');
@@ -217,6 +222,7 @@ export class Agent {
       if (listed.has(id) || this.supervisor.stateOf(id) === 'draining') continue;
       this.log.info({ instance: id }, 'instance no longer assigned: draining it');
       this.credentials.forget(id);
+      this.storage.forget(id);
       void this.supervisor.drain(id, this.options.drainGraceMs ?? 30_000);
     }
     let waiting = 0;
@@ -228,14 +234,14 @@ export class Agent {
       }
       const broker = body.broker;
       // Each instance proves who it is with a credential of its own, got before it starts.
-      void this.credentials.obtain(a.id).then((env) => {
+      void Promise.all([this.credentials.obtain(a.id), this.storage.env(a.id, a.service)]).then(([env, storage]) => {
         if (this.stopped || this.supervisor.has(a.id)) return;
         // No credential yet (the control plane unreachable): try again soon, not at the next list.
         if (env === null) return void setTimeout(() => this.lastList && !this.stopped && this.reconcile(this.lastList), 1000).unref();
         this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs, maxMemoryMb: a.maxMemoryMb }, 'starting instance');
         // A control plane from before memory ceilings sends none: the platform's default applies.
         const maxMemoryMb = a.maxMemoryMb ?? MEMORY_CEILING_MB.default;
-        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, maxMemoryMb, env: { ...env, ...this.policies.env() } }, a.provisionDelayMs);
+        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, maxMemoryMb, env: { ...env, ...this.policies.env(), ...storage } }, a.provisionDelayMs);
       });
     }
     if (waiting > 0 && !this.waitingForBroker) {

@@ -251,6 +251,11 @@ export class ControlClient {
     return this.request('POST', `/v1/storage/${seg(name)}/failover`, toSite ? { toSite } : {}, 60_000);
   }
 
+  /** The ready storage a service owns, with credentials (what its instances get). */
+  serviceStorage(service: string): Promise<{ storage: StorageCredentialsBody[] }> {
+    return this.request('GET', `/v1/services/${seg(service)}/storage`);
+  }
+
   destroyStorage(name: string): Promise<StorageBody> {
     return this.request('DELETE', `/v1/storage/${seg(name)}`);
   }

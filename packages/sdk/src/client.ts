@@ -20,6 +20,7 @@ import { authWith } from './identity-auth.ts';
 import type { AuthSource } from '@squadron/transport';
 import { Identity } from '@squadron/identity';
 import { CallerGuard } from './caller-guard.ts';
+import type { StorageHolder } from './storage-source.ts';
 import { PolicyHolder, type PolicySource } from './policy-source.ts';
 import { Rejections } from './rejections.ts';
 import { PolicyWatcher } from '@squadron/policy';
@@ -331,6 +332,34 @@ export class Client implements ContextHost {
   reauthenticate(): void {
     this.session.reauthenticate();
     this.directory.reauthenticateAll();
+  }
+
+  /** Where `storage()` finds this service's resources (set by the service runtime). */
+  storageSource: StorageHolder | null = null;
+  private readonly storageClients = new Map<string, Promise<unknown>>();
+
+  /**
+   * A client for one of this service's storage resources, made once per process: kv, a `pg`
+   * Pool (postgres), memcached, or a cassandra-driver Client, each pointed at this site first.
+   * NOT_FOUND, naming the command that creates it, when the service has no such resource.
+   */
+  storage<T = unknown>(name: string): Promise<T> {
+    const resource = this.storageSource?.current[name];
+    if (!resource) {
+      return Promise.reject(new SquadronError('NOT_FOUND', `service ${this.service} has no storage '${name}'; create it: squadron storage create ${name} --kind kv --service ${this.service} --sites ${this.site} (it reaches running instances within seconds)`));
+    }
+    let made = this.storageClients.get(name);
+    if (!made) {
+      // Loaded on first use: a service without storage never loads a database driver.
+      made = import('@squadron/storage').then(({ openStorageClient }) => openStorageClient(resource.kind, {
+        // Read afresh on every reconnect: a failover changes where the primary is.
+        credentials: () => this.storageSource?.current[name]?.credentials ?? resource.credentials,
+        site: this.site, service: this.service, name,
+      }));
+      made.catch(() => this.storageClients.delete(name));
+      this.storageClients.set(name, made);
+    }
+    return made as Promise<T>;
   }
 
   /** Run `f` when the client closes. */

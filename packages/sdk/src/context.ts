@@ -21,6 +21,15 @@ export interface Context {
   publish(topic: string, message: unknown, options: { durable: true; id?: string }): Promise<EnqueueResult>;
   /** Put a message on a durable queue; resolves once it is on disk at the broker. */
   enqueue(queue: string, message: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /**
+   * A client for one of this service's storage resources (`squadron storage create NAME ...`),
+   * made once per instance: kv, a `pg` Pool (postgres), memcached or cassandra.
+   *
+   * @example
+   * const pool = await ctx.storage<import('pg').Pool>('ledger');
+   * await pool.query('INSERT INTO entries (id) VALUES ($1)', [id]);
+   */
+  storage<T = unknown>(name: string): Promise<T>;
   readonly log: Logger;
 }
 
@@ -74,6 +83,7 @@ export interface ContextHost {
   publish(topic: string, message: unknown, options?: PublishOptions & { durable?: false }): void;
   publish(topic: string, message: unknown, options: PublishOptions & { durable: true }): Promise<EnqueueResult>;
   enqueue(queue: string, message: unknown, options: EnqueueOptions & { traceId?: string }): Promise<EnqueueResult>;
+  storage<T>(name: string): Promise<T>;
 }
 
 /** What every context reads from the instance it runs in. */
@@ -94,6 +104,10 @@ abstract class InstanceContext {
 
   enqueue(queue: string, message: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     return this.host.enqueue(queue, message, { ...options, traceId: this.traceId });
+  }
+
+  storage<T = unknown>(name: string): Promise<T> {
+    return this.host.storage<T>(name);
   }
 }
 

@@ -11,6 +11,7 @@ export { runService } from './runtime.ts';
 export { DEFAULT_RATE_LIMIT } from './caller-limits.ts';
 export type { RateLimit } from './caller-limits.ts';
 export { PolicyHolder, type PolicySource } from './policy-source.ts';
+export { StorageHolder, type StorageResources } from './storage-source.ts';
 export type { RejectionCounts } from './rejections.ts';
 export type { RunOptions, RunningService } from './runtime.ts';
 export { platformUrl, resolveBroker, requestClientIdentity } from './resolve-broker.ts';

@@ -14,6 +14,7 @@ import type { RateLimit } from './caller-limits.ts';
 import type { PolicySource } from './policy-source.ts';
 import { CallerGuard } from './caller-guard.ts';
 import { Rejections } from './rejections.ts';
+import type { StorageHolder } from './storage-source.ts';
 import { Identity, type CredentialVerifier } from '@squadron/identity';
 
 export interface RunOptions {
@@ -49,6 +50,8 @@ export interface RunOptions {
    * policies' (a service run on its own): beyond it, calls get RATE_LIMITED.
    */
   rateLimit?: RateLimit | ((caller: string) => RateLimit);
+  /** The storage this service owns, for ctx.storage(), kept current by whoever runs the instance. */
+  storage?: StorageHolder;
 }
 
 /** A running instance of a service. */
@@ -96,6 +99,7 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(options.policies && ownSquad ? { guard: new CallerGuard({ service: service.name, squad: ownSquad }, options.policies, rejections) } : {}),
   });
 
+  if (options.storage) client.storageSource = options.storage;
   // A renewed credential is proven on every open connection before the old one expires.
   identity?.onRenew(() => client.reauthenticate());
   const limit = options.rateLimit;

@@ -1,1 +1,2 @@
 export * from './provisioner.ts';
+export { openStorageClient, type StorageClientOptions } from './clients.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import pino from 'pino';
-import { runService, resolveBroker, PolicyHolder, type ServiceDefinition } from '@squadron/sdk';
+import { runService, resolveBroker, PolicyHolder, StorageHolder, type ServiceDefinition, type StorageResources } from '@squadron/sdk';
 import { Policies, PolicyWatcher, type PolicySet } from '@squadron/policy';
 import { loadService } from '../service-loader.ts';
 import { CredentialVerifier, Identity } from '@squadron/identity';
@@ -50,7 +50,11 @@ export function registerRun(program: Command): void {
       let trust = process.env.SQUADRON_TRUST;
       // The access policies: from the agent (environment, then IPC), or, by hand, from the platform.
       const policies = new PolicyHolder();
+      // The storage the service owns, for ctx.storage(): from the agent (environment, then IPC).
+      const storage = new StorageHolder();
+      if (process.env.SQUADRON_STORAGE) storage.set(JSON.parse(process.env.SQUADRON_STORAGE) as StorageResources);
       if (process.env.SQUADRON_POLICIES) policies.set(new Policies(JSON.parse(process.env.SQUADRON_POLICIES) as PolicySet));
+
       let watcher: PolicyWatcher | null = null;
       if (identity === null && !flags.broker && !process.env.SQUADRON_BROKER) {
         const token = resolveToken(url, flags.dataDir);
@@ -58,6 +62,9 @@ export function registerRun(program: Command): void {
           const api = new ControlClient({ url, token });
           watcher = new PolicyWatcher(api, (p) => policies.set(p), logger);
           await watcher.start();
+          // Its service's storage as it is now (an agent keeps its instances' current; by hand, run again after creating more).
+          const owned = await api.serviceStorage(definition.name).catch(() => ({ storage: [] }));
+          storage.set(Object.fromEntries(owned.storage.map((r) => [r.name, { kind: r.kind, credentials: r.credentials }])));
           const { privateKey, publicJwk } = Identity.newKey();
           identity = new Identity((await api.ownInstanceCredential(definition.name, instanceId, flags.site, publicJwk)).credential, privateKey);
           trust = JSON.stringify(await api.jwks());
@@ -65,7 +72,8 @@ export function registerRun(program: Command): void {
       }
       // Revoked credentials: the list at start, then each change, from the agent.
       let revoked = new Set<string>(JSON.parse(process.env.SQUADRON_REVOKED ?? '[]') as string[]);
-      process.on('message', (m: { type?: string; credential?: string; ids?: unknown; set?: PolicySet }) => {
+      process.on('message', (m: { type?: string; credential?: string; ids?: unknown; set?: PolicySet; resources?: StorageResources }) => {
+        if (m?.type === 'storage' && m.resources) storage.set(m.resources);
         if (m?.type === 'credential' && typeof m.credential === 'string') identity?.renew(m.credential);
         if (m?.type === 'policies' && m.set) policies.set(new Policies(m.set));
         if (m?.type === 'revoked' && Array.isArray(m.ids)) revoked = new Set(m.ids.filter((id): id is string => typeof id === 'string'));
@@ -78,6 +86,7 @@ export function registerRun(program: Command): void {
         identity,
         instanceId,
         policies,
+        storage,
         ...(verifier ? { verifier } : {}),
         ...(flags.listen ? { listen: flags.listen } : {}),
       });

@@ -48,6 +48,13 @@ export function storageRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
   }, async (req) => ctx.storage.credentials(principal(req), req.params.name));
 
+  app.get<{ Params: { name: string } }>('/v1/services/:name/storage', {
+    schema: {
+      tags: ['storage'], summary: 'The ready storage a service owns, with credentials: what its instances get (owner squad, agents)', params: nameParams,
+      response: { 200: { type: 'object', required: ['storage'], properties: { storage: { type: 'array', items: { type: 'object', required: ['name', 'kind', 'credentials'], properties: { name: str, kind: str, credentials: { type: 'object', additionalProperties: true } } } } } }, ...authErrors },
+    },
+  }, async (req) => ({ storage: await ctx.storage.forService(principal(req), req.params.name) }));
+
   app.post<{ Params: { name: string }; Body: { toSite?: string } }>('/v1/storage/:name/failover', {
     schema: {
       tags: ['storage'], summary: 'Move the primary to another site (owner squad)', params: nameParams,

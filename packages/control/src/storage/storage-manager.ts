@@ -105,7 +105,8 @@ export class StorageManager {
   }
 
   /** Every ready resource a service owns, with its credentials: what its instances get. */
-  async forService(service: string): Promise<StorageCredentialsBody[]> {
+  async forService(by: Principal, service: string): Promise<StorageCredentialsBody[]> {
+    await this.catalog.owned(this.db, by, service);
     const rows = await this.db.query<ResourceRow>('SELECT * FROM storage_resources WHERE service = $1 AND status = $2 ORDER BY name', [service, 'ready']);
     return rows.map((r) => ({ name: r.name, kind: r.kind, credentials: this.credentialsOf(r) }));
   }

@@ -1,0 +1,23 @@
+import { StorageError } from './provisioner.ts';
+
+/** What a kind's client factory gets: where the caller runs, and its resource's credentials (read afresh on reconnects). */
+export interface StorageClientOptions {
+  credentials: () => Record<string, unknown>;
+  /** The caller's site: served first (kv, memcached), the local data centre (cassandra). */
+  site: string;
+  /** The calling service (kv keys live in its namespace). */
+  service: string;
+  /** The resource's name. */
+  name: string;
+}
+
+/**
+ * The client a handler gets from ctx.storage(NAME), by kind. Each kind's module is loaded only
+ * when first used, so a service loads only the driver it needs.
+ */
+export async function openStorageClient(kind: string, options: StorageClientOptions): Promise<unknown> {
+  switch (kind) {
+    default:
+      throw new StorageError('NOT_SUPPORTED', `storage of kind '${kind}' has no client in this version of the SDK; upgrade the service's @squadron/sdk`);
+  }
+}
