@@ -4,32 +4,33 @@ import { threadIds } from './proc-stats.ts';
 
 /**
  * When an instance is demoted to the lowest CPU priority and when it gets its priority back
- * (docs/decisions/0009). Demoted: its share of the CPU shrinks only while others want the CPU;
- * on an idle machine it still runs at full speed.
+ * (docs/decisions/0009). Both go by the share of a core an instance *wants*: the time it was
+ * running or waiting for a CPU, 100 being all of a sample. A process that spins wants all of it,
+ * however little it gets on a busy machine; a service that answers requests wants what its
+ * requests cost. Demoted: its share of the CPU shrinks only while others want the CPU; on an
+ * idle machine it still runs at full speed.
  */
 export interface CpuInsulationPolicy {
-  /** Demote an instance using more than this share of one core (100 = a whole core)… */
+  /** Demote an instance that wants more than this share of one core… */
   demoteAbovePercent: number;
   /** …on this many samples in a row. */
   demoteAfterSamples: number;
-  /**
-   * Restore it once it wants less than this: running plus waiting for a CPU, so that a demoted
-   * instance held back by the others is not taken for a calm one…
-   */
+  /** Restore it once it wants less than this… */
   restoreBelowPercent: number;
   /** …on this many samples in a row. */
   restoreAfterSamples: number;
   /** The nice value of a demoted instance (19: the lowest priority). */
   niceness: number;
   /**
-   * The nice value of an instance while it starts (loading a service is a burst of CPU, and a
-   * crash loop repeats it), back to normal once it is ready. Only where the agent may raise a
-   * priority again (see `mayRaisePriority`); elsewhere instances start at normal priority.
+   * The nice value of an instance restarting after a crash, until it is ready (loading a service
+   * is a burst of CPU, which a crash loop or a leak killed every few seconds repeats). Only where
+   * the agent may raise a priority again (see `mayRaisePriority`); elsewhere, and for a first
+   * start, instances start at normal priority.
    */
   startingNiceness: number;
 }
 
-/** Over 80% of a core for half a second (at the default 250 ms samples); calm for two seconds. */
+/** Wanting over 80% of a core for half a second (at the default 250 ms samples); calm for two seconds. */
 export const DEFAULT_CPU_INSULATION: Readonly<CpuInsulationPolicy> = Object.freeze({
   demoteAbovePercent: 80,
   demoteAfterSamples: 2,
@@ -50,20 +51,17 @@ export class CpuWatch {
     return this.demoted;
   }
 
-  /**
-   * Take a sample: `cpuPercent` is CPU time used over the sample, `wantedPercent` the time it was
-   * runnable (null where the system does not say: CPU time stands in). Returns what to do now.
-   */
-  observe(cpuPercent: number, wantedPercent: number | null): 'demote' | 'restore' | null {
+  /** Take a sample of the share of a core it wanted; returns what to do now. */
+  observe(wantedPercent: number): 'demote' | 'restore' | null {
     const p = this.policy;
     if (!this.demoted) {
-      this.streak = cpuPercent > p.demoteAbovePercent ? this.streak + 1 : 0;
+      this.streak = wantedPercent > p.demoteAbovePercent ? this.streak + 1 : 0;
       if (this.streak < p.demoteAfterSamples) return null;
       this.demoted = true;
       this.streak = 0;
       return 'demote';
     }
-    this.streak = (wantedPercent ?? cpuPercent) < p.restoreBelowPercent ? this.streak + 1 : 0;
+    this.streak = wantedPercent < p.restoreBelowPercent ? this.streak + 1 : 0;
     if (this.streak < p.restoreAfterSamples) return null;
     this.demoted = false;
     this.streak = 0;

@@ -253,7 +253,8 @@ export class InstanceSupervisor {
     m.readyAt = null;
     m.cpu = child.pid === undefined ? null : new CpuSampler(child.pid);
     m.killReason = null;
-    if (child.pid !== undefined) this.guard.watch(spec.id, child.pid, spec.maxMemoryMb ?? null);
+    // A restart after a crash starts below normal priority: a crash loop or a leak pays for its own restarts.
+    if (child.pid !== undefined) this.guard.watch(spec.id, child.pid, spec.maxMemoryMb ?? null, m.restarts > 0);
     let readySinceStart = false;
     let done = false;
     m.exited = new Promise<void>((resolve) => {

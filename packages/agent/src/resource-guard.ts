@@ -31,7 +31,7 @@ interface CpuState {
 
 interface Watched {
   pid: number;
-  /** Started below normal priority, until ready. */
+  /** Restarted below normal priority, until ready. */
   starting: boolean;
   memory: MemoryWatch | null;
   cpu: CpuState | null;
@@ -40,11 +40,12 @@ interface Watched {
 
 /**
  * Samples the memory and CPU of every running instance on a timer. An instance whose resident
- * memory stays above its ceiling is handed to the supervisor to kill; a ready instance that uses
+ * memory stays above its ceiling is handed to the supervisor to kill; a ready instance that wants
  * more than its share of a core is demoted to the lowest CPU priority (every thread of it) and
  * gets its priority back once it calms down. A starting instance is not judged on its CPU
- * (loading a service is a burst of it): it starts below normal priority instead, where the
- * agent may raise it again once it is ready.
+ * (loading a service is a burst of it). A restart after a crash starts below normal priority
+ * instead, where the agent may raise it again once it is ready; a first start (a deploy, a
+ * scale-up) runs at normal priority, so that new capacity is not starved on a busy machine.
  */
 export class ResourceGuard {
   private readonly watched = new Map<string, Watched>();
@@ -64,10 +65,14 @@ export class ResourceGuard {
     this.startingNice = starting > this.baseNice && mayRaisePriority(this.baseNice) ? starting : null;
   }
 
-  /** Watch a process just started; `ceilingMb` null: no memory ceiling. */
-  watch(id: string, pid: number, ceilingMb: number | null): void {
+  /**
+   * Watch a process just started; `ceilingMb` null: no memory ceiling. `restarted`: it is a
+   * restart after a crash, which starts below normal priority until ready.
+   */
+  watch(id: string, pid: number, ceilingMb: number | null, restarted: boolean): void {
     const memory = ceilingMb === null ? null : new MemoryWatch(ceilingMb * 1024 * 1024, this.memoryOverSamples);
-    this.watched.set(id, { pid, starting: this.startingNice !== null && this.renice(id, pid, this.startingNice), memory, cpu: null, overMemory: false });
+    const starting = restarted && this.startingNice !== null && this.renice(id, pid, this.startingNice);
+    this.watched.set(id, { pid, starting, memory, cpu: null, overMemory: false });
     this.timer ??= setInterval(() => this.sample(), this.sampleEveryMs).unref();
   }
 
@@ -130,8 +135,10 @@ export class ResourceGuard {
     const wanted = runnable !== null && c.runnableNs !== null && elapsedMs > 0 ? ((runnable - c.runnableNs) / 1e6 / elapsedMs) * 100 : null;
     c.runnableNs = runnable;
     c.at = now;
-    if (cpu === null) return;
-    const action = c.watch.observe(cpu, wanted);
+    // Where the system does not say how long it waited for a CPU, the CPU it got stands in.
+    const share = wanted ?? cpu;
+    if (share === null) return;
+    const action = c.watch.observe(share);
     if (action === null) return;
     const niceness = action === 'demote' ? this.cpuPolicy!.niceness : this.baseNice;
     try {
@@ -149,9 +156,9 @@ export class ResourceGuard {
       return;
     }
     if (action === 'demote') {
-      this.logger?.warn({ instance: id, cpuPercent: cpu, niceness }, 'instance uses more than its share of CPU: demoted to the lowest priority');
+      this.logger?.warn({ instance: id, wantedPercent: Math.round(share), cpuPercent: cpu, niceness }, 'instance wants more than its share of CPU: demoted to the lowest priority');
     } else {
-      this.logger?.info({ instance: id, cpuPercent: cpu, wantedPercent: wanted === null ? null : Math.round(wanted) }, 'instance calmed down: CPU priority restored');
+      this.logger?.info({ instance: id, wantedPercent: Math.round(share), cpuPercent: cpu }, 'instance calmed down: CPU priority restored');
     }
     this.handlers.priorityChanged(id, action === 'demote');
   }

@@ -136,12 +136,15 @@ describe('isolation: misbehaving services beside a healthy one', () => {
         }
       }
     });
-    // The crash loop's restart delays, as `squadron instances` shows them while it waits.
+    // The crash loop's restart delays, as `squadron instances` shows them while it waits; and
+    // whether the healthy service was ever taken for a hog.
     const delays = new Map<number, number>();
-    const watchCrashLoop = async () => {
+    let healthyDemoted = false;
+    const watch = async () => {
       while (loading) {
         const i = await instanceOf('crash-looper').catch(() => undefined);
         if (i?.lastExit && i.restartAt !== null) delays.set(i.lastExit.at, i.restartAt - i.lastExit.at);
+        healthyDemoted ||= (await instanceOf('healthy').catch(() => undefined))?.demoted === true;
         await pace(25);
       }
     };
@@ -150,7 +153,7 @@ describe('isolation: misbehaving services beside a healthy one', () => {
       // About 80 MiB a second: over its ceiling a second or two after each start.
       ...hammer(1, 'leaker', 'leak', { mb: 4 }, () => counts.leak++, 50),
       ...hammer(16, 'slow', 'wait', { ms: 2000 }, () => counts.wait++),
-      watchCrashLoop(),
+      watch(),
     ];
     let spinner: InstanceRecordBody;
     let loaded: Measured;
@@ -179,6 +182,7 @@ describe('isolation: misbehaving services beside a healthy one', () => {
     assert.deepEqual(baseline.failures, []);
     assert.deepEqual(loaded.failures, [], `${loaded.failures.length} healthy calls failed`);
     assert.ok(l.p99 <= 2 * b.p99, `healthy p99 ${ms(l.p99)} beside the others, ${ms(b.p99)} alone: over twice`);
+    assert.equal(healthyDemoted, false, 'the healthy service was demoted');
     assert.equal(leaker.maxMemoryMb, LEAKER_MB);
     assert.ok(counts.spin > 0 && counts.leak > 0 && counts.wait > 0, `every misbehaving service was called: ${JSON.stringify(counts)}`);
     // Each restart of the crash loop waited longer than the one before (twice, unless a reading was missed).
