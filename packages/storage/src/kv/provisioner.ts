@@ -143,7 +143,7 @@ export class KvProvisioner implements Provisioner<KvState> {
     };
   }
 
-  async failover(spec: StorageSpec): Promise<KvState> {
+  async failover(spec: StorageSpec, _state: KvState, _ctx: ProvisionContext, _toSite?: string): Promise<KvState> {
     throw new StorageError(
       'NOT_SUPPORTED',
       `kv resource '${spec.name}' has no primary to move: every site takes writes. To take a site out, stop sending to it; clients go to the next site by themselves`,

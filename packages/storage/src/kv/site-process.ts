@@ -97,6 +97,9 @@ export class SiteProcess {
     } finally {
       closeSync(out);
     }
+    // The servers do not hold this process open; if it goes, they see their channel close and exit.
+    child.unref();
+    child.channel?.unref();
     this.child = child;
     this.ready = false;
     this.startedAt = Date.now();
