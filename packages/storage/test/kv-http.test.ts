@@ -60,6 +60,9 @@ describe('kv HTTP API, in process', () => {
     assert.equal(gone.statusCode, 404);
     assert.equal(gone.json().error.code, 'NOT_FOUND');
     await app.inject({ method: 'DELETE', url: '/kv/app/users%2F%C3%A9', headers: auth });
+    const longest = `/kv/${'n'.repeat(128)}/${encodeURIComponent('a/b?c#d')}`;
+    assert.equal((await put(longest, { value: 1 })).statusCode, 200, 'a namespace of 128 characters, a key with ? and #');
+    assert.equal((await app.inject({ method: 'GET', url: longest, headers: auth })).json().key, 'a/b?c#d');
   });
 
   it('answers a lost compare-and-set with 409 and the current version', async () => {
@@ -96,6 +99,8 @@ describe('kv HTTP API, in process', () => {
       { method: 'PUT', url: '/kv/app/k', payload: 'value=1', type: 'application/x-www-form-urlencoded' },
       { method: 'PUT', url: '/kv/app/k', payload: '[1]' },
       { method: 'PUT', url: '/kv/app/k', payload: '{"value":1,"ttlMs":1.5}', field: '/ttlMs' },
+      { method: 'PUT', url: '/kv/app/k', payload: '{"value":1e400}', field: '/value' },
+      { method: 'PUT', url: `/kv/${'n'.repeat(129)}/k`, payload: '{"value":1}', field: 'params:/namespace' },
       { method: 'PUT', url: '/kv/app/k', payload: `{"value":1,"ttlMs":${1e15}}`, field: '/ttlMs' },
       { method: 'PUT', url: '/kv/Bad%20Name/k', payload: '{"value":1}', field: 'params:/namespace' },
       { method: 'PUT', url: '/kv/app/', payload: '{"value":1}', field: 'params:/key' },

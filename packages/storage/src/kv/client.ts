@@ -90,7 +90,11 @@ export class KvClient {
    * when `ifVersion` does not match, KvQuotaError (QUOTA_EXCEEDED) when the namespace is full.
    */
   async put<T>(key: string, value: T, options: PutOptions = {}): Promise<{ version: number; expiresAt: number | null }> {
-    refuse([...checkKey(key, 'key'), ...checkWriteOptions(options)]);
+    refuse([
+      ...checkKey(key, 'key'),
+      ...(value === null || value === undefined ? [{ path: 'value', message: 'must not be null: delete the key instead' }] : []),
+      ...checkWriteOptions(options),
+    ]);
     const body = { value, ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}), ...(options.ifVersion !== undefined ? { ifVersion: options.ifVersion } : {}) };
     const r = await this.call<{ version: number; expiresAt: number | null }>({ method: 'PUT', path: this.keyPath(key), body, key }, false);
     return { version: r.version, expiresAt: r.expiresAt };

@@ -40,6 +40,8 @@ export function encodeValue(value: unknown): { json: string; errors: FieldError[
     return { json: '', errors: [{ path: '/value', message: `is not JSON: ${(err as Error).message}` }] };
   }
   if (json === undefined) return { json: '', errors: [{ path: '/value', message: 'is not JSON' }] };
+  // A number JSON cannot hold (NaN, Infinity) would be stored as null.
+  if (json === 'null') return { json: '', errors: [{ path: '/value', message: 'must not be null: delete the key instead' }] };
   if (Buffer.byteLength(json) > MAX_VALUE_BYTES) return { json, errors: [{ path: '/value', message: `must be at most ${MAX_VALUE_BYTES} bytes of JSON` }] };
   return { json, errors: [] };
 }

@@ -134,12 +134,13 @@ export class Replicator {
   /** A peer pulled from this site beyond `since`: everything up to it is applied there. */
   recordAck(site: string, since: number): void {
     const p = this.peers.get(site);
-    if (p) p.acked = since;
+    // Beyond the head, the peer is asking about an earlier log of this site (it was rebuilt): no ack.
+    if (p && since <= this.store.head()) p.acked = since;
   }
 
   /** The lowest sequence of this site's log every peer has applied; changes up to it may go. */
   ackedThrough(): number {
-    let min = this.store.stats().head;
+    let min = this.store.head();
     for (const p of this.peers.values()) {
       if (p.acked === null) return 0;
       min = Math.min(min, p.acked);

@@ -35,6 +35,8 @@ export function buildKvServer(options: KvServerOptions): FastifyInstance {
     forceCloseConnections: true,
     // Peers pull every ~150 ms: a log line per request would drown everything else.
     logController: new LogController({ disableRequestLogging: true }),
+    // Namespaces run to 128 characters: the router's default limit (100) would refuse some before the schema could say why.
+    routerOptions: { maxParamLength: 256 },
     // Input is refused whole: every failing field named, nothing coerced or dropped silently.
     ajv: { customOptions: { allErrors: true, allowUnionTypes: true, removeAdditional: false, coerceTypes: false, useDefaults: false } },
   });

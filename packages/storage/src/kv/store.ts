@@ -79,7 +79,7 @@ export class KvStore {
   private readonly clock: HybridClock;
   private readonly defaultQuota: KvQuota;
   private readonly retentionMs: number;
-  private head: number;
+  private lastSeq: number;
   private prunedThrough: number;
   private readonly sql: Record<string, Statement>;
 
@@ -96,7 +96,7 @@ export class KvStore {
     try {
       const meta = prepareSchema(this.conn, options.site, options.file);
       this.storeId = meta.storeId;
-      this.head = meta.head;
+      this.lastSeq = meta.head;
       this.prunedThrough = meta.prunedThrough;
       this.clock = new HybridClock(this.now, { ms: meta.hlcMs, c: meta.hlcC });
       this.sql = prepareStatements(this.conn);
@@ -213,15 +213,20 @@ export class KvStore {
   /** Totals over every namespace, and the change log's head. */
   stats(): { keys: number; bytes: number; namespaces: number; head: number; prunedThrough: number } {
     const t = this.sql.totals!.get() as { keys: number | null; bytes: number | null; namespaces: number };
-    return { keys: t.keys ?? 0, bytes: t.bytes ?? 0, namespaces: t.namespaces, head: this.head, prunedThrough: this.prunedThrough };
+    return { keys: t.keys ?? 0, bytes: t.bytes ?? 0, namespaces: t.namespaces, head: this.lastSeq, prunedThrough: this.prunedThrough };
   }
 
   // ---- replication ----
 
+  /** The sequence of this site's latest write. */
+  head(): number {
+    return this.lastSeq;
+  }
+
   /** This site's own writes after `since`, in order, for a peer to apply. */
   changesSince(since: number, limit = BATCH): ChangesPage {
     const rows = this.sql.changes!.all(since, limit) as Array<ChangeRow>;
-    return { storeId: this.storeId, head: this.head, truncated: since < this.prunedThrough, changes: rows.map(changeOf) };
+    return { storeId: this.storeId, head: this.lastSeq, truncated: since < this.prunedThrough, changes: rows.map(changeOf) };
   }
 
   /** Every entry, tombstones included, after (`namespace`, `key`): a snapshot for a peer the log no longer covers. */
@@ -302,7 +307,7 @@ export class KvStore {
       const cutoff = this.now() - this.retentionMs;
       const tombstones = this.sql.purgeTombstones!.run(cutoff, BATCH).changes;
       const byAge = (this.sql.lastChangeBefore!.get(cutoff) as { seq: number | null }).seq ?? 0;
-      const through = Math.min(this.head, Math.max(ackedThrough, byAge));
+      const through = Math.min(this.lastSeq, Math.max(ackedThrough, byAge));
       let changes = 0;
       if (through > this.prunedThrough) {
         changes = this.sql.pruneChanges!.run(through).changes;
@@ -346,9 +351,9 @@ export class KvStore {
   }
 
   private log(w: RemoteWrite, now: number): void {
-    this.head++;
-    this.sql.append!.run(this.head, w.origin, w.hlc.ms, w.hlc.c, w.namespace, w.key, w.op, w.value, w.expiresAt, now);
-    this.sql.setMeta!.run(String(this.head), 'head');
+    this.lastSeq++;
+    this.sql.append!.run(this.lastSeq, w.origin, w.hlc.ms, w.hlc.c, w.namespace, w.key, w.op, w.value, w.expiresAt, now);
+    this.sql.setMeta!.run(String(this.lastSeq), 'head');
     this.saveClock();
   }
 
