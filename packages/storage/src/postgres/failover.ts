@@ -62,7 +62,9 @@ export function failover(cluster: PostgresCluster, request: FailoverRequest): Pr
     // Synchronous from its first commit as a primary: settings loaded before promotion.
     next.writeRoleSettings({ ...standbySettings(target, old, state.replicationPassword), ...primarySettings(state.sync, others) });
     await next.query('SELECT pg_reload_conf()');
+    deps.log.debug({ resource: spec.name, target, ms: Date.now() - started }, 'promoting');
     await promote(next);
+    deps.log.debug({ resource: spec.name, target, ms: Date.now() - started }, 'promoted');
     next.writeRoleSettings(primarySettings(state.sync, others));
     await next.query('SELECT pg_reload_conf()');
     for (const site of others) await ensureSlot(next, site);

@@ -22,12 +22,14 @@ export function primarySettings(sync: boolean, standbys: readonly string[]): Rec
   };
 }
 
-/** A standby's role settings: where its primary is, its slot there, and its name (application_name). */
+/**
+ * A standby's role settings: where its primary is, its slot there, and its name (application_name).
+ * It follows the latest timeline (the default), so it follows a promoted standby too.
+ */
 export function standbySettings(site: string, primary: PostgresServer, replicationPassword: string): Record<string, string> {
   return {
     primary_conninfo: `host=127.0.0.1 port=${primary.port} user=${REPLICATION_USER} password=${replicationPassword} application_name=${site}`,
     primary_slot_name: slotName(site),
-    recovery_target_timeline: 'latest',
   };
 }
 
@@ -68,7 +70,9 @@ export async function rebuildAsStandby(target: PostgresServer, primary: Postgres
       await primary.query('CHECKPOINT');
       const e = primary.endpoint;
       await runTool(tools.binaries.pgRewind, [
-        '-D', target.dataDir,
+        // No fsync here: the server's start right after syncs the whole data directory (it was
+        // not shut down cleanly), before it replays or serves anything.
+        '-D', target.dataDir, '--no-sync',
         `--source-server=host=${e.host} port=${e.port} user=${e.user} password=${e.password ?? ''} dbname=${e.database}`,
       ], { user: tools.user, cwd: target.dir });
       how = 'rewound';

@@ -56,16 +56,17 @@ export function serverFolder(dir: string, user: ServerUser | null): string {
     if (!canSearch(own, user)) chmodSync(dir, (own.mode & 0o7777) | 0o001);
     return dir;
   }
-  const folder = join(user.home, 'squadron-storage', `${basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 10)}`);
-  if (!ancestorsOpen(folder, user)) {
+  const parent = join(user.home, 'squadron-storage');
+  const folder = join(parent, `${basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 10)}`);
+  if (!ancestorsOpen(parent, user)) {
     throw new StorageError(
       'STORAGE_UNAVAILABLE',
       `the PostgreSQL servers run as the '${user.name}' user, who can reach neither ${dir} nor its home ${user.home}: ` +
         `keep the platform's data folder somewhere that user can enter (chmod o+x on the folders above it)`,
     );
   }
-  mkdirSync(folder, { recursive: true, mode: 0o700 });
-  chmodSync(folder, 0o700);
+  serverDir(parent, user);
+  serverDir(folder, user);
   return folder;
 }
 
