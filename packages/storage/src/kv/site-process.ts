@@ -87,15 +87,21 @@ export class SiteProcess {
   private launch(): Promise<void> {
     const { settings, logFile, log } = this.options;
     const { args, env } = settingsToArgs(settings);
-    const out = openSync(logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_MAIN, ...args], {
-        stdio: ['ignore', out, out, 'ipc'],
-        env: { ...process.env, ...env, SQUADRON_KV_SITE: settings.site },
-      });
-    } finally {
-      closeSync(out);
+      const out = openSync(logFile, 'a');
+      try {
+        child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_MAIN, ...args], {
+          stdio: ['ignore', out, out, 'ipc'],
+          env: { ...process.env, ...env, SQUADRON_KV_SITE: settings.site },
+        });
+      } finally {
+        closeSync(out);
+      }
+    } catch (err) {
+      // Its folder gone, or no file descriptors left: no process, so no exit to restart from.
+      if (this.everReady && !this.stopped) this.scheduleRestart();
+      return Promise.reject(this.failure(`could not be started (${(err as Error).message})`));
     }
     // The servers do not hold this process open; if it goes, they see their channel close and exit.
     child.unref();
@@ -105,33 +111,39 @@ export class SiteProcess {
     this.startedAt = Date.now();
     const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
 
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(this.failure(`did not say it was ready within ${timeoutMs} ms`));
-      }, timeoutMs);
-      child.on('message', (m: { type?: string }) => {
-        if (m?.type !== 'ready') return;
-        clearTimeout(timer);
-        this.ready = true;
-        this.everReady = true;
-        resolve();
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(this.failure(`exited (${signal ?? code}) before it was ready`));
-      });
+    let settle: { resolve(): void; reject(err: Error): void } | null = null;
+    const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      settle?.reject(this.failure(`did not say it was ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('message', (m: { type?: string }) => {
+      if (m?.type !== 'ready') return;
+      clearTimeout(timer);
+      this.ready = true;
+      this.everReady = true;
+      settle?.resolve();
     });
 
-    child.once('exit', (code, signal) => {
+    // Called once, whether the process exits or could not be spawned at all ('error' without 'exit').
+    let ended = false;
+    const end = (how: string): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      settle?.reject(this.failure(`${how} before it was ready`));
       this.ready = false;
       if (this.child === child) this.child = null;
       if (this.stopped) return;
       // A failed first start is the caller's to report; once it has run, it is kept running.
       if (!this.everReady) return;
       if (Date.now() - this.startedAt >= this.policy.stableMs) this.delayMs = this.policy.minMs;
-      log.warn({ site: settings.site, code, signal, inMs: this.delayMs }, 'kv server exited; restarting it');
+      log.warn({ site: settings.site, how, inMs: this.delayMs }, 'kv server exited; restarting it');
       this.scheduleRestart();
+    };
+    child.once('exit', (code, signal) => end(`exited (${signal ?? code})`));
+    child.once('error', (err) => {
+      if (child.pid === undefined) end(`could not be spawned (${err.message})`);
     });
     return ready;
   }
@@ -144,7 +156,7 @@ export class SiteProcess {
       if (this.stopped) return;
       this.restarts++;
       this.launch().catch((err: Error) => {
-        // The exit handler has scheduled the next try already.
+        // The next try is scheduled already (by the exit, or the failed spawn).
         this.options.log.warn({ site: this.site, error: err.message }, 'kv server restart failed');
       });
     }, delay);
