@@ -1,0 +1,143 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { alive, silent, waitFor } from '@squadron/testkit';
+import { MemcachedClient, MemcachedProvisioner, StorageError, findMemcached, memcachedCommand, type MemcachedState, type StorageSpec } from '../src/index.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'squadron-memcached-'));
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  rmSync(root, { recursive: true, force: true });
+});
+
+function resource(name: string, sites = ['sto', 'gcp-eu']) {
+  const spec: StorageSpec = { name, kind: 'memcached', service: 'catalog', squad: 'shop', sites, primary: sites[0]!, sync: false };
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  return { spec, ctx: { dir, log: silent } };
+}
+
+/** The server entries `describe` reports (pid, status, restarts...). */
+async function servers(p: MemcachedProvisioner, spec: StorageSpec, state: MemcachedState, dir: string) {
+  const d = await p.describe(spec, state, { dir, log: silent });
+  return d.facts.servers as Array<{ site: string; address: string; up: boolean; pid?: number | null; status?: string; restarts?: number; restartInMs?: number | null }>;
+}
+
+const pidFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(join(dir, f), 'utf8')));
+
+describe('memcached provisioner', () => {
+  it('refuses to start without the memcached binary, naming the package to install, and leaves nothing', async () => {
+    const p = new MemcachedProvisioner({ binary: join(root, 'no-such-memcached') });
+    const { spec, ctx } = resource('no-binary');
+    await assert.rejects(p.create(spec, ctx), (err: unknown) =>
+      err instanceof StorageError && err.code === 'MISSING_BINARY' && /Debian package 'memcached'/.test(err.message) && /apt-get install memcached/.test(err.message));
+    assert.deepEqual(readdirSync(ctx.dir), []);
+  });
+
+  it('runs perSite servers in each site, as a user other than root, with the memory limit; a stop empties the cache', async () => {
+    const p = new MemcachedProvisioner({ perSite: 2, memoryMb: 8 });
+    const { spec, ctx } = resource('two-per-site');
+    let state = await p.create(spec, ctx);
+    cleanups.push(() => p.destroy(spec, state, ctx));
+    const { servers: bySite } = p.credentials(spec, state);
+    assert.deepEqual(Object.keys(bySite), ['sto', 'gcp-eu']);
+    assert.equal(new Set(Object.values(bySite).flat()).size, 4, 'four servers on four ports');
+
+    for (const s of await servers(p, spec, state, ctx.dir)) {
+      assert.equal(s.up, true);
+      const settings = await memcachedCommand(s.address, 'stats settings');
+      assert.ok(settings.includes(`STAT maxbytes ${8 * 1024 * 1024}`), `${s.address} has -m 8`);
+      assert.ok(settings.includes('STAT udpport 0'), 'no UDP');
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))?.[1];
+      if (process.getuid?.() === 0) assert.notEqual(uid, '0', `${s.address} does not run as root`);
+    }
+
+    const cache = new MemcachedClient({ credentials: p.credentials(spec, state), site: 'sto' });
+    after(() => cache.close());
+    await cache.set('greeting', 'hej');
+    assert.equal((await cache.get('greeting'))?.toString(), 'hej');
+    await p.stop(spec, state, ctx);
+    state = await p.start(spec, state, ctx);
+    assert.deepEqual(p.credentials(spec, state).servers, bySite, 'the same ports after a stop and a start');
+    assert.equal(await cache.get('greeting'), null, 'a cache starts empty');
+  });
+
+  it('restarts a server that dies on the same port, with doubling delays while it cannot start', async () => {
+    // The machine's memcached behind a script that fails while a flag file exists.
+    const flag = join(root, 'refuse-to-start');
+    const binary = join(root, 'memcached-or-fail');
+    writeFileSync(binary, `#!/bin/sh\n[ -e '${flag}' ] && exit 1\nexec '${findMemcached()}' "$@"\n`, { mode: 0o755 });
+    const p = new MemcachedProvisioner({ binary, restart: { minMs: 200, maxMs: 800, stableMs: 60_000 } });
+    const { spec, ctx } = resource('restarts', ['sto']);
+    const state = await p.create(spec, ctx);
+    cleanups.push(() => p.destroy(spec, state, ctx));
+    const [first] = await servers(p, spec, state, ctx.dir);
+    const pid = first!.pid!;
+
+    writeFileSync(flag, '');
+    process.kill(pid, 'SIGKILL');
+    const delays = new Set<number>();
+    await waitFor(async () => {
+      const [s] = await servers(p, spec, state, ctx.dir);
+      if (s!.restartInMs) delays.add(s!.restartInMs);
+      return delays.has(800) && s!.restarts! >= 3;
+    }, 'three failed restarts, the delay doubling to its cap', 10_000, 20);
+    assert.deepEqual([...delays].sort((a, b) => a - b), [200, 400, 800]);
+    assert.equal((await p.describe(spec, state, ctx)).sites[0]!.up, false);
+
+    // Once it can start again, the next try brings it back where clients expect it.
+    rmSync(flag);
+    const [back] = await waitFor(async () => {
+      const list = await servers(p, spec, state, ctx.dir);
+      return list[0]!.up && list[0]!.status === 'up' ? list : null;
+    }, 'the server back on its port', 5_000);
+    assert.equal(back!.address, `127.0.0.1:${state.servers[0]!.port}`);
+    assert.notEqual(back!.pid, pid);
+  });
+
+  it('start after the platform was killed ends the servers it left behind and runs new ones on the same ports', async () => {
+    const { spec, ctx } = resource('platform-killed');
+    // The platform, in a process of its own, creates the resource and is then killed outright.
+    const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+    const script = `
+      import pino from 'pino';
+      import { MemcachedProvisioner } from ${JSON.stringify(entry)};
+      const p = new MemcachedProvisioner();
+      const state = await p.create(${JSON.stringify(spec)}, { dir: ${JSON.stringify(ctx.dir)}, log: pino({ level: 'silent' }) });
+      process.stdout.write(JSON.stringify(state) + '\\n');
+      setInterval(() => {}, 1000);
+    `;
+    const platform = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    platform.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const kept = JSON.parse(await waitFor(() => out.split('\n')[0]?.trim(), 'the platform\'s state', 20_000)) as MemcachedState;
+    platform.kill('SIGKILL');
+    await waitFor(() => platform.exitCode !== null || platform.signalCode !== null, 'the platform killed', 5_000);
+    const orphans = pidFiles(ctx.dir);
+    assert.equal(orphans.length, 2);
+    assert.ok(orphans.every(alive), 'its servers outlive it');
+    cleanups.push(() => Promise.resolve(orphans.forEach((pid) => alive(pid) && process.kill(pid, 'SIGKILL'))));
+
+    // The restarted platform had not kept the state yet: create again finds it in the folder.
+    const p = new MemcachedProvisioner();
+    const state = await p.create(spec, ctx);
+    cleanups.push(() => p.destroy(spec, state, ctx));
+    assert.deepEqual(state, kept, 'the same servers on the same ports');
+    for (const pid of orphans) assert.equal(alive(pid), false, `the left-behind server ${pid} is ended`);
+    const running = await servers(p, spec, state, ctx.dir);
+    assert.ok(running.every((s) => s.up && s.status === 'up' && !orphans.includes(s.pid!)), 'new servers, supervised');
+    assert.deepEqual(await p.start(spec, state, ctx), state, 'start changes nothing now');
+
+    const pids = running.map((s) => s.pid!);
+    await p.destroy(spec, state, ctx);
+    assert.ok(pids.every((pid) => !alive(pid)), 'destroy ends them');
+    assert.equal(existsSync(ctx.dir), false);
+  });
+});
