@@ -17,9 +17,11 @@ export interface ClusterDeps {
   binaries: PostgresBinaries;
   user: ServerUser | null;
   log: Logger;
-  /** The servers' folder (the resource's, see serverFolder); each site's server lives in `<dir>/<site>`. */
+  /** The servers' folder (see serverFolder); each site's server lives in `<dir>/<site>`. */
   dir: string;
-  /** Told the new state after every change the platform must keep (a failover, a new port). */
+  /** Whether that folder was made for the servers alone (in the server user's home), to be removed with them. */
+  ownDir: boolean;
+  /** Told the new state after a change the platform did not ask for (a failover). */
   onChange: (state: EmbeddedPostgresState) => void;
 }
 
@@ -119,17 +121,13 @@ export class PostgresCluster {
    */
   start(): Promise<void> {
     return this.exclusive(async () => {
-      const primarySite = await this.primaryOnDisk();
-      let changed = primarySite !== this.state.primary;
-      this.state.primary = primarySite;
+      // What changes here (the primary, a port taken meanwhile) reaches the platform as start's result.
+      this.state.primary = await this.primaryOnDisk();
       for (const [site, server] of this.servers) {
         if (server.running) continue;
-        const port = await keepOrReplacePort(server.port);
-        if (port !== server.port) changed = true;
-        server.port = port;
-        this.state.servers[site] = { port };
+        server.port = await keepOrReplacePort(server.port);
+        this.state.servers[site] = { port: server.port };
       }
-      if (changed) this.changed();
       const primary = this.primaryServer();
       primary.setStandby(false);
       primary.writeRoleSettings(primarySettings(this.state.sync, this.standbySites()));
@@ -146,14 +144,15 @@ export class PostgresCluster {
     });
   }
 
-  /** Kills every server and deletes the servers' folder. */
+  /** Kills every server and deletes its data (the resource's own folder is the caller's). */
   async destroy(): Promise<void> {
     await this.exclusive(async () => {
       for (const server of this.servers.values()) {
         await server.reap();
         await server.stop(); // one left running by an earlier platform process
+        rmSync(server.dir, { recursive: true, force: true });
       }
-      rmSync(this.deps.dir, { recursive: true, force: true });
+      if (this.deps.ownDir) rmSync(this.deps.dir, { recursive: true, force: true });
     });
   }
 

@@ -13,6 +13,8 @@ export interface FailoverRequest {
    * the primary is fenced without asking it again.
    */
   since?: number;
+  /** The site the monitor found silent: if the primary moved meanwhile (a command), nothing is done. */
+  from?: string;
 }
 
 /**
@@ -29,6 +31,9 @@ export function failover(cluster: PostgresCluster, request: FailoverRequest): Pr
     const started = request.since ?? Date.now();
     const { spec, state, deps } = cluster;
     const old = cluster.primaryServer();
+    if (request.from !== undefined && request.from !== old.site) {
+      throw new StorageError('CONFLICT', `the primary of ${spec.name} already moved from ${request.from} to ${old.site}`);
+    }
     if (request.to !== undefined) {
       cluster.server(request.to);
       if (request.to === old.site) throw new StorageError('CONFLICT', `site ${request.to} is already the primary of ${spec.name}`);

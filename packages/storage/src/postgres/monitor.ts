@@ -1,3 +1,4 @@
+import { StorageError } from '../provisioner.ts';
 import type { PostgresCluster } from './cluster.ts';
 import { failover } from './failover.ts';
 
@@ -82,11 +83,17 @@ export class FailoverMonitor {
     if (!this.running || now - this.lastAnswer < this.policy.failAfterMs) return;
     if (this.policy.automatic) {
       try {
-        await failover(this.cluster, { reason: 'primary silent', since: this.silentSince });
+        await failover(this.cluster, { reason: 'primary silent', since: this.silentSince, from: primary.site });
         this.lastAnswer = Date.now();
         this.silentSince = null;
         return;
       } catch (err) {
+        if (err instanceof StorageError && err.code === 'CONFLICT') {
+          // A failover on command moved it while this round waited: judge the new primary afresh.
+          this.lastAnswer = Date.now();
+          this.silentSince = null;
+          return;
+        }
         this.cluster.deps.log.warn({ resource: this.cluster.spec.name, err: (err as Error).message }, 'no failover possible; restarting the primary in place');
       }
     }

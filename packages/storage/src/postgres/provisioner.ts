@@ -145,11 +145,13 @@ export class PostgresProvisioner implements Provisioner<PostgresState> {
 
   private deps(spec: StorageSpec, ctx: ProvisionContext): ClusterDeps {
     const user = resolveServerUser(this.options.serverUser);
+    const dir = serverFolder(ctx.dir, user);
     return {
       binaries: locatePostgresBinaries(this.options.binaryDirs),
       user,
       log: ctx.log,
-      dir: serverFolder(ctx.dir, user),
+      dir,
+      ownDir: dir !== ctx.dir,
       onChange: (state: EmbeddedPostgresState) => this.options.onStateChange?.(spec.name, state),
     };
   }
