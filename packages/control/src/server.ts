@@ -23,7 +23,7 @@ import { CredentialAuthority } from './identity/credential-authority.ts';
 import { AccessPolicies } from './access/access-policies.ts';
 import { accessRoutes } from './routes/access-routes.ts';
 import { storageRoutes } from './routes/storage-routes.ts';
-import { StorageManager, type ProvisionerSet } from './storage/storage-manager.ts';
+import { StorageManager, type ProvisionerSet, type StateChanged } from './storage/storage-manager.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '@squadron/policy';
 
 export interface ControlServerOptions {
@@ -42,7 +42,7 @@ export interface ControlServerOptions {
   /** The threshold for every caller-to-service pair without a grant (default 50/s, burst 100). */
   defaultRate?: RateLimit;
   /** Where storage resources live, and the provisioners that run them; without it, storage is refused. */
-  storage?: { dir: string; provisioners: ProvisionerSet };
+  storage?: { dir: string; provisioners: (changed: StateChanged) => ProvisionerSet };
 }
 
 /**
@@ -91,7 +91,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     reconciler,
     authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),
     access: new AccessPolicies(options.db, catalog, options.defaultRate ?? DEFAULT_RATE_LIMIT),
-    storage: new StorageManager(options.db, catalog, options.sites, options.storage?.provisioners ?? {}, options.storage?.dir ?? null, logger),
+    storage: new StorageManager(options.db, catalog, options.sites, options.storage?.provisioners ?? (() => ({})), options.storage?.dir ?? null, logger),
     version: options.version ?? '0.1.0',
     started: Date.now(),
   };

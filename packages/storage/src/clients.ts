@@ -17,6 +17,15 @@ export interface StorageClientOptions {
  */
 export async function openStorageClient(kind: string, options: StorageClientOptions): Promise<unknown> {
   switch (kind) {
+    case 'kv': {
+      const { KvClient } = await import('./kv/client.ts');
+      // A service's keys live in its own namespace; quotas apply to it.
+      return new KvClient({ credentials: () => options.credentials() as unknown as import('./kv/client.ts').KvEndpoints, namespace: options.service, site: options.site });
+    }
+    case 'postgres': {
+      const { postgresPool } = await import('./postgres/client.ts');
+      return postgresPool(options.credentials);
+    }
     default:
       throw new StorageError('NOT_SUPPORTED', `storage of kind '${kind}' has no client in this version of the SDK; upgrade the service's @squadron/sdk`);
   }

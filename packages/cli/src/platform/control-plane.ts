@@ -24,7 +24,15 @@ export async function startControlPlane(config: PlatformConfig, dataDir: string,
   const adminToken = adminTokenAt(join(dataDir, ADMIN_TOKEN_FILE));
   const db = await openStateStore(state ?? join(dataDir, 'state.db'));
   const sites = new Sites(config);
-  const app = await buildControlServer({ sites, db, adminToken, logger, defaultRate: config.defaultRate, credentialTtlMs: config.credentialTtlMs });
+  const { KvProvisioner, PostgresProvisioner } = await import('@squadron/storage');
+  const app = await buildControlServer({
+    sites, db, adminToken, logger, defaultRate: config.defaultRate, credentialTtlMs: config.credentialTtlMs,
+    // Storage runs on this machine, under the data directory: kv and PostgreSQL servers per site.
+    storage: {
+      dir: join(dataDir, 'storage'),
+      provisioners: (changed) => ({ kv: new KvProvisioner(), postgres: new PostgresProvisioner({ onStateChange: changed }) }),
+    },
+  });
   await app.listen({ host: config.api.host, port: config.api.port });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${config.api.host}:${port}`;

@@ -29,6 +29,9 @@ interface ResourceRow {
 /** The provisioners this control plane has, by kind; a kind it lacks is refused with what to do. */
 export type ProvisionerSet = Partial<Record<StorageKindName, Provisioner>>;
 
+/** What a provisioner calls when a resource changed without being asked (an automatic failover). */
+export type StateChanged = (name: string, state: unknown) => void;
+
 const bodyOf = (r: ResourceRow): StorageBody => ({
   name: r.name, kind: r.kind, service: r.service, squad: r.squad, sites: JSON.parse(r.sites) as string[], primary: r.primary_site,
   sync: r.sync_replication === 1, status: r.status, error: r.error, createdAt: Number(r.created_at), createdBy: r.created_by,
@@ -48,14 +51,29 @@ const specOf = (r: ResourceRow): StorageSpec => ({
 export class StorageManager {
   private readonly busy = new Map<string, Promise<void>>();
 
+  private readonly provisioners: ProvisionerSet;
+
   constructor(
     private readonly db: Db,
     private readonly catalog: Catalog,
     private readonly sites: Sites,
-    private readonly provisioners: ProvisionerSet,
+    provisioners: (changed: StateChanged) => ProvisionerSet,
     private readonly dir: string | null,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.provisioners = provisioners((name, state) => this.run(name, () => this.changed(name, state)));
+  }
+
+  /** Keep what a provisioner changed on its own (a failover after the primary went silent), and audit it. */
+  private async changed(name: string, state: unknown): Promise<void> {
+    const row = await this.row(this.db, name);
+    const primary = this.provisioners[row.kind]?.credentials(specOf(row), state).primary;
+    await this.db.tx(async (q) => {
+      await q.query('UPDATE storage_resources SET state = $1, primary_site = $2 WHERE name = $3', [JSON.stringify(state), typeof primary === 'string' ? primary : row.primary_site, name]);
+      await recordAudit(q, 'platform', 'storage.failover', `storage:${name}`, { automatic: true, ...(typeof primary === 'string' ? { primary } : {}) });
+    });
+    this.log.warn({ storage: name, primary }, 'storage changed on its own (automatic failover): recorded');
+  }
 
   async create(by: Principal, req: CreateStorageRequest): Promise<StorageBody> {
     const provisioner = this.provisioner(req.kind);

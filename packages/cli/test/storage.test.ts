@@ -1,0 +1,101 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ControlClient, type StorageBody, type StorageDetailBody } from '@squadron/client';
+import { Identity } from '@squadron/identity';
+import { connect, type Client } from '@squadron/sdk';
+import { squadron, startSquadron, waitFor, type LiveCommand } from '@squadron/testkit';
+
+const NOTES = fileURLToPath(new URL('./fixtures/storage/notes/', import.meta.url));
+
+/**
+ * Storage, self-served, on a running platform: a squad creates a kv store and a two-site
+ * PostgreSQL for its service with the CLI, its instances use them through ctx.storage(), a write
+ * in one site is read in the other, and the database fails over on command without losing rows.
+ */
+describe('storage through the platform', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'squadron-storage-'));
+  const env = { SQUADRON_DATA_DIR: dataDir, SQUADRON_LOG_LEVEL: 'warn' };
+  let up: LiveCommand;
+  let api: ControlClient;
+  let client: Client;
+  let squadEnv: Record<string, string> = {};
+
+  before(async () => {
+    up = startSquadron(['up', '--port', '0'], env);
+    await up.waitFor(/squadron ready/, 60_000);
+    const url = (JSON.parse(readFileSync(join(dataDir, 'platform.json'), 'utf8')) as { url: string }).url;
+    api = new ControlClient({ url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim() });
+    const { token } = await api.createSquad('writers');
+    squadEnv = { ...env, SQUADRON_TOKEN: token! };
+    await api.createService({ name: 'notes', squad: 'writers' });
+    const key = Identity.newKey();
+    const { credential } = await api.clientCredential(key.publicJwk, { site: 'sto', name: 'storage-test' });
+    client = await connect({ site: 'sto', broker: (await api.sites()).sites[0]!.broker!.address, identity: new Identity(credential, key.privateKey) });
+  });
+
+  after(async () => {
+    await client?.close();
+    await up?.stop('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates kv and postgres storage with one command each, showing progress', async () => {
+    const kv = await squadron(['storage', 'create', 'notes', '--kind', 'kv', '--service', 'notes', '--sites', 'sto,gcp-eu'], squadEnv, 60_000);
+    assert.equal(kv.code, 0, kv.stderr);
+    assert.match(kv.stderr, /notes: creating/);
+    assert.match(kv.stdout, /storage notes \(kv\) is ready in sto, gcp-eu/);
+    const pg = await squadron(['storage', 'create', 'ledger', '--kind', 'postgres', '--service', 'notes', '--sites', 'sto,gcp-eu', '--sync'], squadEnv, 90_000);
+    assert.equal(pg.code, 0, pg.stderr);
+    const shown = JSON.parse((await squadron(['storage', 'show', 'ledger', '--json'], squadEnv)).stdout) as StorageDetailBody;
+    assert.deepEqual(shown.description?.sites.map((s) => [s.site, s.role, s.up]), [['sto', 'primary', true], ['gcp-eu', 'standby', true]]);
+    const list = JSON.parse((await squadron(['storage', 'list', '--json'], squadEnv)).stdout) as { storage: StorageBody[] };
+    assert.deepEqual(list.storage.map((s) => [s.name, s.kind, s.status]), [['ledger', 'postgres', 'ready'], ['notes', 'kv', 'ready']]);
+  });
+
+  it('gives the service\'s instances their storage: a kv write in sto is read in gcp-eu within a second', async () => {
+    const deploy = await squadron(['deploy', 'notes', '--path', NOTES, '--sites', 'sto,gcp-eu'], squadEnv, 90_000);
+    assert.equal(deploy.code, 0, deploy.stderr);
+    await client.waitForInstances('notes', 2, 30_000);
+    const put = await client.call<{ version: number; site: string }>('notes', 'put', { key: 'greeting', value: { text: 'hej' } }, { site: 'sto' });
+    assert.equal(put.site, 'sto');
+    const t0 = performance.now();
+    const seen = await waitFor(async () => {
+      const r = await client.call<{ entry: { value: unknown } | null; site: string }>('notes', 'get', { key: 'greeting' }, { site: 'gcp-eu' });
+      assert.equal(r.site, 'gcp-eu');
+      return r.entry;
+    }, 'the write to reach gcp-eu', 5000, 20);
+    const ms = performance.now() - t0;
+    assert.deepEqual(seen.value, { text: 'hej' });
+    assert.ok(ms < 1000, `read in gcp-eu ${ms.toFixed(0)} ms after the write in sto`);
+  });
+
+  it('fails the database over on command: no committed row lost, the instances follow the new primary', async () => {
+    assert.equal((await client.call<{ count: number }>('notes', 'record', { id: 'a' })).count, 1);
+    const failover = await squadron(['storage', 'failover', 'ledger', '--to', 'gcp-eu'], squadEnv, 60_000);
+    assert.equal(failover.code, 0, failover.stderr);
+    assert.match(failover.stdout, /the primary is now in gcp-eu/);
+    // The instances learn where the primary went within a couple of seconds; the row is there.
+    const after = await waitFor(() => client.call<{ count: number }>('notes', 'record', { id: 'b' }).catch(() => null), 'a write after the failover', 20_000, 200);
+    assert.equal(after.count, 2, 'the row written before the failover survived it');
+    const shown = await api.storage('ledger');
+    assert.equal(shown.primary, 'gcp-eu');
+  });
+
+  it('keeps credentials to the owner squad, and destroys what it made', async () => {
+    const other = await api.createSquad('readers');
+    const refused = await squadron(['storage', 'credentials', 'notes'], { ...env, SQUADRON_TOKEN: other.token! });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /FORBIDDEN: storage 'notes' belongs to squad 'writers'/);
+    const creds = JSON.parse((await squadron(['storage', 'credentials', 'ledger', '--json'], squadEnv)).stdout) as { credentials: { database: string; password: string } };
+    assert.ok(creds.credentials.database && creds.credentials.password, 'a database and a generated password');
+    for (const name of ['notes', 'ledger']) {
+      const r = await squadron(['storage', 'destroy', name], squadEnv, 60_000);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.deepEqual((await api.storageList()).storage, []);
+  });
+});
