@@ -52,8 +52,10 @@ describe('storage through the platform', () => {
     assert.equal(pg.code, 0, pg.stderr);
     const shown = JSON.parse((await squadron(['storage', 'show', 'ledger', '--json'], squadEnv)).stdout) as StorageDetailBody;
     assert.deepEqual(shown.description?.sites.map((s) => [s.site, s.role, s.up]), [['sto', 'primary', true], ['gcp-eu', 'standby', true]]);
+    const cache = await squadron(['storage', 'create', 'cache', '--kind', 'memcached', '--service', 'notes', '--sites', 'sto,gcp-eu'], squadEnv, 60_000);
+    assert.equal(cache.code, 0, cache.stderr);
     const list = JSON.parse((await squadron(['storage', 'list', '--json'], squadEnv)).stdout) as { storage: StorageBody[] };
-    assert.deepEqual(list.storage.map((s) => [s.name, s.kind, s.status]), [['ledger', 'postgres', 'ready'], ['notes', 'kv', 'ready']]);
+    assert.deepEqual(list.storage.map((s) => [s.name, s.kind, s.status]), [['cache', 'memcached', 'ready'], ['ledger', 'postgres', 'ready'], ['notes', 'kv', 'ready']]);
   });
 
   it('gives the service\'s instances their storage: a kv write in sto is read in gcp-eu within a second', async () => {
@@ -71,6 +73,7 @@ describe('storage through the platform', () => {
     const ms = performance.now() - t0;
     assert.deepEqual(seen.value, { text: 'hej' });
     assert.ok(ms < 1000, `read in gcp-eu ${ms.toFixed(0)} ms after the write in sto`);
+    assert.deepEqual(await client.call('notes', 'remember', { key: 'k', value: 'v' }, { site: 'gcp-eu' }), { value: 'v', site: 'gcp-eu' }, 'memcached in the caller\'s site');
   });
 
   it('fails the database over on command: no committed row lost, the instances follow the new primary', async () => {
@@ -92,7 +95,7 @@ describe('storage through the platform', () => {
     assert.match(refused.stderr, /FORBIDDEN: storage 'notes' belongs to squad 'writers'/);
     const creds = JSON.parse((await squadron(['storage', 'credentials', 'ledger', '--json'], squadEnv)).stdout) as { credentials: { database: string; password: string } };
     assert.ok(creds.credentials.database && creds.credentials.password, 'a database and a generated password');
-    for (const name of ['notes', 'ledger']) {
+    for (const name of ['notes', 'ledger', 'cache']) {
       const r = await squadron(['storage', 'destroy', name], squadEnv, 60_000);
       assert.equal(r.code, 0, r.stderr);
     }

@@ -26,6 +26,10 @@ export async function openStorageClient(kind: string, options: StorageClientOpti
       const { postgresPool } = await import('./postgres/client.ts');
       return postgresPool(options.credentials);
     }
+    case 'memcached': {
+      const { MemcachedClient } = await import('./memcached/client.ts');
+      return new MemcachedClient({ credentials: () => options.credentials() as unknown as import('./memcached/index.ts').MemcachedCredentials, site: options.site });
+    }
     default:
       throw new StorageError('NOT_SUPPORTED', `storage of kind '${kind}' has no client in this version of the SDK; upgrade the service's @squadron/sdk`);
   }

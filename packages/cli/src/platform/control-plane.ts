@@ -24,13 +24,17 @@ export async function startControlPlane(config: PlatformConfig, dataDir: string,
   const adminToken = adminTokenAt(join(dataDir, ADMIN_TOKEN_FILE));
   const db = await openStateStore(state ?? join(dataDir, 'state.db'));
   const sites = new Sites(config);
-  const { KvProvisioner, PostgresProvisioner } = await import('@squadron/storage');
+  const { KvProvisioner, PostgresProvisioner, MemcachedProvisioner } = await import('@squadron/storage');
   const app = await buildControlServer({
     sites, db, adminToken, logger, defaultRate: config.defaultRate, credentialTtlMs: config.credentialTtlMs,
-    // Storage runs on this machine, under the data directory: kv and PostgreSQL servers per site.
+    // Storage runs on this machine, under the data directory: kv, PostgreSQL and memcached servers per site.
     storage: {
       dir: join(dataDir, 'storage'),
-      provisioners: (changed) => ({ kv: new KvProvisioner(), postgres: new PostgresProvisioner({ onStateChange: changed }) }),
+      provisioners: (changed) => ({
+        kv: new KvProvisioner(),
+        postgres: new PostgresProvisioner({ onStateChange: changed }),
+        memcached: new MemcachedProvisioner(),
+      }),
     },
   });
   await app.listen({ host: config.api.host, port: config.api.port });
