@@ -138,7 +138,7 @@ export class MemcachedProvisioner implements Provisioner<MemcachedState> {
     return { servers };
   }
 
-  failover(spec: StorageSpec): Promise<MemcachedState> {
+  failover(spec: StorageSpec, _state?: MemcachedState, _ctx?: ProvisionContext, _toSite?: string): Promise<MemcachedState> {
     return Promise.reject(new StorageError(
       'NOT_SUPPORTED',
       `memcached resource ${spec.name} has no primary to move: each site has its own servers and clients fall back to another site by themselves. ` +
