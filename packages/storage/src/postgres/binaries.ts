@@ -19,14 +19,14 @@ const PROGRAMS = ['initdb', 'postgres', 'pg_basebackup', 'pg_rewind', 'pg_contro
 
 /**
  * Finds the server programs: in `searchDirs` when given (tests point this at an empty folder),
- * else the newest /usr/lib/postgresql/<version>/bin, then PATH. The client tools alone (the
+ * else /usr/lib/postgresql/<version>/bin (`majorVersion`'s, else the newest), then PATH. The client tools alone (the
  * `postgresql-client` package) are not enough: initdb and postgres come with the server.
  *
  * @example
  *   const bin = locatePostgresBinaries(); // { dir: '/usr/lib/postgresql/15/bin', initdb: ..., ... }
  */
-export function locatePostgresBinaries(searchDirs?: readonly string[]): PostgresBinaries {
-  const dirs = searchDirs ?? [...debianDirs(), ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
+export function locatePostgresBinaries(searchDirs?: readonly string[], majorVersion?: string): PostgresBinaries {
+  const dirs = searchDirs ?? [...debianDirs(majorVersion), ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
   for (const dir of dirs) {
     if (PROGRAMS.every((p) => executable(join(dir, p)))) {
       return {
@@ -47,15 +47,19 @@ export function locatePostgresBinaries(searchDirs?: readonly string[]): Postgres
   );
 }
 
-/** /usr/lib/postgresql/<version>/bin, newest major version first. */
-function debianDirs(): string[] {
+/**
+ * /usr/lib/postgresql/<version>/bin, newest major version first, but `majorVersion` first of all:
+ * a data directory needs the major version that made it (a newer one needs pg_upgrade).
+ */
+function debianDirs(majorVersion?: string): string[] {
   let versions: string[];
   try {
     versions = readdirSync(DEBIAN_POSTGRES_ROOT).filter((v) => /^\d+(\.\d+)?$/.test(v));
   } catch {
     return [];
   }
-  return versions.sort((a, b) => Number(b) - Number(a)).map((v) => join(DEBIAN_POSTGRES_ROOT, v, 'bin'));
+  versions.sort((a, b) => (a === majorVersion ? -1 : b === majorVersion ? 1 : Number(b) - Number(a)));
+  return versions.map((v) => join(DEBIAN_POSTGRES_ROOT, v, 'bin'));
 }
 
 function executable(path: string): boolean {

@@ -206,10 +206,11 @@ export class PostgresCluster {
       if (how === 'restarted') await this.waitStreaming(10_000, [site]);
     } catch (err) {
       if (how !== 'restarted') throw err;
-      // Its timeline forked from the primary's (it was ahead of the standby that took over).
-      this.deps.log.warn({ site, err: (err as Error).message }, 'standby cannot follow the primary; rebuilding it');
+      // It cannot follow: the WAL it needs is gone, or its timeline forked from the primary's.
+      this.deps.log.warn({ site, err: (err as Error).message }, 'standby cannot follow the primary; copying it afresh');
       await server.stop();
-      how = await rebuildAsStandby(server, primary, this.rebuildTools());
+      await copyFrom(server, primary, this.rebuildTools());
+      how = 'copied';
       await server.start();
     }
     this.deps.log.info({ resource: this.spec.name, site, how, primary: primary.site }, 'standby back');

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   StorageError, type ProvisionContext, type Provisioner, type StorageDescription, type StorageSpec,
@@ -25,6 +25,18 @@ export interface PostgresProvisionerOptions {
   failover?: Partial<FailoverPolicy>;
   /** Told each resource's new state after a change the platform did not ask for (an automatic failover). */
   onStateChange?: (name: string, state: PostgresState) => void;
+}
+
+/** The major version of PostgreSQL that made the resource's data, when there is data. */
+function dataVersion(dir: string, sites: readonly string[]): string | undefined {
+  for (const site of sites) {
+    try {
+      return readFileSync(join(dir, site, 'data', 'PG_VERSION'), 'utf8').trim();
+    } catch {
+      // No data in this site yet.
+    }
+  }
+  return undefined;
 }
 
 interface Running {
@@ -147,7 +159,7 @@ export class PostgresProvisioner implements Provisioner<PostgresState> {
     const user = resolveServerUser(this.options.serverUser);
     const dir = serverFolder(ctx.dir, user);
     return {
-      binaries: locatePostgresBinaries(this.options.binaryDirs),
+      binaries: locatePostgresBinaries(this.options.binaryDirs, dataVersion(dir, spec.sites)),
       user,
       log: ctx.log,
       dir,

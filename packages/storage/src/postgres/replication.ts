@@ -33,8 +33,16 @@ export function standbySettings(site: string, primary: PostgresServer, replicati
   };
 }
 
-/** Creates the standby's slot on the primary unless it is there; from now on the primary keeps its WAL. */
+/**
+ * Creates the standby's slot on the primary unless it is there; from now on the primary keeps its
+ * WAL. A slot that gave up its WAL (its standby was away past max_slot_wal_keep_size) is made anew:
+ * that standby needs a fresh copy anyway.
+ */
 export async function ensureSlot(primary: PostgresServer, site: string): Promise<void> {
+  await primary.query(
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND wal_status = 'lost' AND NOT active`,
+    [slotName(site)],
+  );
   await primary.query(
     `SELECT pg_create_physical_replication_slot($1, true)
        WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
