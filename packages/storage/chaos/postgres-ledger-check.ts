@@ -68,7 +68,13 @@ export async function ledgerCheck(options: LedgerOptions): Promise<LedgerResult>
   const ctx = { dir: join(root, spec.name), log: options.log ?? silent };
   mkdirSync(ctx.dir);
   const provisioner = new PostgresProvisioner({ failover: { probeIntervalMs: 100, probeTimeoutMs: 500, failAfterMs: options.failAfterMs ?? 1_000 } });
-  const created = await provisioner.create(spec, ctx);
+  let created: PostgresState;
+  try {
+    created = await provisioner.create(spec, ctx);
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
   const live = () => provisioner.stateOf(spec.name) ?? created;
   const pool = await postgresPool(() => provisioner.credentials(spec, created), { max: (options.writers ?? 4) + 2, connectionTimeoutMillis: 1_000 });
   try {

@@ -157,6 +157,8 @@ export class PostgresProvisioner implements Provisioner<PostgresState> {
 
   private deps(spec: StorageSpec, ctx: ProvisionContext): ClusterDeps {
     const user = resolveServerUser(this.options.serverUser);
+    // Found before any folder is made, so that a machine without them is left as it was.
+    locatePostgresBinaries(this.options.binaryDirs);
     const dir = serverFolder(ctx.dir, user);
     return {
       binaries: locatePostgresBinaries(this.options.binaryDirs, dataVersion(dir, spec.sites)),
