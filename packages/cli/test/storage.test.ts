@@ -88,6 +88,35 @@ describe('storage through the platform', () => {
     assert.equal(shown.primary, 'gcp-eu');
   });
 
+  it('serves API apps over HTTP with a key of their own, within their quota, and no one else', async () => {
+    const made = await squadron(['apps', 'create', 'mobile', '--storage', 'notes', '--max-keys', '2', '--json'], squadEnv);
+    assert.equal(made.code, 0, made.stderr);
+    const key = (JSON.parse(made.stdout) as { token: string }).token;
+    const kv = (path: string, init: RequestInit = {}, token = key) => fetch(`${api.url}/v1/kv/${path}`, {
+      ...init, headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+    });
+    const put = await kv('users/42', { method: 'PUT', body: JSON.stringify({ value: { name: 'ada' } }) });
+    assert.equal(put.status, 200, await put.clone().text());
+    assert.equal((await put.json() as { version: number }).version, 1);
+    assert.deepEqual((await (await kv('users/42')).json() as { value: unknown }).value, { name: 'ada' });
+    // Compare-and-set: a write at a stale version is refused with the current one.
+    const stale = await kv('users/42', { method: 'PUT', body: JSON.stringify({ value: 'x', ifVersion: 7 }) });
+    assert.equal(stale.status, 409);
+    await kv('users/43', { method: 'PUT', body: JSON.stringify({ value: 2 }) });
+    const over = await kv('users/44', { method: 'PUT', body: JSON.stringify({ value: 3 }) });
+    assert.equal(over.status, 403);
+    const error = (await over.json() as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'QUOTA_EXCEEDED');
+    assert.match(error.message, /2/, error.message);
+    const listed = await (await fetch(`${api.url}/v1/kv?prefix=users/`, { headers: { authorization: `Bearer ${key}` } })).json() as { items: Array<{ key: string }> };
+    assert.deepEqual(listed.items.map((i) => i.key), ['users/42', 'users/43']);
+    // The service's own keys are another namespace: the app does not see them.
+    assert.equal((await kv('greeting')).status, 404);
+    assert.equal((await kv('users/42', {}, 'sqk_not-a-key')).status, 401);
+    assert.equal((await kv('users/42', {}, squadEnv.SQUADRON_TOKEN!)).status, 401, 'a squad token is no app key');
+    assert.equal((await kv('users/42', { method: 'PUT', body: JSON.stringify({ value: 1, extra: true }) })).status, 400);
+  });
+
   it('keeps credentials to the owner squad, and destroys what it made', async () => {
     const other = await api.createSquad('readers');
     const refused = await squadron(['storage', 'credentials', 'notes'], { ...env, SQUADRON_TOKEN: other.token! });

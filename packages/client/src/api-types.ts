@@ -411,3 +411,26 @@ export interface StorageCredentialsBody {
   kind: StorageKindName;
   credentials: Record<string, unknown>;
 }
+
+// ---- API apps (kv over HTTP)
+
+export interface AppBody {
+  name: string;
+  squad: string;
+  /** The kv store its keys live in. */
+  storage: string;
+  createdAt: number;
+  createdBy: string;
+}
+
+export interface CreatedAppBody extends AppBody {
+  /** The app's key, shown this once. */
+  token: string;
+}
+
+export interface CreateAppRequest {
+  name: string;
+  storage: string;
+  maxKeys?: number;
+  maxBytes?: number;
+}

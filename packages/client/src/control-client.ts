@@ -3,7 +3,7 @@ import type {
   ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
   AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest, HolderKeyBody, CredentialBody,
   AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody,
-  CreateStorageRequest, StorageBody, StorageDetailBody, StorageCredentialsBody,
+  CreateStorageRequest, StorageBody, StorageDetailBody, StorageCredentialsBody, AppBody, CreatedAppBody, CreateAppRequest,
 } from './api-types.ts';
 
 /** An error answer from the API, with its stable code (docs/errors.md). */
@@ -254,6 +254,15 @@ export class ControlClient {
   /** The ready storage a service owns, with credentials (what its instances get). */
   serviceStorage(service: string): Promise<{ storage: StorageCredentialsBody[] }> {
     return this.request('GET', `/v1/services/${seg(service)}/storage`);
+  }
+
+  /** An API app with a key for one of the squad's kv stores; the key is in this answer only. */
+  createApp(body: CreateAppRequest): Promise<CreatedAppBody> {
+    return this.request('POST', '/v1/apps', body);
+  }
+
+  apps(): Promise<{ apps: AppBody[] }> {
+    return this.request('GET', '/v1/apps');
   }
 
   destroyStorage(name: string): Promise<StorageBody> {

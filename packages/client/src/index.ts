@@ -7,6 +7,7 @@ export type {
   CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceState, InstanceExitBody, InstanceExitReason,
   InstanceObservation, InstanceRecordBody, AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentBody, AssignmentsBody,
   InstanceReportBody, AgentReportRequest, HolderKeyBody, CredentialBody,
+  AppBody, CreatedAppBody, CreateAppRequest,
   CreateStorageRequest, StorageKindName, StorageStatus, StorageBody, StorageDetailBody, StorageCredentialsBody,
   AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody, Access, GrantRule, DenyRule, RateLimit, PolicySet, ServicePolicy,
 } from './api-types.ts';

@@ -23,8 +23,17 @@ import { CredentialAuthority } from './identity/credential-authority.ts';
 import { AccessPolicies } from './access/access-policies.ts';
 import { accessRoutes } from './routes/access-routes.ts';
 import { storageRoutes } from './routes/storage-routes.ts';
+import { kvRoutes } from './routes/kv-routes.ts';
+import { KvApps } from './storage/kv-apps.ts';
 import { StorageManager, type ProvisionerSet, type StateChanged } from './storage/storage-manager.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '@squadron/policy';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route that needs no squad token: health, the OpenAPI document, the JWKS, and the apps' kv routes (their own key). */
+    public?: boolean;
+  }
+}
 
 export interface ControlServerOptions {
   sites: Sites;
@@ -81,6 +90,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   const agents = new AgentRegistry(options.db, options.sites, options.agentReportEveryMs !== undefined ? { reportEveryMs: options.agentReportEveryMs } : {});
   const reconciler = new Reconciler(options.db, agents, logger);
   const catalog = new Catalog(options.db);
+  const storage = new StorageManager(options.db, catalog, options.sites, options.storage?.provisioners ?? (() => ({})), options.storage?.dir ?? null, logger);
   const ctx: RouteContext = {
     db: options.db,
     sites: options.sites,
@@ -91,7 +101,8 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     reconciler,
     authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),
     access: new AccessPolicies(options.db, catalog, options.defaultRate ?? DEFAULT_RATE_LIMIT),
-    storage: new StorageManager(options.db, catalog, options.sites, options.storage?.provisioners ?? (() => ({})), options.storage?.dir ?? null, logger),
+    storage,
+    apps: new KvApps(options.db, storage),
     version: options.version ?? '0.1.0',
     started: Date.now(),
   };
@@ -117,6 +128,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   identityRoutes(app, ctx);
   accessRoutes(app, ctx);
   storageRoutes(app, ctx);
+  kvRoutes(app, ctx);
 
   reconciler.start();
   // Its own identity, for brokers that check who asks them.

@@ -125,6 +125,36 @@ export function registerStorage(program: Command): void {
       process.stdout.write(`storage ${name}: the primary is now in ${s.primary} (took ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
     }));
 
+  const apps = program.command('apps').description('API apps: clients outside the platform that use a squad\'s kv store over HTTP with a key of their own');
+  apps
+    .command('create')
+    .description('make an app with a key for one of your squad\'s kv stores; prints the key once')
+    .argument('<name>')
+    .requiredOption('--storage <kv>', 'the kv store its keys live in')
+    .option('--max-keys <n>', 'its quota of keys')
+    .option('--max-bytes <n>', 'its quota of bytes (keys and values)')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (name: string, flags: Flags & { storage: string; maxKeys?: string; maxBytes?: string }) => {
+      const app = await api(flags).createApp({
+        name, storage: flags.storage,
+        ...(flags.maxKeys !== undefined ? { maxKeys: parseIntFlag(flags.maxKeys, '--max-keys', 1) } : {}),
+        ...(flags.maxBytes !== undefined ? { maxBytes: parseIntFlag(flags.maxBytes, '--max-bytes', 1) } : {}),
+      });
+      if (flags.json) return printJson(app);
+      process.stdout.write(`app ${app.name} created on ${app.storage}. Its key, shown this once; keep it secret:\n\n  ${app.token}\n\nUse it: curl -H 'Authorization: Bearer <key>' -X PUT -H 'content-type: application/json' -d '{"value":1}' <platform>/v1/kv/some/key\n`);
+    }));
+  apps
+    .command('list')
+    .description('API apps and the kv store each uses')
+    .option('--json', 'print JSON')
+    .option('--data-dir <dir>', 'local platform data directory')
+    .action(action(async (flags: Flags) => {
+      const { apps: list } = await api(flags).apps();
+      if (flags.json) return printJson({ apps: list });
+      printTable(['APP', 'SQUAD', 'STORAGE', 'CREATED BY'], list.map((a) => [a.name, a.squad, a.storage, a.createdBy]));
+    }));
+
   waiting(storage
     .command('destroy')
     .description('stop a storage resource and delete its data (owner squad)')

@@ -3,8 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname } from 'node:path';
 
 /** A fresh bearer token: 32 random bytes, with a prefix that says what it is when it leaks into a log. */
-export function newToken(kind: 'admin' | 'squad'): string {
-  return `sq${kind === 'admin' ? 'a' : 's'}_${randomBytes(32).toString('base64url')}`;
+export function newToken(kind: 'admin' | 'squad' | 'app'): string {
+  return `sq${kind === 'admin' ? 'a' : kind === 'squad' ? 's' : 'k'}_${randomBytes(32).toString('base64url')}`;
 }
 
 /** Tokens are kept only as this hash: a copy of the state store does not hand out credentials. */

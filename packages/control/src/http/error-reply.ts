@@ -8,7 +8,7 @@ export function statusOf(code: string): number {
   switch (code) {
     case 'BAD_REQUEST': return 400;
     case 'UNAUTHENTICATED': return 401;
-    case 'FORBIDDEN': return 403;
+    case 'FORBIDDEN': case 'QUOTA_EXCEEDED': return 403;
     case 'NOT_FOUND': return 404;
     case 'CONFLICT': case 'NO_CAPACITY': return 409;
     case 'PAYLOAD_TOO_LARGE': return 413;

@@ -9,6 +9,7 @@ import type { Db } from '../state/db.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AccessPolicies } from '../access/access-policies.ts';
 import type { StorageManager } from '../storage/storage-manager.ts';
+import type { KvApps } from '../storage/kv-apps.ts';
 import type { CredentialAuthority } from '../identity/credential-authority.ts';
 
 /** What the routes act on: the control plane's parts, built once by `buildControlServer`. */
@@ -23,6 +24,7 @@ export interface RouteContext {
   authority: CredentialAuthority;
   access: AccessPolicies;
   storage: StorageManager;
+  apps: KvApps;
   version: string;
   started: number;
 }

@@ -85,6 +85,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'apps: API clients with keys for a kv store',
+    sql: `
+      CREATE TABLE apps (
+        name TEXT PRIMARY KEY,
+        squad TEXT NOT NULL,
+        storage TEXT NOT NULL REFERENCES storage_resources(name),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 function schemaV1(autoId: string): string {

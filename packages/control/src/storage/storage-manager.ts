@@ -129,6 +129,14 @@ export class StorageManager {
     return rows.map((r) => ({ name: r.name, kind: r.kind, credentials: this.credentialsOf(r) }));
   }
 
+  /** A ready resource of `kind`: its owner squad and credentials (what apps are served through). */
+  async ready(name: string, kind: StorageKindName): Promise<{ squad: string; sites: string[]; credentials: Record<string, unknown> }> {
+    const row = await this.row(this.db, name);
+    if (row.kind !== kind) throw new ConflictError(`storage '${name}' is ${row.kind}, not ${kind}`);
+    if (row.status !== 'ready') throw new ConflictError(`storage '${name}' is ${row.status}; wait until it is ready (squadron storage show ${name})`);
+    return { squad: row.squad, sites: JSON.parse(row.sites) as string[], credentials: this.credentialsOf(row) };
+  }
+
   async failover(by: Principal, name: string, toSite?: string): Promise<StorageBody> {
     const row = await this.row(this.db, name);
     mustOwn(by, row.squad, `storage '${name}'`);
@@ -158,7 +166,11 @@ export class StorageManager {
       const provisioner = this.provisioners[row.kind];
       if (provisioner && row.state) await provisioner.destroy(specOf(row), JSON.parse(row.state), this.context(name));
       if (this.dir) rmSync(join(this.dir, name), { recursive: true, force: true });
-      await this.db.query('DELETE FROM storage_resources WHERE name = $1', [name]);
+      await this.db.tx(async (q) => {
+        // Its apps' keys go with it.
+        await q.query('DELETE FROM apps WHERE storage = $1', [name]);
+        await q.query('DELETE FROM storage_resources WHERE name = $1', [name]);
+      });
       this.log.info({ storage: name }, 'storage destroyed');
     });
     return bodyOf(row);
