@@ -71,7 +71,7 @@ function isMemcachedOn(pid: number, port: number): boolean {
     return false;
   }
   const p = argv.indexOf('-p');
-  return (argv[0] ?? '').endsWith('memcached') && p > 0 && argv[p + 1] === String(port);
+  return /memcached[^/]*$/.test(argv[0] ?? '') && p > 0 && argv[p + 1] === String(port);
 }
 
 /**

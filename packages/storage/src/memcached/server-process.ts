@@ -94,6 +94,7 @@ export class MemcachedServer {
       this.stopping = true;
       await this.kill(child);
       this.status = 'stopped';
+      rmSync(this.options.pidFile, { force: true });
       throw err;
     }
   }
@@ -131,13 +132,19 @@ export class MemcachedServer {
       appendFileSync(o.logFile, chunk);
     });
     this.exited = new Promise((resolve) => {
-      // 'close' waits for stderr to drain, so the reason a start failed is in the tail.
-      child.once('close', (code, signal) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
         o.guard.delete(child);
         if (this.child === child) this.child = null;
-        this.onExit(code, signal);
+        this.onExit(child.exitCode, child.signalCode);
         resolve();
-      });
+      };
+      // 'close' comes once stderr is drained, so the reason a start failed is in the tail; but a
+      // grandchild holding stderr (a wrapper script) would delay it, so the exit is enough soon after.
+      child.once('close', finish);
+      child.once('exit', () => setTimeout(finish, 200).unref());
     });
     child.once('error', (err) => {
       this.stderrTail += `\n${err.message}`;
