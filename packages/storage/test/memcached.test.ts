@@ -87,7 +87,9 @@ describe('memcached provisioner', () => {
       if (s!.restartInMs) delays.add(s!.restartInMs);
       return delays.has(800) && s!.restarts! >= 3;
     }, 'three failed restarts, the delay doubling to its cap', 10_000, 20);
-    assert.deepEqual([...delays].sort((a, b) => a - b), [200, 400, 800]);
+    // Sampled every 20 ms: a loaded machine may miss the shortest, never see one off the doubling.
+    const seen = [...delays].sort((a, b) => a - b);
+    assert.ok(seen.length >= 2 && seen.every((d) => [200, 400, 800].includes(d)), `restart delays ${seen.join(', ')} ms`);
     assert.equal((await p.describe(spec, state, ctx)).sites[0]!.up, false);
 
     // Once it can start again, the next try brings it back where clients expect it.
