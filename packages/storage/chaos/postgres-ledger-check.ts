@@ -26,7 +26,7 @@ export interface KillOutcome {
   to: string;
   /** The monitor's failover time: first unanswered probe to the new primary accepting writes. */
   failoverMs: number;
-  /** What the writers saw: from the SIGKILL to the next acknowledged insert. */
+  /** What the writers saw: from the SIGKILL to the first insert the new primary acknowledged. */
   writeOutageMs: number;
   /** Acknowledged inserts missing at the end that were acknowledged around this kill. */
   lost: number;
@@ -78,7 +78,8 @@ export async function ledgerCheck(options: LedgerOptions): Promise<LedgerResult>
   const live = () => provisioner.stateOf(spec.name) ?? created;
   const pool = await postgresPool(() => provisioner.credentials(spec, created), { max: (options.writers ?? 4) + 2, connectionTimeoutMillis: 1_000 });
   try {
-    await pool.query('CREATE TABLE ledger (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())');
+    // Each row says which server committed it, so the outage ends with the new primary's first write.
+    await pool.query('CREATE TABLE ledger (id bigint PRIMARY KEY, port int NOT NULL DEFAULT inet_server_port())');
 
     const acked = new Map<number, number>();
     const failed = new Set<number>();
@@ -104,7 +105,7 @@ export async function ledgerCheck(options: LedgerOptions): Promise<LedgerResult>
     };
     const writers = Array.from({ length: options.writers ?? 4 }, writer);
 
-    const kills: Array<{ at: number; from: string; to: string; failoverMs: number; writeOutageMs: number }> = [];
+    const kills: Array<{ at: number; from: string; to: string; toPort: number; failoverMs: number; writeOutageMs: number }> = [];
     for (let k = 1; k <= options.kills; k++) {
       const base = acked.size;
       await waitFor(() => acked.size >= base + (options.writesBetweenKills ?? 200), 'writes to flow before the next kill', 30_000, 20);
@@ -121,19 +122,21 @@ export async function ledgerCheck(options: LedgerOptions): Promise<LedgerResult>
       const record = after as FailoverRecord;
       const promotedAt = Date.parse(record.at);
       await waitFor(() => acks.some((a) => a.sent > promotedAt), `an acknowledged insert on the new primary after kill ${k}`, 30_000, 20);
-      kills.push({ at, from: record.from, to: record.to, failoverMs: record.ms, writeOutageMs: 0 });
+      const toPort = provisioner.credentials(spec, live()).hosts[record.to]?.port ?? 0;
+      kills.push({ at, from: record.from, to: record.to, toPort, failoverMs: record.ms, writeOutageMs: 0 });
       say(`kill ${k}: primary ${record.from} SIGKILLed, ${record.to} promoted; failover ${record.ms} ms`);
     }
     await waitFor(async () => healthy(provisioner, spec, live(), ctx), 'the standby streaming at the end', 60_000, 50);
     stopping = true;
     await Promise.all(writers);
 
-    const present = new Set((await pool.query<{ id: string }>('SELECT id FROM ledger')).rows.map((r) => Number(r.id)));
+    const committedBy = new Map((await pool.query<{ id: string; port: number }>('SELECT id, port FROM ledger')).rows.map((r) => [Number(r.id), r.port]));
+    const present = { has: (id: number) => committedBy.has(id) };
     const lostIds = [...acked.keys()].filter((id) => !present.has(id));
     for (const k of kills) {
-      // Writes are back with the first insert sent after the kill that was acknowledged and kept
-      // (a backend outliving its postmaster for a moment may acknowledge one that is then lost).
-      const back = acks.find((a) => a.sent > k.at && present.has(a.id));
+      // Writes are back with the new primary's first acknowledged insert (a backend outliving its
+      // postmaster for a moment may still acknowledge some, kept or lost).
+      const back = acks.find((a) => a.sent > k.at && committedBy.get(a.id) === k.toPort);
       k.writeOutageMs = back ? back.at - k.at : -1;
     }
     const outcomes: KillOutcome[] = kills.map((k) => ({ from: k.from, to: k.to, failoverMs: k.failoverMs, writeOutageMs: k.writeOutageMs, lost: 0, lossWindowMs: null }));

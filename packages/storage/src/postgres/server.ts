@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chownSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { StorageError } from '../provisioner.ts';
 import type { PostgresBinaries } from './binaries.ts';
 import { pollUntil } from './poll.ts';
+import { killAll, processServes, serverProcesses } from './processes.ts';
 import { runTool, serverDir, type ServerUser } from './run-as.ts';
 import { queryOnce, type Endpoint, type QueryLimits } from './sql.ts';
 
@@ -289,48 +290,5 @@ export class PostgresServer {
     } catch {
       process.kill(pid, 'SIGKILL');
     }
-  }
-}
-
-function killAll(pids: readonly number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-/**
- * The live processes whose working directory is `dataDir`: a server's postmaster and all its
- * children, orphaned or not (zombies have none, and hold nothing).
- */
-function serverProcesses(dataDir: string): number[] {
-  let real: string;
-  let pids: string[];
-  try {
-    real = realpathSync(dataDir);
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return [];
-  }
-  const found: number[] = [];
-  for (const pid of pids) {
-    try {
-      if (readlinkSync(`/proc/${pid}/cwd`) === real && Number(pid) !== process.pid) found.push(Number(pid));
-    } catch {
-      // Gone meanwhile, or not ours to see.
-    }
-  }
-  return found;
-}
-
-/** Whether process `pid` is a postgres serving `dataDir` (not a stranger that reused the id). */
-function processServes(pid: number, dataDir: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dataDir);
-  } catch {
-    return false;
   }
 }
