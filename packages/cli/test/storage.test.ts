@@ -54,6 +54,10 @@ describe('storage through the platform', () => {
     assert.deepEqual(shown.description?.sites.map((s) => [s.site, s.role, s.up]), [['sto', 'primary', true], ['gcp-eu', 'standby', true]]);
     const cache = await squadron(['storage', 'create', 'cache', '--kind', 'memcached', '--service', 'notes', '--sites', 'sto,gcp-eu'], squadEnv, 60_000);
     assert.equal(cache.code, 0, cache.stderr);
+    // No cluster named: cassandra is refused with how to name one, and nothing is kept.
+    const cassandra = await squadron(['storage', 'create', 'events', '--kind', 'cassandra', '--service', 'notes', '--sites', 'sto'], squadEnv);
+    assert.equal(cassandra.code, 1);
+    assert.match(cassandra.stderr, /^UNAVAILABLE: this platform provides no 'cassandra' storage: point the platform at a cluster \(CASSANDRA_CONTACT_POINTS/m);
     const list = JSON.parse((await squadron(['storage', 'list', '--json'], squadEnv)).stdout) as { storage: StorageBody[] };
     assert.deepEqual(list.storage.map((s) => [s.name, s.kind, s.status]), [['cache', 'memcached', 'ready'], ['ledger', 'postgres', 'ready'], ['notes', 'kv', 'ready']]);
   });

@@ -30,6 +30,10 @@ export async function openStorageClient(kind: string, options: StorageClientOpti
       const { MemcachedClient } = await import('./memcached/client.ts');
       return new MemcachedClient({ credentials: () => options.credentials() as unknown as import('./memcached/index.ts').MemcachedCredentials, site: options.site });
     }
+    case 'cassandra': {
+      const { openCassandraClient } = await import('./cassandra/client.ts');
+      return openCassandraClient({ credentials: () => options.credentials() as unknown as import('./cassandra/index.ts').CassandraCredentials, site: options.site });
+    }
     default:
       throw new StorageError('NOT_SUPPORTED', `storage of kind '${kind}' has no client in this version of the SDK; upgrade the service's @squadron/sdk`);
   }

@@ -24,7 +24,9 @@ export async function startControlPlane(config: PlatformConfig, dataDir: string,
   const adminToken = adminTokenAt(join(dataDir, ADMIN_TOKEN_FILE));
   const db = await openStateStore(state ?? join(dataDir, 'state.db'));
   const sites = new Sites(config);
-  const { KvProvisioner, PostgresProvisioner, MemcachedProvisioner } = await import('@squadron/storage');
+  const { KvProvisioner, PostgresProvisioner, MemcachedProvisioner, CassandraProvisioner, cassandraOptionsFromEnv } = await import('@squadron/storage');
+  // Cassandra is a cluster the platform is pointed at (CASSANDRA_CONTACT_POINTS), never one it runs.
+  const cassandra = cassandraOptionsFromEnv();
   const app = await buildControlServer({
     sites, db, adminToken, logger, defaultRate: config.defaultRate, credentialTtlMs: config.credentialTtlMs,
     // Storage runs on this machine, under the data directory: kv, PostgreSQL and memcached servers per site.
@@ -34,6 +36,7 @@ export async function startControlPlane(config: PlatformConfig, dataDir: string,
         kv: new KvProvisioner(),
         postgres: new PostgresProvisioner({ onStateChange: changed }),
         memcached: new MemcachedProvisioner(),
+        ...(cassandra.contactPoints?.length ? { cassandra: new CassandraProvisioner(cassandra) } : {}),
       }),
     },
   });

@@ -222,7 +222,10 @@ export class StorageManager {
   private provisioner(kind: StorageKindName): Provisioner {
     if (this.dir === null) throw new StorageUnavailableError('this control plane keeps no storage: start it with a data directory (squadron up, or squadron control --data-dir)');
     const p = this.provisioners[kind];
-    if (!p) throw new StorageUnavailableError(`this platform provides no '${kind}' storage: its provisioner is not configured`);
+    if (!p) {
+      const how = kind === 'cassandra' ? ': point the platform at a cluster (CASSANDRA_CONTACT_POINTS, CASSANDRA_USER, CASSANDRA_PASSWORD when it starts)' : ': its provisioner is not configured';
+      throw new StorageUnavailableError(`this platform provides no '${kind}' storage${how}`);
+    }
     return p;
   }
 
