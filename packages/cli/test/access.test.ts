@@ -1,13 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ControlClient, ApiError, type ServicePolicyBody, type StatusBody } from '@squadron/client';
+import { ApiError, type ControlClient, type ServicePolicyBody, type StatusBody } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { connect, type Client } from '@squadron/sdk';
-import { squadron, startSquadron, waitFor, type LiveCommand } from '@squadron/testkit';
+import { squadron, startTestPlatform, waitFor, type TestPlatform } from '@squadron/testkit';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/access/', import.meta.url));
 type Outcomes = Record<string, number>;
@@ -18,9 +16,8 @@ type Outcomes = Record<string, number>;
  * goes through the API or the CLI and must take effect within a second, without a restart.
  */
 describe('access policies and rate limits, end to end', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'squadron-access-'));
-  const env = { SQUADRON_DATA_DIR: dataDir, SQUADRON_LOG_LEVEL: 'warn' };
-  let up: LiveCommand;
+  let platform: TestPlatform;
+  let env: Record<string, string>;
   let api: ControlClient;
   let client: Client;
   let bankToken = '';
@@ -44,12 +41,8 @@ describe('access policies and rate limits, end to end', () => {
   };
 
   before(async () => {
-    const config = join(dataDir, 'one-site.yaml');
-    writeFileSync(config, 'sites:\n  - name: sto\n    kind: datacenter\n');
-    up = startSquadron(['up', '--port', '0', '--config', config], env);
-    await up.waitFor(/squadron ready/, 60_000);
-    const url = (JSON.parse(readFileSync(join(dataDir, 'platform.json'), 'utf8')) as { url: string }).url;
-    api = new ControlClient({ url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim() });
+    platform = await startTestPlatform('access', { config: 'sites:\n  - name: sto\n    kind: datacenter\n' });
+    ({ env, api } = platform);
     bankToken = (await api.createSquad('bank')).token!;
     toolsToken = (await api.createSquad('tools')).token!;
     await api.createService({ name: 'vault', squad: 'bank' });
@@ -67,8 +60,7 @@ describe('access policies and rate limits, end to end', () => {
 
   after(async () => {
     await client?.close();
-    await up?.stop('SIGTERM');
-    rmSync(dataDir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('lets any service call an open one at the default threshold, and holds a noisy caller to it', async () => {

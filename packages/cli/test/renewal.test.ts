@@ -1,12 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ControlClient } from '@squadron/client';
+import type { ControlClient } from '@squadron/client';
 import { connect, type Client } from '@squadron/sdk';
-import { startSquadron, type LiveCommand } from '@squadron/testkit';
+import { startTestPlatform, type TestPlatform } from '@squadron/testkit';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/access/', import.meta.url));
 const TTL_S = 4;
@@ -19,21 +18,15 @@ const CUT_AT_MS = (TTL_S + 5) * 1000;
  * untouched well past the time the first credentials expired.
  */
 describe('credential renewal on a running platform', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'squadron-renewal-'));
-  // Info: the brokers log each connection they close for an expired credential.
-  const env = { SQUADRON_DATA_DIR: dataDir, SQUADRON_LOG_LEVEL: 'info' };
-  let up: LiveCommand;
+  let platform: TestPlatform;
   let api: ControlClient;
   let client: Client;
 
   before(async () => {
-    const config = join(dataDir, 'short-credentials.yaml');
-    writeFileSync(config, `sites:\n  - name: sto\n    kind: datacenter\ncredentialTtlSeconds: ${TTL_S}\n`);
-    up = startSquadron(['up', '--port', '0', '--config', config], env);
-    await up.waitFor(/squadron ready/, 60_000);
-    const url = (JSON.parse(readFileSync(join(dataDir, 'platform.json'), 'utf8')) as { url: string }).url;
-    const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-    api = new ControlClient({ url, token });
+    // Info: the brokers log each connection they close for an expired credential.
+    platform = await startTestPlatform('renewal', { config: `sites:\n  - name: sto\n    kind: datacenter\ncredentialTtlSeconds: ${TTL_S}\n`, logLevel: 'info' });
+    const { url, adminToken: token } = platform;
+    api = platform.api;
     await api.createSquad('bank');
     await api.createSquad('tools');
     await api.createService({ name: 'vault', squad: 'bank' });
@@ -49,8 +42,7 @@ describe('credential renewal on a running platform', () => {
   after(async () => {
     delete process.env.SQUADRON_TOKEN;
     await client?.close();
-    await up?.stop('SIGTERM');
-    rmSync(dataDir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it(`keeps every call working past the first credentials' expiry (${TTL_S} s), with no reconnection and no restart`, async () => {
@@ -75,7 +67,7 @@ describe('credential renewal on a running platform', () => {
     const { instances: after } = await api.instances('vault');
     assert.deepEqual(after.map((i) => [i.id, i.pid, i.restarts]), before.map((i) => [i.id, i.pid, i.restarts]), 'the instance was neither restarted nor replaced');
     // No broker closed a connection for an expired credential: everyone proved the renewed one.
-    const logs = join(dataDir, 'logs');
+    const logs = join(platform.dataDir, 'logs');
     const brokerLogs = readdirSync(logs).filter((f) => f.startsWith('broker')).map((f) => readFileSync(join(logs, f), 'utf8')).join('');
     assert.match(brokerLogs, /"msg":"broker ready|listening|instance up/, 'the broker logs are where this test looks');
     assert.doesNotMatch(brokerLogs, /whose credential is no longer valid/);

@@ -1,13 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ControlClient, type StorageBody, type StorageDetailBody } from '@squadron/client';
+import type { ControlClient, StorageBody, StorageDetailBody } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { connect, type Client } from '@squadron/sdk';
-import { squadron, startSquadron, waitFor, type LiveCommand } from '@squadron/testkit';
+import { squadron, startTestPlatform, waitFor, type TestPlatform } from '@squadron/testkit';
 
 const NOTES = fileURLToPath(new URL('./fixtures/storage/notes/', import.meta.url));
 
@@ -17,18 +14,15 @@ const NOTES = fileURLToPath(new URL('./fixtures/storage/notes/', import.meta.url
  * in one site is read in the other, and the database fails over on command without losing rows.
  */
 describe('storage through the platform', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'squadron-storage-'));
-  const env = { SQUADRON_DATA_DIR: dataDir, SQUADRON_LOG_LEVEL: 'warn' };
-  let up: LiveCommand;
+  let platform: TestPlatform;
+  let env: Record<string, string>;
   let api: ControlClient;
   let client: Client;
   let squadEnv: Record<string, string> = {};
 
   before(async () => {
-    up = startSquadron(['up', '--port', '0'], env);
-    await up.waitFor(/squadron ready/, 60_000);
-    const url = (JSON.parse(readFileSync(join(dataDir, 'platform.json'), 'utf8')) as { url: string }).url;
-    api = new ControlClient({ url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim() });
+    platform = await startTestPlatform('storage');
+    ({ env, api } = platform);
     const { token } = await api.createSquad('writers');
     squadEnv = { ...env, SQUADRON_TOKEN: token! };
     await api.createService({ name: 'notes', squad: 'writers' });
@@ -39,8 +33,7 @@ describe('storage through the platform', () => {
 
   after(async () => {
     await client?.close();
-    await up?.stop('SIGTERM');
-    rmSync(dataDir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('creates kv and postgres storage with one command each, showing progress', async () => {

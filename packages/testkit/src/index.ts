@@ -8,3 +8,5 @@ export type { CliResult, LiveCommand } from './cli.ts';
 export { freshPostgresDatabase, testPostgresAdminUrl } from './postgres.ts';
 export type { FreshPostgresDatabase } from './postgres.ts';
 export { freePort } from './ports.ts';
+export { startTestPlatform } from './platform.ts';
+export type { TestPlatform } from './platform.ts';
