@@ -1,8 +1,9 @@
 /**
  * playlists — squad "collections".
  *
- * Listeners' playlists. State is in memory for now (durable storage comes later), so run ONE
- * instance.
+ * Listeners' playlists, kept in this service's PostgreSQL (storage `playlists`: the primary in
+ * sto, a synchronous standby in gcp-eu; see store.ts). Any number of instances, in any site: they
+ * all write to the primary, wherever it is after a failover.
  *
  * Methods: create({owner, title, tracks?}), addTrack({playlistId, trackId}),
  *          get({id}) (idempotent), list({owner}) (idempotent).
@@ -10,21 +11,13 @@
  * Publishes: playlist.created, playlist.updated — both carry the whole PlaylistEvent.
  *
  * Every check, remote ones included, happens before anything is written: a request that fails
- * leaves no playlist behind, changes no playlist and publishes nothing. Records are replaced,
- * never mutated, so a reply or an event never sees a half-made change.
+ * leaves no playlist behind, changes no playlist and publishes nothing. A change is one statement
+ * at the version read after the checks, so a reply or an event never sees a half-made change.
  */
 import { defineService, BadRequestError, SquadronError, ErrorCode, type Context } from '@squadron/sdk';
+import { PlaylistStore, type Playlist } from './store.ts';
 
-export interface Playlist {
-  id: string;
-  owner: string;
-  title: string;
-  tracks: string[];
-  /** 1 on creation, +1 on every change: lets consumers of the events drop stale ones. */
-  version: number;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { Playlist } from './store.ts';
 
 /** What playlist.created and playlist.updated carry. */
 export type PlaylistEvent = Pick<Playlist, 'id' | 'owner' | 'title' | 'tracks' | 'version' | 'updatedAt'>;
@@ -34,10 +27,6 @@ const MAX_TRACKS = 500;
 const MAX_PLAYLISTS_PER_OWNER = 200;
 /** Budget for one downstream lookup (the caller's remaining deadline caps it too). */
 const LOOKUP_TIMEOUT_MS = 1000;
-
-const playlists = new Map<string, Playlist>();
-const byOwner = new Map<string, string[]>();
-let nextId = 1;
 
 function field(req: unknown, name: string): unknown {
   return typeof req === 'object' && req !== null ? (req as Record<string, unknown>)[name] : undefined;
@@ -76,8 +65,8 @@ async function requireTracks(ctx: Context, ids: readonly string[]): Promise<void
   }));
 }
 
-function requirePlaylist(id: string): Playlist {
-  const playlist = playlists.get(id);
+async function requirePlaylist(store: PlaylistStore, id: string): Promise<Playlist> {
+  const playlist = await store.get(id);
   if (!playlist) throw new BadRequestError(`no playlist '${id}'`);
   return playlist;
 }
@@ -101,13 +90,9 @@ export default defineService({
       const tracks = rawTracks as string[];
       await Promise.all([requireUser(ctx, owner), requireTracks(ctx, tracks)]);
 
-      // Checked after the awaits: other requests for this owner may have run meanwhile.
-      const owned = byOwner.get(owner) ?? [];
-      if (owned.length >= MAX_PLAYLISTS_PER_OWNER) throw new BadRequestError(`'${owner}' already has ${MAX_PLAYLISTS_PER_OWNER} playlists`);
-      const now = Date.now();
-      const playlist: Playlist = { id: `p${nextId++}`, owner, title, tracks: [...tracks], version: 1, createdAt: now, updatedAt: now };
-      playlists.set(playlist.id, playlist);
-      byOwner.set(owner, [...owned, playlist.id]);
+      // The owner's count is checked at the insert: other requests for this owner may have run meanwhile.
+      const store = await PlaylistStore.open(ctx);
+      const playlist = await store.create({ owner, title, tracks: [...tracks] }, MAX_PLAYLISTS_PER_OWNER);
       ctx.publish('playlist.created', toEvent(playlist));
       ctx.log.info({ playlist: playlist.id, owner }, 'playlist created');
       return playlist;
@@ -117,30 +102,28 @@ export default defineService({
     addTrack: async (req: unknown, ctx): Promise<Playlist> => {
       const playlistId = requireString(req, 'playlistId', 64);
       const trackId = requireString(req, 'trackId', 64);
-      requirePlaylist(playlistId);
+      const store = await PlaylistStore.open(ctx);
+      await requirePlaylist(store, playlistId);
       await requireTracks(ctx, [trackId]);
 
-      // Re-read: another addTrack may have replaced the record while we waited on the catalog.
-      const current = requirePlaylist(playlistId);
-      if (current.tracks.length >= MAX_TRACKS) throw new BadRequestError(`playlist '${playlistId}' is full (${MAX_TRACKS} tracks)`);
-      const next: Playlist = { ...current, tracks: [...current.tracks, trackId], version: current.version + 1, updatedAt: Date.now() };
-      playlists.set(next.id, next);
+      // Made at the version read after the catalog's answer: another addTrack may have run meanwhile.
+      const next = await store.addTrack(playlistId, trackId, MAX_TRACKS);
       ctx.publish('playlist.updated', toEvent(next));
       return next;
     },
 
     get: {
       idempotent: true,
-      handler: (req: unknown): Playlist => requirePlaylist(requireString(req, 'id', 64)),
+      handler: async (req: unknown, ctx): Promise<Playlist> => requirePlaylist(await PlaylistStore.open(ctx), requireString(req, 'id', 64)),
     },
 
     /** An owner's playlists, oldest first (an owner without any gets an empty list). */
     list: {
       idempotent: true,
-      handler: (req: unknown): { owner: string; playlists: Playlist[] } => {
+      handler: async (req: unknown, ctx): Promise<{ owner: string; playlists: Playlist[] }> => {
         const owner = requireString(req, 'owner', 64);
-        const ids = byOwner.get(owner) ?? [];
-        return { owner, playlists: ids.map((id) => playlists.get(id)).filter((p): p is Playlist => p !== undefined) };
+        const store = await PlaylistStore.open(ctx);
+        return { owner, playlists: await store.list(owner, MAX_PLAYLISTS_PER_OWNER) };
       },
     },
   },

@@ -1,7 +1,8 @@
 /**
  * The music-streaming demo end to end, in one process: two site brokers (sto, gcp-eu) linked as
- * peers, every example service running in sto and a second catalog in gcp-eu, and a client in
- * sto walking a listener's journey through them.
+ * peers, the demo's real storage (users' kv store and playlists' PostgreSQL, each in both sites),
+ * every example service running in sto, a second catalog and a second users in gcp-eu, and a
+ * client in sto walking a listener's journey through them.
  *
  *   node --import tsx --test examples/test/demo-flow.test.ts
  *
@@ -12,14 +13,17 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from '@squadron/broker';
+import type pg from 'pg';
 import {
   connect, runService, ErrorCode, SquadronError,
   type Client, type RunningService, type ServiceDefinition,
 } from '@squadron/sdk';
+import type { KvClient } from '@squadron/storage';
+import { createDemoStorage, type DemoStorage } from './demo-storage.ts';
 import users, { type User } from '../users/index.ts';
 import playlists, { type Playlist, type PlaylistEvent } from '../playlists/index.ts';
 import catalog, { type Track } from '../catalog/index.ts';
@@ -58,14 +62,18 @@ function code(expected: string) {
   };
 }
 
-describe('music-streaming demo: a listener across six services and two sites', { timeout: 30_000 }, () => {
+describe('music-streaming demo: a listener across six services and two sites', { timeout: 60_000 }, () => {
   // Brokers with a data directory: users publish user.created durably.
   const dataDir = mkdtempSync(join(tmpdir(), 'squadron-demo-flow-'));
+  // Run as root, PostgreSQL runs as its own user: let it reach the storage in this folder.
+  chmodSync(dataDir, 0o711);
   const sto = new Broker({ site: 'sto', sites: SITES, logger, dataDir: join(dataDir, 'sto') });
   const gcp = new Broker({ site: 'gcp-eu', sites: SITES, logger, dataDir: join(dataDir, 'gcp-eu') });
   const running: RunningService[] = [];
+  let storage: DemoStorage | undefined;
   let catalogSto: RunningService;
   let playlistsSvc: RunningService;
+  let usersGcp: RunningService;
   let client: Client;
   /** playlist.created / playlist.updated as the test's own subscriber saw them, in arrival order. */
   const seen: Array<{ topic: string } & PlaylistEvent> = [];
@@ -76,28 +84,33 @@ describe('music-streaming demo: a listener across six services and two sites', {
   let secondTrack: Track;
 
   async function start(def: ServiceDefinition, site: 'sto' | 'gcp-eu'): Promise<RunningService> {
-    const svc = await runService(def, { site, broker: site === 'sto' ? sto.address : gcp.address, logger });
+    const svc = await runService(def, { site, broker: site === 'sto' ? sto.address : gcp.address, logger, storage: storage!.holderFor(def.name) });
     running.push(svc);
     return svc;
   }
 
   before(async () => {
+    // PostgreSQL takes a few seconds per site: made while the brokers start.
+    const made = createDemoStorage(join(dataDir, 'storage'));
     const stoAddress = await sto.start();
     const gcpAddress = await gcp.start();
+    storage = await made;
     sto.setPeers({ 'gcp-eu': gcpAddress });
     gcp.setPeers({ sto: stoAddress });
 
     catalogSto = await start(catalog, 'sto');
     await start(catalog, 'gcp-eu');
     await start(users, 'sto');
+    usersGcp = await start(users, 'gcp-eu');
     playlistsSvc = await start(playlists, 'sto');
     await start(follow, 'sto');
     await start(notifications, 'sto');
     await start(search, 'sto');
 
     client = await connect({ site: 'sto', broker: stoAddress, name: 'demo-flow-test', logger });
-    for (const name of ['users', 'playlists', 'follow', 'notifications', 'search']) await client.waitForInstances(name, 1);
+    for (const name of ['playlists', 'follow', 'notifications', 'search']) await client.waitForInstances(name, 1);
     await client.waitForInstances('catalog', 2);
+    await client.waitForInstances('users', 2);
     // playlists must know the gcp-eu catalog too before the failover step takes sto's away.
     await playlistsSvc.client.waitForInstances('catalog', 2);
 
@@ -110,9 +123,12 @@ describe('music-streaming demo: a listener across six services and two sites', {
   });
 
   after(async () => {
+    // The pool would hold the process open until its idle connections time out.
+    await playlistsSvc?.client.storage<pg.Pool>('playlists').then((pool) => pool.end()).catch(() => {});
     await Promise.allSettled(running.map((s) => s.stop()));
     await client?.close();
     await Promise.allSettled([sto.stop(), gcp.stop()]);
+    await storage?.destroy();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -128,12 +144,25 @@ describe('music-streaming demo: a listener across six services and two sites', {
 
   it('creates a user, who gets a welcome notification', async () => {
     ada = await client.call<User>('users', 'create', { name: 'Ada' });
-    assert.match(ada.id, /^u\d+$/);
+    assert.match(ada.id, /^u\d+-sto$/, 'the n-th listener created through sto');
     assert.equal(ada.name, 'Ada');
     assert.deepEqual(await client.call<User>('users', 'get', { id: ada.id }), ada);
     await eventually('welcome notification',
       () => client.call<{ items: Notification[] }>('notifications', 'inbox', { user: ada.id }),
       (r) => r.items.some((n) => n.kind === 'user.created'));
+  });
+
+  it('a user created through one site is read through the other (kv replication)', async () => {
+    // Read by the gcp-eu instance, from gcp-eu's replica: the write was made in sto.
+    const read = await eventually('ada at gcp-eu',
+      () => client.call<User>('users', 'get', { id: ada.id }, { site: 'gcp-eu' }), (u) => u.id === ada.id, 2000);
+    assert.deepEqual(read, ada);
+    assert.equal((await usersGcp.client.storage<KvClient>('users')).lastSite, 'gcp-eu', "answered by gcp-eu's users, from gcp-eu's kv server");
+
+    // And the other way; each site numbers its own listeners, so the ids never collide.
+    const lin = await client.call<User>('users', 'create', { name: 'Lin' }, { site: 'gcp-eu' });
+    assert.match(lin.id, /^u\d+-gcp-eu$/);
+    assert.deepEqual(await eventually('lin at sto', () => client.call<User>('users', 'get', { id: lin.id }), (u) => u.id === lin.id, 2000), lin);
   });
 
   it('creates a playlist with a track found in the catalog', async () => {
