@@ -32,5 +32,10 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Output piped into a reader that stopped early (`| head`): nothing more to say, not a crash.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   await buildProgram().parseAsync(argv);
 }

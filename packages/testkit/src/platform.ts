@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '@squadron/client';
@@ -24,6 +24,8 @@ export interface TestPlatform {
  */
 export async function startTestPlatform(name: string, options: { config?: string; logLevel?: string } = {}): Promise<TestPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), `squadron-${name}-`));
+  // Storage servers run as their own system user (PostgreSQL refuses root): they must reach it.
+  chmodSync(dataDir, 0o711);
   const env = { SQUADRON_DATA_DIR: dataDir, SQUADRON_LOG_LEVEL: options.logLevel ?? 'warn' };
   const args = ['up', '--port', '0'];
   if (options.config !== undefined) {

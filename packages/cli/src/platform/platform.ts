@@ -46,7 +46,7 @@ export class LocalPlatform {
 
     if (this.options.seeds.length > 0) {
       say(`deploying ${this.options.seeds.length} services to ${config.sites.length} sites`);
-      await seed(this.client(), this.options.seeds, config.sites.map((s) => s.name));
+      await seed(this.client(), this.options.seeds, config.sites.map((s) => s.name), { say });
     }
   }
 
