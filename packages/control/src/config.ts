@@ -27,6 +27,11 @@ export interface PlatformConfig {
   defaultRate: RateLimit;
   /** How long the credentials the control plane issues are valid (`credentialTtlSeconds`, default 1 hour); renewed at two thirds. */
   credentialTtlMs: number;
+  /**
+   * `storage: { postgres: { server: postgres://admin@db:5432/postgres } }`: postgres storage is a
+   * database and a role on this existing server, instead of servers the platform runs per site.
+   */
+  postgresServer: string | null;
 }
 
 const DEFAULT_SLOTS = 16;
@@ -41,6 +46,7 @@ export const DEFAULT_CONFIG: PlatformConfig = {
   api: { host: '127.0.0.1', port: 7700 },
   defaultRate: DEFAULT_RATE_LIMIT,
   credentialTtlMs: 3_600_000,
+  postgresServer: null,
 };
 
 /** A config file that does not describe a platform; the message names the field and the fix. */
@@ -54,7 +60,7 @@ const SITE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 export function validateConfig(raw: unknown, source = 'config'): PlatformConfig {
   if (raw === null || raw === undefined) return structuredClone(DEFAULT_CONFIG);
   if (typeof raw !== 'object') throw new ConfigError(`${source}: expected a mapping with 'sites'`);
-  const r = raw as { sites?: unknown; api?: unknown; rateLimits?: unknown; credentialTtlSeconds?: unknown };
+  const r = raw as { sites?: unknown; api?: unknown; rateLimits?: unknown; credentialTtlSeconds?: unknown; storage?: unknown };
   if (!Array.isArray(r.sites) || r.sites.length === 0) throw new ConfigError(`${source}: 'sites' must list at least one site`);
   const seen = new Set<string>();
   const sites = r.sites.map((s: unknown, i: number): SiteConfig => {
@@ -90,7 +96,17 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 3 || ttl > 30 * 86_400) {
     throw new ConfigError(`${source}: credentialTtlSeconds must be a whole number of seconds from 3 to 2592000 (30 days)`);
   }
-  return { sites, api: { host, port }, defaultRate: defaultRateOf(r.rateLimits, source), credentialTtlMs: ttl * 1000 };
+  return { sites, api: { host, port }, defaultRate: defaultRateOf(r.rateLimits, source), credentialTtlMs: ttl * 1000, postgresServer: postgresServerOf(r.storage, source) };
+}
+
+function postgresServerOf(raw: unknown, source: string): string | null {
+  if (raw === undefined) return null;
+  const server = (raw as { postgres?: { server?: unknown } } | null)?.postgres?.server;
+  if (server === undefined) return null;
+  if (typeof server !== 'string' || !/^postgres(ql)?:\/\//.test(server)) {
+    throw new ConfigError(`${source}: storage.postgres.server must be a postgres:// URL of a role that may create databases and roles`);
+  }
+  return server;
 }
 
 function defaultRateOf(raw: unknown, source: string): RateLimit {

@@ -64,6 +64,19 @@ describe('platform config', () => {
     assert.throws(() => validateConfig({ sites: [{ name: 'a', kind: 'moon' }] }), /sites\[0\]\.kind/);
     assert.throws(() => validateConfig({ sites: [{ name: 'a', kind: 'cloud' }, { name: 'a', kind: 'cloud' }] }), /listed twice/);
     assert.throws(() => validateConfig({ sites: [{ name: 'a', kind: 'cloud' }], api: { port: 70000 } }), /api\.port/);
+    const site = [{ name: 'a', kind: 'cloud' }];
+    assert.throws(() => validateConfig({ sites: site, rateLimits: { default: 'lots' } }), /rateLimits\.default: rate 'lots' is not a rate/);
+    assert.throws(() => validateConfig({ sites: site, rateLimits: { burst: 0 } }), /rateLimits\.burst/);
+    assert.throws(() => validateConfig({ sites: site, credentialTtlSeconds: 1 }), /credentialTtlSeconds/);
+    assert.throws(() => validateConfig({ sites: site, storage: { postgres: { server: 'mysql://x' } } }), /storage\.postgres\.server/);
+  });
+
+  it('reads rate limits, credential lifetime and an existing PostgreSQL server, with defaults', () => {
+    const site = [{ name: 'a', kind: 'cloud' }];
+    const defaults = validateConfig({ sites: site });
+    assert.deepEqual([defaults.defaultRate, defaults.credentialTtlMs, defaults.postgresServer], [{ ratePerSecond: 50, burst: 100 }, 3_600_000, null]);
+    const set = validateConfig({ sites: site, rateLimits: { default: '600/m' }, credentialTtlSeconds: 60, storage: { postgres: { server: 'postgres://admin@db:5432/postgres' } } });
+    assert.deepEqual([set.defaultRate, set.credentialTtlMs, set.postgresServer], [{ ratePerSecond: 10, burst: 20 }, 60_000, 'postgres://admin@db:5432/postgres']);
   });
 
   it('hands out a copy of the default that callers may change', () => {

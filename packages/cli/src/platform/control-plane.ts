@@ -34,7 +34,7 @@ export async function startControlPlane(config: PlatformConfig, dataDir: string,
       dir: join(dataDir, 'storage'),
       provisioners: (changed) => ({
         kv: new KvProvisioner(),
-        postgres: new PostgresProvisioner({ onStateChange: changed }),
+        postgres: new PostgresProvisioner({ onStateChange: changed, ...(config.postgresServer ? { existingServerUrl: config.postgresServer } : {}) }),
         memcached: new MemcachedProvisioner(),
         ...(cassandra.contactPoints?.length ? { cassandra: new CassandraProvisioner(cassandra) } : {}),
       }),
