@@ -12,6 +12,9 @@ interface Entry {
 
 export type Admission = { ok: true } | { ok: false; retryAfterMs: number };
 
+/** One answer for every admitted call: nothing allocated on the hot path. */
+const ADMITTED: Admission = { ok: true };
+
 /**
  * A token bucket per caller-to-service pair. Callees hold one for their callers, split across
  * the service's live instances (each enforces its share, so the service as a whole accepts what
@@ -26,14 +29,14 @@ export class CallerLimits {
 
   /** Take a token for `caller` under `limit`; null: the pair is not limited. */
   admit(caller: string, limit: RateLimit | null, now = performance.now()): Admission {
-    if (limit === null) return { ok: true };
+    if (limit === null) return ADMITTED;
     const share = Math.max(1, this.instances());
     let e = this.entries.get(caller);
     if (!e || e.share !== share || e.limit.ratePerSecond !== limit.ratePerSecond || e.limit.burst !== limit.burst) {
       e = { bucket: new TokenBucket(limit.ratePerSecond / share, Math.max(1, limit.burst / share), now), limit, share };
       this.entries.set(caller, e);
     }
-    if (e.bucket.take(now)) return { ok: true };
+    if (e.bucket.take(now)) return ADMITTED;
     return { ok: false, retryAfterMs: e.bucket.retryAfterMs(now) };
   }
 }
