@@ -61,7 +61,8 @@ export class StorageManager {
     private readonly dir: string | null,
     private readonly log: Logger,
   ) {
-    this.provisioners = provisioners((name, state) => this.run(name, () => this.changed(name, state)));
+    // Recording a change the provisioner made must not mark the resource failed if it cannot be recorded.
+    this.provisioners = provisioners((name, state) => this.run(name, () => this.changed(name, state), false));
   }
 
   /** Keep what a provisioner changed on its own (a failover after the primary went silent), and audit it. */
@@ -206,13 +207,13 @@ export class StorageManager {
     return provisioner.credentials(specOf(row), JSON.parse(row.state));
   }
 
-  /** Background work on one resource, one piece at a time; a failure is kept as the resource's error. */
-  private run(name: string, work: () => Promise<void>): void {
+  /** Background work on one resource, one piece at a time; a failure is kept as the resource's error (unless `marks` is false). */
+  private run(name: string, work: () => Promise<void>, marks = true): void {
     const previous = this.busy.get(name) ?? Promise.resolve();
     const next = previous.then(work).catch(async (err: unknown) => {
       const message = (err as Error).message;
       this.log.error({ storage: name, err: message }, 'storage work failed');
-      await this.db.query('UPDATE storage_resources SET status = $1, error = $2 WHERE name = $3', ['failed', message, name]).catch(() => {});
+      if (marks) await this.db.query('UPDATE storage_resources SET status = $1, error = $2 WHERE name = $3', ['failed', message, name]).catch(() => {});
     }).finally(() => {
       if (this.busy.get(name) === next) this.busy.delete(name);
     });
