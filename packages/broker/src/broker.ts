@@ -408,8 +408,8 @@ export class Broker implements Forwarder {
       }
       for (const [key, p] of [...session.parked]) {
         const allowed = p.what === 'subscription'
-          ? this.guard.check(session.caller, 'subscribe', 'topic', p.topic).ok
-          : this.guard.check(session.caller, 'consume', 'queue', p.spec.queue).ok;
+          ? this.guard.check(session.caller, 'subscribe', 'topic', p.topic, false).ok
+          : this.guard.check(session.caller, 'consume', 'queue', p.spec.queue, false).ok;
         if (!allowed) continue;
         session.parked.delete(key);
         if (p.what === 'subscription') {

@@ -40,10 +40,11 @@ export class MessagingGuard {
     return { service: peer.role === 'instance' ? peer.service ?? null : null, squad: peer.squad };
   }
 
-  check(caller: Caller | null, permission: MessagingPermission, kind: 'topic' | 'queue', name: string): Decision {
+  /** `count`: false to look again at what was refused already (a parked subscription), without counting it twice. */
+  check(caller: Caller | null, permission: MessagingPermission, kind: 'topic' | 'queue', name: string, count = true): Decision {
     if (caller === null || this.policies === null) return ALLOWED;
     const decision = this.policies.messaging(caller, permission, kind, name);
-    if (!decision.ok) this.count(callerKey(caller), permission, kind, name, decision.reason);
+    if (!decision.ok && count) this.count(callerKey(caller), permission, kind, name, decision.reason);
     return decision;
   }
 
