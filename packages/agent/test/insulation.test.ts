@@ -1,13 +1,13 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type Client } from '@squadron/sdk';
-import { startSites, silent, waitFor, alive, SQUADRON_BIN, type TestSites } from '@squadron/testkit';
+import { silent, waitFor, alive, SQUADRON_BIN } from '@squadron/testkit';
 import { CpuWatch, DEFAULT_CPU_INSULATION, InstanceSupervisor, heapCapMb, type InstanceChange, type SupervisorOptions } from '@squadron/agent';
+import { supervisorHarness } from './supervisor-harness.ts';
 import { MemoryWatch, diedOfHeapLimit } from '../src/memory-ceiling.ts';
 import { mayRaisePriority, setProcessNiceness } from '../src/cpu-insulation.ts';
 
@@ -79,10 +79,7 @@ describe('insulation policies', () => {
 });
 
 describe('the supervisor keeps instances to their share', { skip: process.platform !== 'linux' }, () => {
-  let sites: TestSites;
-  let client: Client;
-  const logRoot = mkdtempSync(join(tmpdir(), 'squadron-insulation-'));
-  const supervisors: InstanceSupervisor[] = [];
+  const h = supervisorHarness('insulation');
 
   /** A supervisor recording changes, demotions, and the nice value of each process as it starts. */
   const supervise = (name: string, extra: Partial<SupervisorOptions> = {}) => {
@@ -91,7 +88,7 @@ describe('the supervisor keeps instances to their share', { skip: process.platfo
     const startedAt: number[] = [];
     const sup: InstanceSupervisor = new InstanceSupervisor({
       runner: { script: SQUADRON_BIN, execArgv: [] },
-      logDir: join(logRoot, name),
+      logDir: join(h.logRoot, name),
       env: { SQUADRON_LOG_LEVEL: 'warn' },
       logger: silent,
       ...extra,
@@ -101,29 +98,17 @@ describe('the supervisor keeps instances to their share', { skip: process.platfo
       },
       onDemotion: (_id, demoted) => demotions.push(demoted),
     });
-    supervisors.push(sup);
+    h.supervisors.push(sup);
     return { sup, changes, demotions, startedAt };
   };
   const spec = (id: string, service: string, maxMemoryMb?: number) => ({
-    id, path: join(FIXTURES, service), site: 'sto', broker: sites.address('sto'), ...(maxMemoryMb ? { maxMemoryMb } : {}),
+    id, path: join(FIXTURES, service), site: 'sto', broker: h.sites.address('sto'), ...(maxMemoryMb ? { maxMemoryMb } : {}),
   });
   /** Ready, and seen by the caller. */
   const ready = (sup: InstanceSupervisor, id: string, service: string) => waitFor(() => {
     const i = sup.snapshot().find((x) => x.id === id);
-    return i?.state === 'ready' && client.instances(service).some((x) => x.id === id) ? i : null;
+    return i?.state === 'ready' && h.client.instances(service).some((x) => x.id === id) ? i : null;
   }, `${id} ready`, 20_000);
-
-  before(async () => {
-    sites = await startSites(['sto']);
-    client = await connect({ site: 'sto', broker: sites.address('sto'), logger: silent });
-  });
-
-  after(async () => {
-    await Promise.all(supervisors.map((s) => s.stopAll(2000)));
-    await client.close();
-    await sites.stop();
-    rmSync(logRoot, { recursive: true, force: true });
-  });
 
   it('kills an instance whose resident memory stays above its ceiling, says why, and starts it again below normal priority', async () => {
     const { sup, changes, startedAt } = supervise('rss', { insulation: { sampleEveryMs: 100 } });
@@ -131,7 +116,7 @@ describe('the supervisor keeps instances to their share', { skip: process.platfo
     const first = await ready(sup, 'leaker-rss', 'leaker');
     // Past the ceiling in a few calls; the calls after the kill fail, which is the point.
     await waitFor(async () => {
-      await client.call('leaker', 'leak', { mb: 8 }, { timeoutMs: 1000 }).catch(() => null);
+      await h.client.call('leaker', 'leak', { mb: 8 }, { timeoutMs: 1000 }).catch(() => null);
       return changes.some((c) => c.to === 'crashed');
     }, 'the leaker killed', 15_000, 20);
     const crash = changes.find((c) => c.to === 'crashed')!;
@@ -153,7 +138,7 @@ describe('the supervisor keeps instances to their share', { skip: process.platfo
     sup.start(spec('leaker-heap', 'leaker', 128));
     await ready(sup, 'leaker-heap', 'leaker');
     await waitFor(async () => {
-      await client.call('leaker', 'heap', { mb: 8 }, { timeoutMs: 5000 }).catch(() => null);
+      await h.client.call('leaker', 'heap', { mb: 8 }, { timeoutMs: 5000 }).catch(() => null);
       return changes.some((c) => c.to === 'crashed');
     }, 'the leaker out of heap', 20_000, 20);
     const crash = changes.find((c) => c.to === 'crashed')!;
@@ -168,7 +153,7 @@ describe('the supervisor keeps instances to their share', { skip: process.platfo
     assert.ok(niceness(pid!).every((n) => n === BASE), `threads at ${niceness(pid!).join(', ')}`);
     let spinning = true;
     const spins = (async () => {
-      while (spinning) await client.call('spinner', 'spin', { ms: 100 }, { timeoutMs: 5000 });
+      while (spinning) await h.client.call('spinner', 'spin', { ms: 100 }, { timeoutMs: 5000 });
     })();
     await waitFor(() => sup.snapshot()[0]?.demoted, 'the spinner demoted', 10_000);
     assert.ok(niceness(pid!).every((n) => n === 19), `threads at ${niceness(pid!).join(', ')}`);

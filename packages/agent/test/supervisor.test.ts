@@ -1,13 +1,13 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type Client } from '@squadron/sdk';
-import { startSites, silent, waitFor, alive, SQUADRON_BIN, WORKER_DIR, type TestSites } from '@squadron/testkit';
+import { waitFor, alive, SQUADRON_BIN, WORKER_DIR } from '@squadron/testkit';
 import { InstanceSupervisor, SupervisorError, type InstanceChange, type SupervisorOptions } from '@squadron/agent';
+import { supervisorHarness } from './supervisor-harness.ts';
 import { restartCheck, summary } from '../chaos/restart-check.ts';
 
 // Each kill costs a restart of `squadron run` (~0.6 s of loading Node, tsx and the SDK on a 2-core
@@ -23,38 +23,23 @@ function assertGone(pid: number): void {
 }
 
 describe('InstanceSupervisor', () => {
-  let sites: TestSites;
-  let client: Client;
-  const logRoot = mkdtempSync(join(tmpdir(), 'squadron-agent-test-'));
-  const supervisors: InstanceSupervisor[] = [];
+  const h = supervisorHarness('agent-test');
 
   /** A supervisor of its own for each test, recording every change. */
   const supervise = (name: string, extra: Partial<SupervisorOptions> = {}) => {
     const changes: Array<InstanceChange & { at: number }> = [];
     const sup = new InstanceSupervisor({
       runner: { script: SQUADRON_BIN, execArgv: [] },
-      logDir: join(logRoot, name),
+      logDir: join(h.logRoot, name),
       ...extra,
       env: { SQUADRON_LOG_LEVEL: 'warn', ...extra.env },
       onChange: (c) => changes.push({ ...c, at: Date.now() }),
     });
-    supervisors.push(sup);
+    h.supervisors.push(sup);
     return { sup, changes };
   };
-  const spec = (id: string, path = WORKER_DIR) => ({ id, path, site: 'sto', broker: sites.address('sto') });
+  const spec = (id: string, path = WORKER_DIR) => ({ id, path, site: 'sto', broker: h.sites.address('sto') });
   const stateOf = (sup: InstanceSupervisor, id: string) => sup.snapshot().find((i) => i.id === id);
-
-  before(async () => {
-    sites = await startSites(['sto']);
-    client = await connect({ site: 'sto', broker: sites.address('sto'), logger: silent });
-  });
-
-  after(async () => {
-    await Promise.all(supervisors.map((s) => s.stopAll(2000)));
-    await client.close();
-    await sites.stop();
-    rmSync(logRoot, { recursive: true, force: true });
-  });
 
   it('starts an instance that registers with the broker and reports ready with its pid and interface', async () => {
     const { sup, changes } = supervise('ready');
@@ -77,13 +62,13 @@ describe('InstanceSupervisor', () => {
     assert.deepEqual(changes.map((c) => [c.from, c.to]), [[null, 'starting'], ['starting', 'ready']]);
 
     // The broker lists it under the id the supervisor gave, with the same pid.
-    await client.waitForInstances('worker', 1);
-    const [seen] = client.instances('worker').filter((i) => i.id === 'ready-1');
+    await h.client.waitForInstances('worker', 1);
+    const [seen] = h.client.instances('worker').filter((i) => i.id === 'ready-1');
     assert.equal(seen?.pid, ready.pid);
-    assert.deepEqual(await client.call('worker', 'echo', 'hi'), { req: 'hi', instance: 'ready-1', site: 'sto' });
+    assert.deepEqual(await h.client.call('worker', 'echo', 'hi'), { req: 'hi', instance: 'ready-1', site: 'sto' });
 
     await sup.drain('ready-1', 5000);
-    await waitFor(() => client.instances('worker').length === 0, 'the instance to leave the registry');
+    await waitFor(() => h.client.instances('worker').length === 0, 'the instance to leave the registry');
   });
 
   it('restarts a service that throws at load with growing delays, and flags it crashLoop after 3 exits in a row', async () => {
@@ -109,14 +94,14 @@ describe('InstanceSupervisor', () => {
     for (const c of crashes) assert.deepEqual([c.exit?.code, c.exit?.signal], [1, null]);
     assert.equal(changes.filter((c) => c.to === 'ready').length, 0);
     // The runner's error went to the instance's log file.
-    assert.match(readFileSync(join(logRoot, 'crasher', 'crasher-1.log'), 'utf8'), /broken at load/);
+    assert.match(readFileSync(join(h.logRoot, 'crasher', 'crasher-1.log'), 'utf8'), /broken at load/);
   });
 
   it('drains an instance under in-flight calls without failing any, and does not restart it', async () => {
     const { sup, changes } = supervise('drain', { env: { WORKER_DELAY_MS: '300' } });
     sup.start(spec('drain-1'));
     await waitFor(() => stateOf(sup, 'drain-1')?.state === 'ready', 'the instance to be ready', 20_000);
-    await waitFor(() => client.instances('worker').some((i) => i.id === 'drain-1'), 'the caller to see it');
+    await waitFor(() => h.client.instances('worker').some((i) => i.id === 'drain-1'), 'the caller to see it');
     const pid = stateOf(sup, 'drain-1')!.pid!;
 
     let draining = false;
@@ -127,7 +112,7 @@ describe('InstanceSupervisor', () => {
     const load = Promise.all(Array.from({ length: 8 }, async () => {
       while (!draining) {
         try {
-          await client.call('worker', 'echo', done, { timeoutMs: 5000 });
+          await h.client.call('worker', 'echo', done, { timeoutMs: 5000 });
           done++;
           if (Date.now() > drainStartedAt) doneAfterDrain++;
         } catch (err) {
@@ -170,8 +155,8 @@ describe('InstanceSupervisor', () => {
   });
 
   it('leaves no instance behind when the supervising process is killed', async () => {
-    const logDir = join(logRoot, 'orphan');
-    const parent = fork(SUPERVISE_ONE, [sites.address('sto'), logDir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const logDir = join(h.logRoot, 'orphan');
+    const parent = fork(SUPERVISE_ONE, [h.sites.address('sto'), logDir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const parentExited = new Promise((resolve) => parent.once('exit', resolve));
     const [pid] = await new Promise<number[]>((resolve, reject) => {
       parent.once('exit', (code) => reject(new Error(`the supervising process exited (${code}) early`)));
@@ -187,7 +172,7 @@ describe('InstanceSupervisor', () => {
   // Last in the file, so that no other test of this package starts processes beside it. The
   // full check (100 kills, kill to ready p99 under 2 s) is part of `npm run chaos`.
   it(`brings a ready instance killed with SIGKILL back ready, ${KILLS} times, each at once`, async (t) => {
-    const r = await restartCheck({ kills: KILLS, broker: sites.address('sto'), site: 'sto', logDir: logRoot });
+    const r = await restartCheck({ kills: KILLS, broker: h.sites.address('sto'), site: 'sto', logDir: h.logRoot });
     assert.equal(r.restarts, KILLS);
     assert.equal(r.crashLoop, false, 'a crash after ready is not a crash loop');
     assert.equal(r.lastSignal, 'SIGKILL');
