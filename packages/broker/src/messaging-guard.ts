@@ -23,10 +23,6 @@ export class MessagingGuard {
 
   constructor(private readonly log: Logger) {}
 
-  get current(): Policies | null {
-    return this.policies;
-  }
-
   /** Returns whether the set changed. */
   set(policies: Policies): boolean {
     if (this.policies?.version === policies.version) return false;

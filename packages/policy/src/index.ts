@@ -1,4 +1,4 @@
 export * from './policy-set.ts';
 export { Policies, type Decision, type Allowed, type Refused } from './policies.ts';
 export { parseRate, rateLimit, formatRate } from './rate.ts';
-export { PolicyWatcher, POLICIES_EVERY_MS, type PolicyAnswer, type PolicySource as PolicyFeed } from './policy-watcher.ts';
+export { PolicyWatcher, type PolicyAnswer } from './policy-watcher.ts';
