@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ErrorBody, ServiceBody, AuditBody, CreatedSquadBody } from '@squadron/client';
+import { WORKER_DIR } from '@squadron/testkit';
 import { STORES, startControl, type TestControl } from './harness.ts';
 
 for (const store of STORES) {
@@ -61,7 +62,7 @@ for (const store of STORES) {
     it('only the owner squad changes a service: another squad gets 403 and nothing happens', async () => {
       const before = await auditCount();
       for (const [method, url, body] of [
-        ['POST', '/v1/services/playlists/releases', { path: '/srv/playlists', sites: ['sto'], instances: 1 }],
+        ['POST', '/v1/services/playlists/releases', { path: WORKER_DIR, sites: ['sto'], instances: 1 }],
         ['POST', '/v1/services/playlists/scale', { instances: 3 }],
         ['POST', '/v1/services/playlists/rollback', {}],
         ['DELETE', '/v1/services/playlists/deployment', undefined],
@@ -81,7 +82,7 @@ for (const store of STORES) {
         ['/v1/services', { squad: 'music' }, ['/name']],
         ['/v1/services', { name: 'ok-name', squad: 'music', repo: 'not a url' }, ['/repo']],
         ['/v1/services/playlists/releases', { path: '', sites: [], instances: '2' }, ['/path', '/sites', '/instances']],
-        ['/v1/services/playlists/releases', { path: '/srv/x', sites: ['mars'], instances: 1 }, ['/sites']],
+        ['/v1/services/playlists/releases', { path: WORKER_DIR, sites: ['mars'], instances: 1 }, ['/sites']],
       ];
       for (const [url, body, fields] of cases) {
         const res = await call('POST', url, c.adminToken, body);
@@ -99,7 +100,7 @@ for (const store of STORES) {
     });
 
     it('refuses a deploy where no agent runs, and records nothing', async () => {
-      const res = await call('POST', '/v1/services/playlists/releases', music.token, { path: '/srv/playlists', sites: ['sto'], instances: 1 });
+      const res = await call('POST', '/v1/services/playlists/releases', music.token, { path: WORKER_DIR, sites: ['sto'], instances: 1 });
       assert.equal(res.statusCode, 409);
       assert.equal(errorOf(res).code, 'NO_CAPACITY');
       assert.match(errorOf(res).message, /no agent is running in site 'sto'/);

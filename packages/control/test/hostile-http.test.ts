@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { CreatedSquadBody, InstanceRecordBody, RegisteredAgentBody } from '@squadron/client';
+import { WORKER_DIR } from '@squadron/testkit';
 import { STORES, TEST_CONFIG, startControl, type TestControl } from './harness.ts';
 
 const BODY_LIMIT = 1024 * 1024;
@@ -275,7 +276,7 @@ const BODIES = {
   },
   deploy: {
     fields: {
-      path: { valid: [js('/srv/new')], invalid: badString({ minLength: 1, maxLength: 4096 }) },
+      path: { valid: [js(WORKER_DIR)], invalid: badString({ minLength: 1, maxLength: 4096 }) },
       sites: {
         valid: [js(['gcp-eu'])],
         invalid: fc.oneof(
@@ -656,8 +657,8 @@ for (const store of STORES) {
       await call('POST', '/v1/services', { name: 'radio', squad: 'music' });
       const agent = await call('POST', '/v1/agents', { site: 'gcp-eu', host: 'agent-1' }) as RegisteredAgentBody;
       // Two releases: a rollback, a scale or a deploy that slipped through would each write something.
-      await call('POST', '/v1/services/playlists/releases', { path: '/srv/playlists-1', sites: ['gcp-eu'], instances: 1 });
-      await call('POST', '/v1/services/playlists/releases', { path: '/srv/playlists-2', sites: ['gcp-eu'], instances: 1 });
+      await call('POST', '/v1/services/playlists/releases', { path: WORKER_DIR, sites: ['gcp-eu'], instances: 1 });
+      await call('POST', '/v1/services/playlists/releases', { path: WORKER_DIR, sites: ['gcp-eu'], instances: 1 });
       const { instances } = await call('GET', '/v1/services/playlists/instances') as { instances: InstanceRecordBody[] };
       const holderKey = JSON.parse(publicKeyField.valid[0]!) as object;
       const credential = await call('POST', '/v1/credentials', { publicKey: holderKey, site: 'sto' }) as { id: string };

@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AssignmentsBody, ErrorBody, InstanceRecordBody, ReleaseBody } from '@squadron/client';
+import { WORKER_DIR } from '@squadron/testkit';
 import { STORES, startControl, type TestControl } from './harness.ts';
 
 /**
@@ -16,7 +17,7 @@ for (const store of STORES) {
       c.app.inject({ method, url, headers: c.as(c.adminToken), ...(payload !== undefined ? { payload: payload as object } : {}) });
     const releases = async () => ((await call('GET', '/v1/services/cache/releases')).json() as { releases: ReleaseBody[] }).releases;
     const assignments = async () => (await call('GET', `/v1/agents/${agent}/assignments`)).json() as AssignmentsBody;
-    const deploy = (body: object) => call('POST', '/v1/services/cache/releases', { path: '/srv/cache', sites: ['sto'], instances: 1, ...body });
+    const deploy = (body: object) => call('POST', '/v1/services/cache/releases', { path: WORKER_DIR, sites: ['sto'], instances: 1, ...body });
 
     before(async () => {
       c = await startControl(store, `memory_${store}`);

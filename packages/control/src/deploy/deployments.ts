@@ -8,6 +8,7 @@ import { ConflictError, InvalidInputError, NoCapacityError } from '../control-er
 import type { AgentRegistry } from './agent-registry.ts';
 import type { Reconciler } from './reconciler.ts';
 import { freeSlots } from './placement.ts';
+import { releaseFolderProblems } from './release-folder.ts';
 
 interface ReleaseRow {
   service: string;
@@ -40,7 +41,9 @@ export class Deployments {
   ) {}
 
   async deploy(by: Principal, service: string, req: DeployRequest): Promise<ReleaseBody> {
-    this.checkSites(req.sites, '/sites');
+    // Refused whole, before anything is written: every failing field named.
+    const fields = [...this.siteProblems(req.sites, '/sites'), ...releaseFolderProblems(req.path)];
+    if (fields.length > 0) throw new InvalidInputError(fields);
     const desired = Object.fromEntries(req.sites.map((s) => [s, req.instances]));
     const maxMemoryMb = req.maxMemoryMb ?? MEMORY_CEILING_MB.default;
     return this.change(async (q) => {
@@ -149,8 +152,13 @@ export class Deployments {
   }
 
   private checkSites(sites: string[], path: string): void {
+    const fields = this.siteProblems(sites, path);
+    if (fields.length > 0) throw new InvalidInputError(fields);
+  }
+
+  private siteProblems(sites: string[], path: string): Array<{ path: string; message: string }> {
     const unknown = sites.filter((s) => !this.sites.get(s));
-    if (unknown.length > 0) throw new InvalidInputError([{ path, message: `names no site of this platform: ${unknown.join(', ')} (sites: ${this.sites.names.join(', ')})` }]);
+    return unknown.length > 0 ? [{ path, message: `names no site of this platform: ${unknown.join(', ')} (sites: ${this.sites.names.join(', ')})` }] : [];
   }
 
   /**
