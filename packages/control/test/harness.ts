@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildControlServer, openStateStore, Sites, validateConfig, type PlatformConfig } from '@squadron/control';
+import { buildControlServer, openStateStore, Sites, validateConfig, type ControlServerOptions, type PlatformConfig } from '@squadron/control';
 import { freshPostgresDatabase, silent } from '@squadron/testkit';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -26,13 +26,15 @@ export const TEST_CONFIG = {
  * A control plane in this process on a fresh store: a SQLite file in a temp dir, or a fresh
  * database on the machine's PostgreSQL, dropped at close.
  */
-export async function startControl(store: StoreKind, label: string, config: unknown = TEST_CONFIG, agentReportEveryMs?: number): Promise<TestControl> {
+export async function startControl(
+  store: StoreKind, label: string, config: unknown = TEST_CONFIG, agentReportEveryMs?: number, storage?: ControlServerOptions['storage'],
+): Promise<TestControl> {
   const dir = mkdtempSync(join(tmpdir(), 'squadron-control-'));
   const pg = store === 'postgres' ? await freshPostgresDatabase(label) : null;
   const db = await openStateStore(pg ? pg.url : join(dir, 'state.db'));
   const sites = new Sites(validateConfig(config) as PlatformConfig);
   const adminToken = 'sqa_test-admin-token';
-  const app = await buildControlServer({ sites, db, adminToken, logger: silent, ...(agentReportEveryMs ? { agentReportEveryMs } : {}) });
+  const app = await buildControlServer({ sites, db, adminToken, logger: silent, ...(agentReportEveryMs ? { agentReportEveryMs } : {}), ...(storage ? { storage } : {}) });
   return {
     app, sites, adminToken,
     as: (token) => ({ authorization: `Bearer ${token}` }),

@@ -1,6 +1,6 @@
 import { StorageError } from '../provisioner.ts';
 import { callKv, KvUnreachableError, type KvCall } from './http-call.ts';
-import { checkKey, checkNamespace, checkWriteOptions, refuse } from './limits.ts';
+import { checkKey, checkNamespace, checkValueDepth, checkWriteOptions, refuse } from './limits.ts';
 import type { KvEntry } from './store.ts';
 
 /** Each site's kv server (`endpoints`, in the platform's failover order) and the secret: the resource's credentials. */
@@ -92,7 +92,7 @@ export class KvClient {
   async put<T>(key: string, value: T, options: PutOptions = {}): Promise<{ version: number; expiresAt: number | null }> {
     refuse([
       ...checkKey(key, 'key'),
-      ...(value === null || value === undefined ? [{ path: 'value', message: 'must not be null: delete the key instead' }] : []),
+      ...(value === null || value === undefined ? [{ path: 'value', message: 'must not be null: delete the key instead' }] : checkValueDepth(value, 'value')),
       ...checkWriteOptions(options),
     ]);
     const body = { value, ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}), ...(options.ifVersion !== undefined ? { ifVersion: options.ifVersion } : {}) };

@@ -1,5 +1,6 @@
 import { StorageError } from '../provisioner.ts';
 import { errorFromReply } from './wire-errors.ts';
+import { badField } from './kv-errors.ts';
 
 /** The header that carries a resource's shared secret to its kv servers. */
 export function authHeader(secret: string): Record<string, string> {
@@ -41,25 +42,33 @@ export interface KvCall {
  */
 export async function callKv<T>(base: string, call: KvCall): Promise<T> {
   const url = `${base}${call.path}`;
+  // Encoded before the request: a body that cannot be encoded is the caller's error, never a
+  // server that "may or may not have applied" it.
+  let body: string | undefined;
+  try {
+    body = call.body === undefined ? undefined : JSON.stringify(call.body);
+  } catch (err) {
+    throw badField('/value', `cannot be encoded as JSON: ${(err as Error).message}`);
+  }
   let res: Response;
   try {
     res = await fetch(url, {
       method: call.method,
-      headers: { ...authHeader(call.secret), ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
+      headers: { ...authHeader(call.secret), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body } : {}),
       signal: AbortSignal.timeout(call.timeoutMs),
     });
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code;
     throw new KvUnreachableError(base, !(code !== undefined && NOT_DELIVERED.has(code)), err);
   }
-  let body: unknown = null;
+  let answer: unknown = null;
   try {
     const text = await res.text();
-    body = text.length > 0 ? JSON.parse(text) : null;
+    answer = text.length > 0 ? JSON.parse(text) : null;
   } catch (err) {
     if (res.ok) throw new KvUnreachableError(base, true, err);
   }
-  if (!res.ok) throw errorFromReply(res.status, body, base, call.key);
-  return body as T;
+  if (!res.ok) throw errorFromReply(res.status, answer, base, call.key);
+  return answer as T;
 }

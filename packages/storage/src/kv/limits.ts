@@ -11,6 +11,12 @@ export const NAMESPACE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 export const MAX_KEY_LENGTH = 1024;
 /** A value's JSON text, at most; the HTTP body limit is a little above it. */
 export const MAX_VALUE_BYTES = 1024 * 1024;
+/**
+ * How deep a value's arrays and objects may nest. Deeper values overflow the stack of the code
+ * that encodes them (JSON.stringify fails somewhere past a few thousand levels, at a depth that
+ * depends on the stack in use), so a fixed limit makes the answer the same everywhere.
+ */
+export const MAX_VALUE_DEPTH = 1000;
 /** A TTL up to ten years: beyond that, leave it out. */
 export const MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 /** The most keys one list page returns, and the default. */
@@ -30,9 +36,23 @@ export function checkKey(key: string, path = 'params:/key'): FieldError[] {
   return [];
 }
 
+/** Refuse a value nested deeper than MAX_VALUE_DEPTH; a loop, not recursion, so that checking it cannot overflow. */
+export function checkValueDepth(value: unknown, path = '/value'): FieldError[] {
+  const todo: Array<[unknown, number]> = [[value, 1]];
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_VALUE_DEPTH) return [{ path, message: `nests deeper than ${MAX_VALUE_DEPTH} levels of arrays and objects: store it flatter` }];
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') todo.push([child, depth + 1]);
+  }
+  return [];
+}
+
 /** The value as stored: its JSON text. */
 export function encodeValue(value: unknown): { json: string; errors: FieldError[] } {
   if (value === null || value === undefined) return { json: '', errors: [{ path: '/value', message: 'must not be null: delete the key instead' }] };
+  const tooDeep = checkValueDepth(value);
+  if (tooDeep.length > 0) return { json: '', errors: tooDeep };
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
