@@ -6,7 +6,7 @@ export type { FrameHandler } from './frame-decoder.ts';
 export { FrameWriter } from './frame-writer.ts';
 export { readEnvelope, EnvelopeReader, encodeEnvelopeField, buildEnvelope, envelopePayloadOffset, MAX_ENVELOPE_FIELD_BYTES } from './envelope.ts';
 export type { Envelope } from './envelope.ts';
-export { encode, encodeTransient, decode, decodeFrom } from './codec.ts';
+export { encode, encodeTransient, decode, decodeFrom, decodePayload, isUndecodable } from './codec.ts';
 export {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
   HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError,

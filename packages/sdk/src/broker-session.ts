@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import {
-  FrameKind, decode, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError, AuthFailedError,
+  FrameKind, decode, decodePayload, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError, AuthFailedError,
   type InstanceInfo, type RegistryEvent, type LoadRejections,
 } from '@squadron/protocol';
 import { Backoff, Connection, connectHandshake, dial, sendReauth, type AuthSource } from '@squadron/transport';
@@ -37,6 +37,8 @@ export class BrokerSession {
   private readonly waiters: Array<() => void> = [];
   /** Sites in failover order, as the broker last said. */
   sites: string[] = [];
+  /** Connections made to the broker so far: 1 while the first one holds. */
+  connects = 0;
 
   constructor(
     readonly address: string,
@@ -77,6 +79,7 @@ export class BrokerSession {
     }
     this.sites = ready.sites;
     this.conn = conn;
+    this.connects++;
     this.backoff.reset();
     conn.onFrame = (kind, id, body) => this.onFrame(kind, id, body);
     conn.onClose((err) => this.lost(conn, err));
@@ -123,14 +126,19 @@ export class BrokerSession {
       case FrameKind.Delivery:
         this.handlers.onDelivery(id, body);
         return;
-      case FrameKind.Reply: {
-        const q = this.queries.delete(id);
-        q?.resolve(decode(body));
-        return;
-      }
+      case FrameKind.Reply:
       case FrameKind.ErrorReply: {
         const q = this.queries.delete(id);
-        q?.reject(errorFromWire(decode(body)));
+        if (q === undefined) return;
+        // A reply that cannot be decoded fails its own request, not the connection.
+        let value: unknown;
+        try {
+          value = decodePayload(body);
+        } catch (err) {
+          return q.reject(err as Error);
+        }
+        if (kind === FrameKind.Reply) q.resolve(value);
+        else q.reject(errorFromWire(value));
         return;
       }
       case FrameKind.Refused: {

@@ -23,6 +23,7 @@ import { CallerGuard } from './caller-guard.ts';
 import type { StorageHolder } from './storage-source.ts';
 import { PolicyHolder, type PolicySource } from './policy-source.ts';
 import { Rejections } from './rejections.ts';
+import { PayloadFailures, type UndecodableCounts } from './payload-failures.ts';
 import { PolicyWatcher } from '@squadron/policy';
 
 export interface ConnectOptions {
@@ -51,6 +52,16 @@ export interface ConnectOptions {
    * Default: when this process asks the platform for its credential, it follows them too.
    */
   policies?: PolicySource;
+}
+
+/** What `client.stats()` tells. */
+export interface ClientStats {
+  /** Connections made to the site's broker: 1 while the first one holds, more after reconnects. */
+  brokerConnects: number;
+  /** Payloads that could not be decoded, per site; each failed its own message only. */
+  undecodable: UndecodableCounts;
+  /** Plain publishes dropped because the broker connection was down. */
+  publishDropped: number;
 }
 
 export interface SubscribeOptions {
@@ -119,6 +130,8 @@ export class Client implements ContextHost {
   private readonly topicFields = new Map<string, Buffer>();
   /** Publishes refused because the broker connection was down (at most once: not queued). */
   publishDropped = 0;
+  /** Payloads that could not be decoded (requests, replies, messages, deliveries), counted and logged. */
+  readonly payloadFailures: PayloadFailures;
 
   constructor(init: ClientInit) {
     this.site = init.site;
@@ -127,7 +140,8 @@ export class Client implements ContextHost {
     this.log = init.log;
     this.maxPayload = (init.limits ?? DEFAULT_LIMITS).maxPayloadBytes;
     this.guard = init.guard ?? null;
-    this.directory = new Directory(init.site, init.outlier, init.session.auth, init.balance, init.limits);
+    this.payloadFailures = new PayloadFailures(init.log);
+    this.directory = new Directory(init.site, init.outlier, init.session.auth, init.balance, init.limits, this.payloadFailures);
     this.caller = new Caller(this.directory, new RetryBudget(init.retry), init.retry);
     this.session = new BrokerSession(init.session.address, init.session.auth, {
       onConnected: (s) => {
@@ -238,7 +252,8 @@ export class Client implements ContextHost {
       (err, t) => this.log.error({ err, topic: t }, 'subscription handler failed'),
       (id) => {
         if (this.subs.delete(id)) this.session.unsubscribe(id);
-      });
+      },
+      (err, t) => this.payloadFailures.count('message', `topic ${t}`, err));
     this.subs.set(sid, sub);
     this.session.subscribe(sid, topic, group);
     return sub;
@@ -271,7 +286,8 @@ export class Client implements ContextHost {
       (id, seq, error) => (error === null ? this.session.ack(id, seq) : this.session.nack(id, seq, error)),
       (id) => {
         if (this.consumers.delete(id)) this.session.stopConsuming(id);
-      });
+      },
+      (err, q) => this.payloadFailures.count('delivery', `queue ${q}`, err));
     this.consumers.set(cid, consumer);
     if (this.session.connected) this.register(consumer);
     return consumer;
@@ -284,6 +300,16 @@ export class Client implements ContextHost {
       if (err instanceof SquadronError && (err.code === 'CONNECTION_LOST' || err.code === 'UNAVAILABLE')) return;
       this.log.error({ err, queue: c.queue }, 'the broker refused a consumer');
     });
+  }
+
+  /**
+   * This client's counters: its broker connections, and the payloads it could not decode.
+   *
+   * @example
+   * const { undecodable } = client.stats(); // { request: 0, reply: 0, message: 2, delivery: 0 }
+   */
+  stats(): ClientStats {
+    return { brokerConnects: this.session.connects, undecodable: this.payloadFailures.snapshot(), publishDropped: this.publishDropped };
   }
 
   /** Live instances this client knows of (all sites), optionally of one service. */

@@ -1,4 +1,4 @@
-import { decode, asDelivery } from '@squadron/protocol';
+import { decode, decodePayload, asDelivery } from '@squadron/protocol';
 
 /** Options of a queue consumer. */
 export interface ConsumeOptions {
@@ -23,6 +23,8 @@ export interface ConsumerState {
   readonly queue: string;
   handled: number;
   failed: number;
+  /** Deliveries whose payload could not be decoded: refused unseen by the handler, so the broker dead-letters them. */
+  undecodable: number;
 }
 
 /** A consumer's local counters, and `stop`. */
@@ -39,6 +41,7 @@ export const DEFAULT_CONSUME: Required<ConsumeOptions> = Object.freeze({ concurr
 export class LocalConsumer implements Consumer {
   handled = 0;
   failed = 0;
+  undecodable = 0;
 
   constructor(
     readonly cid: number,
@@ -47,6 +50,7 @@ export class LocalConsumer implements Consumer {
     private readonly handler: DeliveryHandler,
     private readonly settle: (cid: number, seq: number, error: string | null) => void,
     private readonly onStop: (cid: number) => void,
+    private readonly onUndecodable: (err: Error, queue: string) => void,
   ) {}
 
   stop(): void {
@@ -55,8 +59,18 @@ export class LocalConsumer implements Consumer {
 
   /** A Delivery frame's body arrived for this consumer. */
   accept(body: Buffer): void {
+    // The delivery's own fields come from the broker: a malformed one is the connection's failure.
     const [seq, messageId, deliveryCount, traceId, payload] = asDelivery(decode(body));
-    const message = decode(payload);
+    let message: unknown;
+    try {
+      message = decodePayload(payload);
+    } catch (err) {
+      // The message's failure alone: refused, so that the broker's retries end in its dead-letter
+      // queue with this error, where its owner can read it; the connection goes on.
+      this.undecodable++;
+      this.onUndecodable(err as Error, this.queue);
+      return this.settle(this.cid, seq, (err as Error).message);
+    }
     const meta: Delivered = { queue: this.queue, messageId, deliveryCount, traceId };
     let result: void | Promise<void>;
     try {

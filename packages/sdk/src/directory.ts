@@ -3,6 +3,7 @@ import type { AuthSource } from '@squadron/transport';
 import type { AuthBody, InstanceInfo, RegistryEvent, WireLimits } from '@squadron/protocol';
 import { InstanceChannel } from './instance-channel.ts';
 import { InstanceHealth } from './outlier.ts';
+import type { PayloadFailures } from './payload-failures.ts';
 import type { BalancePolicy, OutlierPolicy } from './options.ts';
 
 /** This host's identity; instances on the same host are reached over their Unix socket. */
@@ -18,6 +19,7 @@ export class InstanceEntry {
     outlier: OutlierPolicy,
     private readonly auth: AuthSource,
     private readonly limits: WireLimits | undefined,
+    private readonly failures: PayloadFailures | null,
   ) {
     this.health = new InstanceHealth(outlier);
   }
@@ -37,7 +39,7 @@ export class InstanceEntry {
       const address = this.info.unixPath && this.info.host === HOST_ID ? `unix://${this.info.unixPath}` : this.info.address;
       ch = new InstanceChannel(address, this.auth, () => {
         if (this.channel === ch) this.channel = null;
-      }, this.limits);
+      }, this.limits, this.failures);
       this.channel = ch;
     }
     return ch;
@@ -80,6 +82,8 @@ export class Directory {
     private readonly auth: AuthSource,
     private readonly balance: BalancePolicy,
     private readonly limits?: WireLimits,
+    /** Where replies that cannot be decoded are counted. */
+    private readonly failures: PayloadFailures | null = null,
   ) {}
 
   get sites(): readonly string[] {
@@ -127,7 +131,7 @@ export class Directory {
   }
 
   private add(info: InstanceInfo): void {
-    const entry = new InstanceEntry(info, this.outlier, this.auth, this.limits);
+    const entry = new InstanceEntry(info, this.outlier, this.auth, this.limits, this.failures);
     this.byId.set(info.id, entry);
     let svc = this.services.get(info.service);
     if (!svc) this.services.set(info.service, (svc = { bySite: new Map(), rr: 0 }));

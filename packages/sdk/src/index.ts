@@ -5,7 +5,8 @@ export type {
 export type { Context, MessageContext, DeliveryContext, EnqueueOptions, EnqueueResult } from './context.ts';
 export type { Consumer, ConsumeOptions } from './consumers.ts';
 export { Client, connect } from './client.ts';
-export type { ConnectOptions, SubscribeOptions } from './client.ts';
+export type { ConnectOptions, SubscribeOptions, ClientStats } from './client.ts';
+export type { UndecodableCounts, PayloadSite } from './payload-failures.ts';
 export type { Subscription } from './subscriptions.ts';
 export { runService } from './runtime.ts';
 export { DEFAULT_RATE_LIMIT } from './caller-limits.ts';

@@ -1,9 +1,10 @@
 import {
-  FrameKind, decode, encodeTransient, errorFromWire, maxFrameLength, ConnectionLostError, PayloadTooLargeError, AuthFailedError,
+  FrameKind, decodePayload, encodeTransient, errorFromWire, maxFrameLength, ConnectionLostError, PayloadTooLargeError, AuthFailedError, BadRequestError,
   DEFAULT_LIMITS, FRAME_HEADER_BYTES, type WireLimits,
 } from '@squadron/protocol';
 import { Connection, connectHandshake, dial, sendReauth, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
+import type { PayloadFailures } from './payload-failures.ts';
 
 /** A call as a channel carries it: what to send and where the outcome goes. */
 export interface ChannelCall {
@@ -39,6 +40,7 @@ export class InstanceChannel {
     private readonly auth: AuthSource,
     private readonly onBroken: (err: Error) => void,
     private readonly limits: WireLimits = DEFAULT_LIMITS,
+    private readonly failures: PayloadFailures | null = null,
   ) {
     this.maxBody = maxFrameLength(limits) - (FRAME_HEADER_BYTES - 4);
   }
@@ -122,10 +124,27 @@ export class InstanceChannel {
     const call = this.pending.delete(id);
     if (call === undefined) return; // given up on already
     call.channel = null;
-    if (kind === FrameKind.Reply) call.replied(decode(body));
-    else if (kind === FrameKind.ErrorReply) call.failed(errorFromWire(decode(body)));
+    if (kind === FrameKind.Reply || kind === FrameKind.ErrorReply) this.settle(call, kind, body);
     else call.failed(new ConnectionLostError(`unexpected frame ${kind} from ${this.address}`, true));
     if (this.retiring && this.pending.size === 0) this.close();
+  }
+
+  /**
+   * A reply that cannot be decoded fails its own call (BAD_REQUEST, not retried: the callee would
+   * answer the same); the connection and every other call on it go on.
+   */
+  private settle(call: ChannelCall, kind: number, body: Buffer): void {
+    let value: unknown;
+    try {
+      value = decodePayload(body);
+    } catch (err) {
+      const e = err as BadRequestError;
+      this.failures?.count('reply', `${call.method} at ${this.address}`, e);
+      call.failed(new BadRequestError(`the reply to ${call.method} from ${this.address} cannot be decoded (${e.message.replace(/^payload cannot be decoded: /, '')}): the callee sent a payload that is not msgpack this caller can read; its owner should fix what the handler returns`, { details: { undecodable: true } }));
+      return;
+    }
+    if (kind === FrameKind.Reply) call.replied(value);
+    else call.failed(errorFromWire(value));
   }
 
   /** Fail everything outstanding and mark the channel unusable; the owner drops it. */

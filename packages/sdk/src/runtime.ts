@@ -112,6 +112,7 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(options.verifier ? { verifier: options.verifier } : {}),
     instances: () => client.instances(service.name).length,
     rejections,
+    failures: client.payloadFailures,
     ...(limit !== undefined ? { rateLimit: typeof limit === 'function' ? limit : () => limit } : {}),
     ...(options.policies ? { policies: options.policies } : {}),
     ...(ownSquad ? { squad: ownSquad } : {}),

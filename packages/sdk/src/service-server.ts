@@ -2,7 +2,7 @@ import net from 'node:net';
 import { unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
-  FrameKind, decode, encodeTransient, errorToWire, maxFrameLength, PayloadTooLargeError, FRAME_HEADER_BYTES, asRequest, ProtocolError, DeadlineExceededError,
+  FrameKind, decode, decodePayload, encodeTransient, errorToWire, BadRequestError, maxFrameLength, PayloadTooLargeError, FRAME_HEADER_BYTES, asRequest, ProtocolError, DeadlineExceededError,
   NoSuchMethodError, UnavailableError, HandlerError, SquadronError, ErrorCode, DEFAULT_LIMITS, RateLimitedError, PermissionDeniedError, type WireLimits,
   type AuthBody, asAuth,
 } from '@squadron/protocol';
@@ -12,6 +12,7 @@ import { callerKey, type Caller as PolicyCaller, type RateLimit } from '@squadro
 import { CallerLimits } from './caller-limits.ts';
 import type { PolicySource } from './policy-source.ts';
 import { Rejections } from './rejections.ts';
+import type { PayloadFailures } from './payload-failures.ts';
 import { RequestContext, type ContextHost } from './context.ts';
 import type { NormalizedService } from './define.ts';
 
@@ -38,6 +39,8 @@ export interface ServiceServerOptions {
   instances?: () => number;
   /** The squad that owns this service, from the instance's credential: methods of `visibility: 'squad'` are its own. */
   squad?: string;
+  /** Where requests that cannot be decoded are counted (shared with the instance's client). */
+  failures?: PayloadFailures;
 }
 
 /** Who called: the key its calls count against, and who it is when its credential was verified. */
@@ -141,7 +144,17 @@ export class ServiceServer {
     if (kind === FrameKind.Goaway) return conn.destroy();
     if (kind === FrameKind.Reauth) return void this.reauthenticate(conn, asAuth(decode(body)));
     if (kind !== FrameKind.Request) throw new ProtocolError(`an instance does not take frames of kind ${kind}`);
-    const [method, deadline, traceId, payload] = asRequest(decode(body));
+    let request: unknown;
+    try {
+      request = decodePayload(body);
+    } catch (err) {
+      // The payload travels inside the request's body: one that cannot be decoded fails this
+      // request alone, as BAD_REQUEST; the caller's connection and its other requests go on.
+      this.options.failures?.count('request', `a request from ${caller.key}`, err as Error);
+      return this.fail(conn, id, new BadRequestError(`${this.service.name} cannot decode this request (${(err as Error).message.replace(/^payload cannot be decoded: /, '')}); send a payload of plain msgpack values, nested less deep`, { details: { undecodable: true } }));
+    }
+    // A body that decodes but is not a request is a broken peer: that connection is closed.
+    const [method, deadline, traceId, payload] = asRequest(request);
     if (this.draining) return this.fail(conn, id, new UnavailableError(`instance ${this.host.instance} is draining`));
     if (Date.now() >= deadline) {
       return this.fail(conn, id, new DeadlineExceededError(`request for ${this.service.name}.${method} arrived after its deadline`));
@@ -233,7 +246,13 @@ export class ServiceServer {
 
   /** A reply over the frame limit would make the caller drop the connection: refuse it instead. */
   private reply(conn: Connection, id: number, value: unknown): void {
-    const body = encodeTransient(value ?? null);
+    let body: Buffer;
+    try {
+      body = encodeTransient(value ?? null);
+    } catch (err) {
+      // A value nested too deep (or cyclic) to encode: the handler's failure, not the connection's.
+      return this.fail(conn, id, new HandlerError(`${this.service.name} returned a value that cannot be encoded: ${err instanceof RangeError ? 'nested too deep, or cyclic' : (err as Error).message}`));
+    }
     if (body.length > this.maxBody) return this.fail(conn, id, new PayloadTooLargeError(body.length, this.maxBody));
     conn.send(FrameKind.Reply, id, body);
   }

@@ -1,4 +1,4 @@
-import { decodeFrom, envelopePayloadOffset, EnvelopeReader } from '@squadron/protocol';
+import { decodePayload, envelopePayloadOffset, EnvelopeReader } from '@squadron/protocol';
 
 export type Delivery = (message: unknown, topic: string, traceId: string) => void | Promise<void>;
 
@@ -10,6 +10,8 @@ export interface SubscriptionState {
   failed: number;
   /** Messages dropped here because the handler could not keep up (at-most-once). */
   dropped: number;
+  /** Messages dropped because their payload could not be decoded; the handler never saw them. */
+  undecodable: number;
 }
 
 /** A subscription's local counters, and `unsubscribe`. */
@@ -26,6 +28,7 @@ export class LocalSubscription implements Subscription {
   handled = 0;
   failed = 0;
   dropped = 0;
+  undecodable = 0;
   private running = 0;
   private readonly envelopes = new EnvelopeReader();
   private readonly queue: Array<[unknown, string, string]> = [];
@@ -39,6 +42,7 @@ export class LocalSubscription implements Subscription {
     private readonly maxQueued: number,
     private readonly onError: (err: unknown, topic: string) => void,
     private readonly onUnsubscribe: (sid: number) => void,
+    private readonly onUndecodable: (err: Error, topic: string) => void,
   ) {}
 
   unsubscribe(): void {
@@ -54,7 +58,15 @@ export class LocalSubscription implements Subscription {
       this.dropped++; // before any decoding: a subscriber that is behind does the least work
       return;
     }
-    const message = decodeFrom(body, payloadOffset);
+    let message: unknown;
+    try {
+      message = decodePayload(body, payloadOffset);
+    } catch (err) {
+      // This message's failure alone: the connection and the messages after it go on.
+      this.undecodable++;
+      this.onUndecodable(err as Error, this.envelopes.topic(body));
+      return;
+    }
     const topic = this.envelopes.topic(body);
     const traceId = this.envelopes.traceId(body);
     if (now) this.run(message, topic, traceId);
