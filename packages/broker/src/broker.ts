@@ -16,6 +16,8 @@ import type { BrokerStats } from './stats.ts';
 import { QueueStore } from './durable/queue-store.ts';
 import { QueueDispatcher } from './durable/dispatcher.ts';
 import { MessagingGuard } from './messaging-guard.ts';
+import { checkRegistration, checkTakeover } from './registration.ts';
+import { DEFAULT_CONNECTION_LIMITS, checkConnectionLimit, type ConnectionLimits } from './connection-limits.ts';
 import { callerKey, type Caller, type Decision, type Policies } from '@squadron/policy';
 
 export interface BrokerOptions {
@@ -42,6 +44,8 @@ export interface BrokerOptions {
    * broker on a developer's machine, tests).
    */
   identity?: { verifier: CredentialVerifier; self?: Identity };
+  /** What one connection may hold (subscriptions, consumers, watches); see DEFAULT_CONNECTION_LIMITS. */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 interface Session {
@@ -84,6 +88,7 @@ export class Broker implements Forwarder {
   private readonly server: net.Server;
   private readonly limits: WireLimits;
   private readonly heartbeatMs: number;
+  private readonly connectionLimits: ConnectionLimits;
   private siteOrder: string[];
   private heartbeat: NodeJS.Timeout | null = null;
   private recheck: NodeJS.Timeout | null = null;
@@ -95,12 +100,15 @@ export class Broker implements Forwarder {
   private readonly guard: MessagingGuard;
   /** Calls refused by each local instance, per caller, as its load reports say. */
   private readonly rejections = new Map<string, LoadRejections>();
+  /** Instance id → the connection that registered it: one holder each. */
+  private readonly registrations = new Map<string, Session>();
 
   constructor(private readonly options: BrokerOptions) {
     this.site = options.site;
     this.log = options.logger ?? pino({ name: `broker:${options.site}` });
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits };
     this.siteOrder = options.sites ?? [options.site, ...Object.keys(options.peers ?? {})];
     this.registry = new Registry(this.site, () => this.siteOrder);
     this.guard = new MessagingGuard(this.log);
@@ -267,6 +275,10 @@ export class Broker implements Forwarder {
       }
       case FrameKind.Subscribe: {
         const sub = asSubscribe(decode(body));
+        const held = this.topics.countOf(conn) + session.parked.size;
+        if (held >= this.connectionLimits.subscriptions) {
+          return this.refuseLimit(session, 'subscription', id, () => checkConnectionLimit(this.connectionLimits, 'subscriptions', held));
+        }
         const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
         if (!decision.ok) return this.park(session, { what: 'subscription', id, topic: sub.topic, group: sub.group }, decision);
         if (this.topics.subscribe(conn, id, sub.topic, sub.group)) this.announceInterest(sub.topic, sub.group, true);
@@ -279,23 +291,28 @@ export class Broker implements Forwarder {
         return;
       }
       case FrameKind.Register: {
-        if (session.auth.role !== 'instance') throw new ProtocolError('only an instance may register');
         const info = asInstanceInfo(decode(body));
-        if (info.site !== this.site) throw new ProtocolError(`instance of site '${info.site}' registered at the broker of '${this.site}'`);
+        checkRegistration(session.auth, this.site, info, session.instances);
+        const holder = this.registrations.get(info.id);
+        if (holder !== undefined && holder !== session) {
+          checkTakeover(holder.auth, info);
+          // The same instance on a new connection: the old one is gone or going.
+          holder.instances.delete(info.id);
+        }
+        this.registrations.set(info.id, session);
         session.instances.add(info.id);
         this.registry.addLocal(info);
         this.log.info({ service: info.service, instance: info.id, address: info.address }, 'instance up');
         return;
       }
       case FrameKind.Deregister: {
-        for (const instanceId of session.instances) {
-          this.registry.removeLocal(instanceId, 'deregistered');
-          this.rejections.delete(instanceId);
-        }
+        if (session.auth.role !== 'instance') throw new ProtocolError('only an instance may deregister');
+        for (const instanceId of session.instances) this.unregister(instanceId, 'deregistered');
         session.instances.clear();
         return;
       }
       case FrameKind.Load: {
+        if (session.auth.role !== 'instance') throw new ProtocolError('only an instance reports its load');
         const { inFlight, rejections } = asLoadReport(decode(body));
         for (const instanceId of session.instances) {
           this.registry.setLoad(instanceId, inFlight);
@@ -304,14 +321,16 @@ export class Broker implements Forwarder {
         return;
       }
       case FrameKind.Watch: {
+        checkConnectionLimit(this.connectionLimits, 'watches', session.unwatch.length);
         const send = (ev: RegistryEvent) => conn.sendValue(FrameKind.RegistryEvent, id, ev);
         session.unwatch.push(this.registry.watch({ localOnly: session.auth.role === 'broker', send }));
         return;
       }
-      case FrameKind.Query:
+      case FrameKind.Query: {
         const q = decode(body);
-        this.answer(conn, id, () => this.query(q));
+        this.answer(conn, id, () => this.query(session, q));
         return;
+      }
       case FrameKind.Enqueue: {
         const [queue, producerId, key, delayMs, traceId, payload] = asEnqueue(decode(body));
         const decision = this.guard.check(session.caller, 'publish', 'queue', queue);
@@ -324,6 +343,10 @@ export class Broker implements Forwarder {
       case FrameKind.Consume: {
         // Answered, so that a consumer learns at once when this broker keeps no queues.
         const spec = asConsume(decode(body));
+        const held = (this.dispatcher?.countOf(conn) ?? 0) + session.parked.size;
+        if (held >= this.connectionLimits.consumers) {
+          return this.answer(conn, id, () => checkConnectionLimit(this.connectionLimits, 'consumers', held));
+        }
         const decision = this.guard.check(session.caller, 'consume', 'queue', spec.queue);
         if (!decision.ok) {
           session.parked.set(parkedKey('consumer', id), { what: 'consumer', id, spec });
@@ -334,7 +357,7 @@ export class Broker implements Forwarder {
       }
       case FrameKind.SubscribeDurable: {
         const sub = asSubscribe(decode(body));
-        const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
+        const decision = this.guard.checkDurable(session.caller, sub.topic, sub.group);
         if (!decision.ok) return this.refuseRequest(conn, id, decision);
         this.answer(conn, id, () => this.queues().subscribeDurable(sub.topic, sub.group).then(() => null));
         return;
@@ -422,6 +445,15 @@ export class Broker implements Forwarder {
     }
   }
 
+  /** Tell a client that its subscription is refused for good (a limit; nothing is parked). */
+  private refuseLimit(session: Session, what: Parked['what'], id: number, check: () => void): void {
+    try {
+      check();
+    } catch (err) {
+      session.conn.sendValue(FrameKind.Refused, id, [what, errorToWire(err)]);
+    }
+  }
+
   /** Keep a refused subscription or consumer for a later policy change, and tell the client why. */
   private park(session: Session, parked: Parked, decision: Decision): void {
     if (decision.ok) return;
@@ -455,7 +487,7 @@ export class Broker implements Forwarder {
   }
 
   /** Queries: stats (the default), queue stats, dead letters, replay. */
-  private query(q: unknown): unknown {
+  private query(session: Session, q: unknown): unknown {
     const what = (q as { what?: unknown } | null)?.what;
     const queue = (q as { queue?: unknown } | null)?.queue;
     switch (what) {
@@ -463,9 +495,11 @@ export class Broker implements Forwarder {
         return { site: this.site, queues: this.store?.stats() ?? [] };
       case 'dlq':
         if (typeof queue !== 'string') throw new BadRequestError('name the queue');
+        this.mayInspect(session, queue);
         return this.store?.deadLetters(queue) ?? [];
       case 'replay':
         if (typeof queue !== 'string') throw new BadRequestError('name the queue');
+        this.mayInspect(session, queue);
         return this.queues() && this.store!.revive(queue).then((revived) => {
           this.dispatcher!.pump(queue);
           return { revived };
@@ -475,15 +509,27 @@ export class Broker implements Forwarder {
     }
   }
 
+  /** Dead letters hold other squads' bodies and errors: their queue's squad and the admin only. */
+  private mayInspect(session: Session, queue: string): void {
+    const decision = this.guard.checkInspect(session.caller, queue);
+    if (!decision.ok) throw denied(decision);
+  }
+
   private closeSession(session: Session, reason: string): void {
     this.dispatcher?.removeConnection(session.conn);
     this.sessions.delete(session);
     for (const unwatch of session.unwatch) unwatch();
     for (const instanceId of session.instances) {
-      this.rejections.delete(instanceId);
-      if (this.registry.removeLocal(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');
+      if (this.unregister(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');
     }
     for (const group of this.topics.removeConnection(session.conn)) this.announceInterest(group.topic, group.name, false);
+  }
+
+  /** Forget a registration and everything kept for it; whether it was in the registry. */
+  private unregister(instanceId: string, reason: string): boolean {
+    this.registrations.delete(instanceId);
+    this.rejections.delete(instanceId);
+    return this.registry.removeLocal(instanceId, reason);
   }
 
   /** A renewed credential on an open connection: the same holder, valid for longer; else AUTH_FAILED and closed. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { callerKey, type Caller, type Decision, type MessagingPermission, type Policies } from '@squadron/policy';
+import { ADMIN_SQUAD, callerKey, type Caller, type Decision, type MessagingPermission, type Policies } from '@squadron/policy';
 import type { VerifiedPeer } from '@squadron/identity';
 
 /** What the broker refused, per caller and what it asked for. */
@@ -42,6 +42,30 @@ export class MessagingGuard {
     const decision = this.policies.messaging(caller, permission, kind, name);
     if (!decision.ok && count) this.count(callerKey(caller), permission, kind, name, decision.reason);
     return decision;
+  }
+
+  /** May `caller` make a durable subscription for `group` on `topic`? Only as that group's own service. */
+  checkDurable(caller: Caller | null, topic: string, group: string): Decision {
+    if (caller === null || this.policies === null) return ALLOWED;
+    const decision = this.policies.durableSubscription(caller, topic, group);
+    if (!decision.ok) this.count(callerKey(caller), 'subscribe', 'queue', `${group}@${topic}`, decision.reason);
+    return decision;
+  }
+
+  /**
+   * May `caller` read a queue's dead letters and replay them? The squad that owns the queue
+   * and the admin; a queue nobody claimed, whoever may consume it.
+   */
+  checkInspect(caller: Caller | null, queue: string): Decision {
+    if (caller === null || this.policies === null || caller.squad === ADMIN_SQUAD) return ALLOWED;
+    const owner = this.policies.ownerOf('queue', queue);
+    if (owner === null) return this.check(caller, 'consume', 'queue', queue);
+    if (owner.squad === caller.squad) return ALLOWED;
+    return {
+      ok: false,
+      reason: `queue '${queue}' belongs to ${owner.service}${owner.squad ? ` (squad '${owner.squad}')` : ''}: only its squad and the admin may read its dead letters or replay them`,
+      policy: `queue ${queue}: owner squad`,
+    };
   }
 
   stats(): RefusalStats[] {

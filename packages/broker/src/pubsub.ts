@@ -93,6 +93,11 @@ export class TopicTable {
     return group;
   }
 
+  /** How many subscriptions a connection holds. */
+  countOf(conn: Connection): number {
+    return this.bySession.get(conn)?.size ?? 0;
+  }
+
   /** A connection's subscriptions: its subscription ids and their topics and groups. */
   subscriptionsOf(conn: Connection): Array<{ sid: number; topic: string; group: string }> {
     return [...(this.bySession.get(conn) ?? [])].map(([sid, g]) => ({ sid, topic: g.topic, group: g.name }));

@@ -1,4 +1,4 @@
 export * from './policy-set.ts';
-export { Policies, type Decision, type Allowed, type Refused } from './policies.ts';
+export { Policies, durableGroupOf, type Decision, type Allowed, type Refused } from './policies.ts';
 export { parseRate, rateLimit, formatRate } from './rate.ts';
 export { PolicyWatcher, type PolicyAnswer } from './policy-watcher.ts';

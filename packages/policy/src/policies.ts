@@ -26,14 +26,15 @@ const UNLIMITED: Allowed = { ok: true, limit: null };
  * then grants; then, for calls only, an open service's default threshold.
  */
 export class Policies {
-  /** Topic or queue name → the services that own it (declared it in their code). */
-  private readonly topicOwners = new Map<string, string[]>();
-  private readonly queueOwners = new Map<string, string[]>();
+  /** Topic or queue name → the service that owns it: one owner each, the first to claim it. */
+  private readonly topicOwners = new Map<string, string>();
+  private readonly queueOwners = new Map<string, string>();
 
   constructor(readonly set: PolicySet) {
     for (const [service, p] of Object.entries(set.services)) {
-      for (const t of p.topics) push(this.topicOwners, t, service);
-      for (const q of p.queues) push(this.queueOwners, q, service);
+      // The control plane records one owner per name; should a set ever list two, the first keeps it.
+      for (const t of p.topics) if (!this.topicOwners.has(t)) this.topicOwners.set(t, service);
+      for (const q of p.queues) if (!this.queueOwners.has(q)) this.queueOwners.set(q, service);
     }
   }
 
@@ -62,25 +63,55 @@ export class Policies {
 
   /**
    * May `caller` publish to, subscribe to or consume `name`? Topics and queues belong to the
-   * services that declare them (publishes, consumers); nobody's are free to all.
+   * service that claimed them first (publishes, consumers); nobody's are free to all. The queue
+   * behind a durable subscription (`SERVICE@TOPIC`) is SERVICE's alone: only the broker's
+   * fan-out writes into it, and only SERVICE consumes it.
    */
   messaging(caller: Caller, permission: MessagingPermission, kind: 'topic' | 'queue', name: string): Decision {
     if (caller.squad === ADMIN_SQUAD) return UNLIMITED;
-    const owners = (kind === 'topic' ? this.topicOwners : this.queueOwners).get(name);
-    if (owners === undefined) return UNLIMITED;
-    let refusal: Refused | null = null;
-    for (const service of owners) {
-      const p = this.set.services[service]!;
-      const deny = p.denies.find((d) => d.methods === null && names(d.caller, caller));
-      if (deny) return refused(`${who(caller)} is denied everything on ${service}, which owns ${kind} '${name}'`, denyPolicy(deny, service));
-      if (caller.squad === p.squad) return UNLIMITED;
-      if (bestGrant(p.grants, caller, (g) => g[permission].includes(name))) return UNLIMITED;
-      refusal ??= refused(
-        `${kind} '${name}' belongs to ${service} (squad '${p.squad}'): ${who(caller)} may not ${permission} ${permission === 'subscribe' ? 'to it' : permission === 'publish' ? (kind === 'queue' ? 'to it (enqueue)' : 'to it') : 'it'} without a grant; squad '${p.squad}' can grant it: squadron grant ${grantName(caller)} ${service} --${permission} ${name}`,
-        `${permission} ${kind} ${name}: owner squad ${p.squad} and grants`,
-      );
+    if (kind === 'queue') {
+      const group = durableGroupOf(name);
+      if (group !== null) return this.durableQueue(caller, permission, name, group);
     }
-    return refusal!;
+    const service = (kind === 'topic' ? this.topicOwners : this.queueOwners).get(name);
+    if (service === undefined) return UNLIMITED;
+    const p = this.set.services[service]!;
+    const deny = p.denies.find((d) => d.methods === null && names(d.caller, caller));
+    if (deny) return refused(`${who(caller)} is denied everything on ${service}, which owns ${kind} '${name}'`, denyPolicy(deny, service));
+    if (caller.squad === p.squad) return UNLIMITED;
+    if (bestGrant(p.grants, caller, (g) => g[permission].includes(name))) return UNLIMITED;
+    return refused(
+      `${kind} '${name}' belongs to ${service} (squad '${p.squad}'): ${who(caller)} may not ${permission} ${permission === 'subscribe' ? 'to it' : permission === 'publish' ? (kind === 'queue' ? 'to it (enqueue)' : 'to it') : 'it'} without a grant; squad '${p.squad}' can grant it: squadron grant ${grantName(caller)} ${service} --${permission} ${name}`,
+      `${permission} ${kind} ${name}: owner squad ${p.squad} and grants`,
+    );
+  }
+
+  /** May `caller` make a durable subscription for `group` (the queue `group@topic`)? Only the group's own service. */
+  durableSubscription(caller: Caller, topic: string, group: string): Decision {
+    if (caller.squad === ADMIN_SQUAD) return UNLIMITED;
+    if (caller.service === group) return this.messaging(caller, 'subscribe', 'topic', topic);
+    return refused(
+      `a durable subscription is kept for the service that makes it: ${who(caller)} may not make one for '${group}'`,
+      `durable subscription ${group}@${topic}: its own service only`,
+    );
+  }
+
+  /**
+   * Who owns a topic or queue: its service and squad, or null when nobody has claimed it (then
+   * it is open to all). The queue of a durable subscription belongs to its group's service.
+   */
+  ownerOf(kind: 'topic' | 'queue', name: string): { service: string; squad: string | null } | null {
+    const service = (kind === 'queue' ? durableGroupOf(name) : null) ?? (kind === 'topic' ? this.topicOwners : this.queueOwners).get(name);
+    if (service === undefined) return null;
+    return { service, squad: this.set.services[service]?.squad ?? null };
+  }
+
+  private durableQueue(caller: Caller, permission: MessagingPermission, name: string, group: string): Decision {
+    if (permission === 'publish') {
+      return refused(`queue '${name}' keeps the durable publishes of a topic for ${group}: only the broker writes into it; publish to the topic instead`, `durable subscription queue ${name}`);
+    }
+    if (caller.service === group) return UNLIMITED;
+    return refused(`queue '${name}' is the durable subscription of service '${group}': only ${group} may ${permission} it`, `durable subscription queue ${name}`);
   }
 
   /** A service's policy, if the control plane knows the service. */
@@ -89,10 +120,10 @@ export class Policies {
   }
 }
 
-function push(map: Map<string, string[]>, key: string, value: string): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+/** The service of a durable subscription's queue (`SERVICE@TOPIC`), or null for any other queue. */
+export function durableGroupOf(queue: string): string | null {
+  const at = queue.indexOf('@');
+  return at > 0 ? queue.slice(0, at) : null;
 }
 
 /** Whether a rule's caller names this caller: its service, or its whole squad. */

@@ -18,6 +18,7 @@ export const ErrorCode = {
   AUTH_FAILED: 'AUTH_FAILED',
   RATE_LIMITED: 'RATE_LIMITED',
   PERMISSION_DENIED: 'PERMISSION_DENIED',
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -165,6 +166,18 @@ export class PermissionDeniedError extends SquadronError {
   }
 }
 
+/**
+ * Taking this would pass a limit of what the sender may hold (a queue's depth or bytes, its
+ * squad's total, a connection's subscriptions). Nothing was stored. `details` names the limit,
+ * its maximum and what is used.
+ */
+export class QuotaExceededError extends SquadronError {
+  override readonly name = 'QuotaExceededError';
+  constructor(message: string, readonly limit: string, readonly max: number, readonly used: number, options: SquadronErrorOptions = {}) {
+    super(ErrorCode.QUOTA_EXCEEDED, message, { ...options, details: { limit, max, used, ...options.details } });
+  }
+}
+
 /** Wire form of an error: [code, message, retryable, details]. */
 export type WireError = [string, string, boolean, Record<string, unknown> | null];
 
@@ -200,6 +213,8 @@ export function errorFromWire(wire: unknown): SquadronError {
     case ErrorCode.AUTH_FAILED: return new AuthFailedError(message, options);
     case ErrorCode.PERMISSION_DENIED: return new PermissionDeniedError(message, options);
     case ErrorCode.RATE_LIMITED: return new RateLimitedError(message, field(details, 'retryAfterMs', 0), options);
+    case ErrorCode.QUOTA_EXCEEDED:
+      return new QuotaExceededError(message, field(details, 'limit', ''), field(details, 'max', 0), field(details, 'used', 0), options);
     default: return new SquadronError(code, message, options);
   }
 }

@@ -10,7 +10,7 @@ export { encode, encodeTransient, decode, decodeFrom, decodePayload, isUndecodab
 export {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
   HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError,
-  UnavailableError, ClosedError, AuthFailedError, RateLimitedError, PermissionDeniedError, errorToWire, errorFromWire,
+  UnavailableError, ClosedError, AuthFailedError, RateLimitedError, PermissionDeniedError, QuotaExceededError, errorToWire, errorFromWire,
 } from './errors.ts';
 export type { SquadronErrorOptions, WireError } from './errors.ts';
 export {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   ErrorCode, SquadronError, NoInstancesError, TimeoutError, DeadlineExceededError, NoSuchMethodError,
   HandlerError, BadRequestError, PayloadTooLargeError, ProtocolError, ConnectionLostError, UnavailableError,
-  ClosedError, AuthFailedError, RateLimitedError, PermissionDeniedError, errorToWire, errorFromWire, encode, decode,
+  ClosedError, AuthFailedError, RateLimitedError, PermissionDeniedError, QuotaExceededError, errorToWire, errorFromWire, encode, decode,
 } from '../src/index.ts';
 
 const DOC_PATH = new URL('../../../docs/errors.md', import.meta.url);
@@ -46,6 +46,7 @@ const samples: Record<ErrorCode, SquadronError[]> = {
   AUTH_FAILED: [new AuthFailedError('credential expired at 2026-01-01T00:00:00Z', { details: { reason: 'expired' } })],
   RATE_LIMITED: [new RateLimitedError('over 50/s toward playlists', 20, { details: { policy: 'default' } })],
   PERMISSION_DENIED: [new PermissionDeniedError('billing.refund is private to squad payments', { details: { policy: 'visibility: squad' } })],
+  QUOTA_EXCEEDED: [new QuotaExceededError('queue invoices holds 10000 messages, its limit', 'queue-depth', 10_000, 10_000)],
 };
 
 describe('docs/errors.md', () => {
@@ -111,9 +112,9 @@ describe('errorToWire / errorFromWire', () => {
   });
 
   it('rebuilds a code it does not know as a SquadronError with that code', () => {
-    const got = errorFromWire(['QUOTA_EXCEEDED', 'slow down', true, { waitMs: 100 }]);
+    const got = errorFromWire(['GRAVITY_EXCEEDED', 'slow down', true, { waitMs: 100 }]);
     assert.equal(got.constructor, SquadronError);
-    assert.deepEqual([got.code, got.message, got.retryable, got.details], ['QUOTA_EXCEEDED', 'slow down', true, { waitMs: 100 }]);
+    assert.deepEqual([got.code, got.message, got.retryable, got.details], ['GRAVITY_EXCEEDED', 'slow down', true, { waitMs: 100 }]);
   });
 
   it('turns a malformed wire error into a ProtocolError', () => {

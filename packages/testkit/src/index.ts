@@ -10,3 +10,5 @@ export type { FreshPostgresDatabase } from './postgres.ts';
 export { freePort } from './ports.ts';
 export { startTestPlatform } from './platform.ts';
 export type { TestPlatform } from './platform.ts';
+export { rawPeer } from './raw-peer.ts';
+export type { RawPeer, RawFrame } from './raw-peer.ts';

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import {
-  FrameDecoder, FrameWriter, FrameKind, encode, encodeTransient, DEFAULT_LIMITS, ProtocolError, ConnectionLostError, AuthFailedError,
+  FrameDecoder, FrameWriter, FrameKind, encode, encodeTransient, DEFAULT_LIMITS, ProtocolError, ConnectionLostError, SquadronError,
   type WireLimits, type HelloBody,
 } from '@squadron/protocol';
 
@@ -138,11 +138,11 @@ export class Connection {
   }
 
   /**
-   * Close with a Goaway naming the violation (or the failed authentication); only this
-   * connection is affected.
+   * Close with a Goaway naming the violation, or the typed refusal that ends the connection (a
+   * failed authentication, a frame its sender may not send); only this connection is affected.
    */
   protocolViolation(err: unknown): void {
-    const e = err instanceof ProtocolError || err instanceof AuthFailedError ? err : new ProtocolError(`internal error handling a frame: ${(err as Error).message}`, { cause: err });
+    const e = err instanceof SquadronError ? err : new ProtocolError(`internal error handling a frame: ${(err as Error).message}`, { cause: err });
     if (this._closed) return;
     // An AUTH_FAILED Goaway says which check failed (details.reason), so the peer can act on it.
     this.writer.frame(FrameKind.Goaway, 0, encode(e.details ? [e.code, e.message, e.details] : [e.code, e.message]));

@@ -79,6 +79,11 @@ export class QueueDispatcher {
     consumer.held.clear();
   }
 
+  /** How many consumers a connection has. */
+  countOf(conn: Connection): number {
+    return this.byConn.get(conn)?.size ?? 0;
+  }
+
   /** A connection's consumers: their ids and what they asked for. */
   consumersOf(conn: Connection): Array<{ cid: number; spec: ConsumeBody }> {
     return [...(this.byConn.get(conn)?.values() ?? [])].map((c) => ({ cid: c.cid, spec: c.spec }));
