@@ -146,6 +146,25 @@ export interface ServiceBody {
   release: number | null;
   /** Desired instances per site (empty when not deployed). */
   desired: Record<string, number>;
+  /** The topics and queues it owns, and what its code declares that another service owns. */
+  claims: ServiceClaimsBody;
+}
+
+/** A topic (declared in `publishes`) or a queue (a consumer's). */
+export interface ClaimBody {
+  kind: 'topic' | 'queue';
+  name: string;
+}
+
+/**
+ * Each topic and queue has one owner, the service that claimed it first. `shared`: names another
+ * service of the same squad owns (the squad's services use them freely); `refused`: names another
+ * squad's service owns, which give this service no rights, each with a message saying what to do.
+ */
+export interface ServiceClaimsBody {
+  owned: ClaimBody[];
+  shared: Array<ClaimBody & { owner: string }>;
+  refused: Array<ClaimBody & { owner: string; ownerSquad: string | null; message: string }>;
 }
 
 export interface CreateServiceRequest {

@@ -81,8 +81,13 @@ export function registerCatalog(program: Command): void {
         `methods      ${s.interface ? s.interface.methods.join(', ') || '-' : '(known once an instance of the release runs)'}`,
         `topics       ${s.interface ? s.interface.topics.join(', ') || '-' : ''}`,
         `queues       ${s.interface ? s.interface.queues.join(', ') || '-' : ''}`,
+        `publishes    ${s.interface ? (s.interface.publishes ?? []).join(', ') || '-' : ''}`,
+        `owns         ${s.claims.owned.map((c) => `${c.kind} ${c.name}`).join(', ') || '-'}`,
+        ...s.claims.shared.map((c) => `shares       ${c.kind} ${c.name} (owned by ${c.owner}, of the same squad)`),
       ];
       process.stdout.write(`${lines.map((l) => l.trimEnd()).join('\n')}\n`);
+      // A claim of another squad's topic or queue grants nothing: say so, and what to do.
+      for (const r of s.claims.refused) process.stdout.write(`refused      ${r.kind} ${r.name}: ${r.message}\n`);
     }));
 
   program

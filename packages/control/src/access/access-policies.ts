@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AccessRequest, DenyRequest, GrantRequest, ServiceInterfaceBody, ServicePolicyBody } from '@squadron/client';
+import type { AccessRequest, DenyRequest, GrantRequest, ServicePolicyBody } from '@squadron/client';
 import { rateLimit, type Access, type DenyRule, type GrantRule, type PolicySet, type RateLimit, type ServicePolicy } from '@squadron/policy';
 import type { Db, Queryable } from '../state/db.ts';
 import { actorOf, type Principal } from '../auth/principal.ts';
@@ -23,7 +23,12 @@ interface PolicyServiceRow {
   name: string;
   squad: string;
   access: Access;
-  interface: string | null;
+}
+
+interface ClaimRow {
+  service: string;
+  kind: 'topic' | 'queue';
+  name: string;
 }
 
 /**
@@ -94,27 +99,34 @@ export class AccessPolicies {
 
   /** Every service's policy; its version is a digest of the content, so it changes exactly when the set does. */
   async policySet(): Promise<PolicySet> {
-    const services = await this.db.query<PolicyServiceRow>('SELECT name, squad, access, interface FROM services ORDER BY name');
+    const services = await this.db.query<PolicyServiceRow>('SELECT name, squad, access FROM services ORDER BY name');
     const rules = await this.db.query<RuleRow>('SELECT * FROM access_rules ORDER BY service, caller, kind');
+    const claims = await this.db.query<ClaimRow>('SELECT service, kind, name FROM claims ORDER BY service, kind, name');
     const byService = new Map<string, RuleRow[]>();
     for (const r of rules) (byService.get(r.service) ?? byService.set(r.service, []).get(r.service)!).push(r);
+    const claimsOf = new Map<string, ClaimRow[]>();
+    for (const c of claims) (claimsOf.get(c.service) ?? claimsOf.set(c.service, []).get(c.service)!).push(c);
     const set: Omit<PolicySet, 'version'> = {
       defaultRate: this.defaultRate,
-      services: Object.fromEntries(services.map((s) => [s.name, servicePolicy(s, byService.get(s.name) ?? [])])),
+      services: Object.fromEntries(services.map((s) => [s.name, servicePolicy(s, byService.get(s.name) ?? [], claimsOf.get(s.name) ?? [])])),
     };
     return { version: createHash('sha256').update(JSON.stringify(set)).digest('base64url').slice(0, 22), ...set };
   }
 
   private async policyIn(q: Queryable, service: string): Promise<ServicePolicyBody> {
-    const rows = await q.query<PolicyServiceRow>('SELECT name, squad, access, interface FROM services WHERE name = $1', [service]);
+    const rows = await q.query<PolicyServiceRow>('SELECT name, squad, access FROM services WHERE name = $1', [service]);
     if (!rows[0]) throw new NotFoundError('service', service, "'squadron services list' shows them");
     const rules = await q.query<RuleRow>('SELECT * FROM access_rules WHERE service = $1 ORDER BY caller, kind', [service]);
-    return { service, ...servicePolicy(rows[0], rules), defaultRate: this.defaultRate };
+    const claims = await q.query<ClaimRow>('SELECT service, kind, name FROM claims WHERE service = $1 ORDER BY kind, name', [service]);
+    return { service, ...servicePolicy(rows[0], rules, claims), defaultRate: this.defaultRate };
   }
 }
 
-function servicePolicy(s: PolicyServiceRow, rules: RuleRow[]): ServicePolicy {
-  const iface = s.interface ? (JSON.parse(s.interface) as ServiceInterfaceBody) : null;
+/**
+ * One service's policy. Its topics and queues are the names it owns by claim (catalog/claims.ts),
+ * not whatever its code declares: no name is ever listed under two services.
+ */
+function servicePolicy(s: PolicyServiceRow, rules: RuleRow[], claims: ClaimRow[]): ServicePolicy {
   const grants: GrantRule[] = [];
   const denies: DenyRule[] = [];
   for (const r of rules) {
@@ -129,7 +141,8 @@ function servicePolicy(s: PolicyServiceRow, rules: RuleRow[]): ServicePolicy {
       });
     }
   }
-  return { squad: s.squad, access: s.access, grants, denies, topics: iface?.publishes ?? [], queues: iface?.queues ?? [] };
+  const owned = (kind: ClaimRow['kind']) => claims.filter((c) => c.kind === kind).map((c) => c.name);
+  return { squad: s.squad, access: s.access, grants, denies, topics: owned('topic'), queues: owned('queue') };
 }
 
 /** A rule's caller must name a service or a squad the platform knows. */

@@ -1,9 +1,10 @@
-import type { CreatedSquadBody, CreateServiceRequest, ServiceBody, ServiceInterfaceBody, SquadBody } from '@squadron/client';
+import type { ClaimBody, CreatedSquadBody, CreateServiceRequest, ServiceBody, ServiceClaimsBody, ServiceInterfaceBody, SquadBody } from '@squadron/client';
 import type { Db, Queryable } from '../state/db.ts';
 import { actorOf, mustBeAdmin, mustOwn, type Principal } from '../auth/principal.ts';
 import { hashToken, newToken } from '../auth/tokens.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../control-errors.ts';
 import { recordAudit } from './audit.ts';
+import { claimsView, loadClaimFacts, takeClaims, type ClaimFacts } from './claims.ts';
 
 interface ServiceRow {
   name: string;
@@ -16,18 +17,27 @@ interface ServiceRow {
   desired: string;
 }
 
-export function serviceBody(r: ServiceRow): ServiceBody {
+export function serviceBody(r: ServiceRow, facts: ClaimFacts): ServiceBody {
+  const iface = r.interface ? (JSON.parse(r.interface) as ServiceInterfaceBody) : null;
   return {
     name: r.name, squad: r.squad, repo: r.repo, description: r.description, createdAt: r.created_at,
-    interface: r.interface ? (JSON.parse(r.interface) as ServiceInterfaceBody) : null,
-    release: r.release, desired: JSON.parse(r.desired) as Record<string, number>,
+    interface: iface, release: r.release, desired: JSON.parse(r.desired) as Record<string, number>,
+    claims: claimsView(facts, r.name, r.squad, iface),
   };
 }
 
 export async function findService(q: Queryable, name: string): Promise<ServiceBody> {
   const rows = await q.query<ServiceRow>('SELECT * FROM services WHERE name = $1', [name]);
   if (!rows[0]) throw new NotFoundError('service', name, "'squadron services list' shows them");
-  return serviceBody(rows[0]);
+  return serviceBody(rows[0], await loadClaimFacts(q));
+}
+
+/** What an agent's report of an interface changed: the names claimed, and the claims refused. */
+export interface InterfaceOutcome {
+  service: string;
+  squad: string;
+  taken: ClaimBody[];
+  refused: ServiceClaimsBody['refused'];
 }
 
 /**
@@ -70,7 +80,9 @@ export class Catalog {
   }
 
   async services(): Promise<ServiceBody[]> {
-    return (await this.db.query<ServiceRow>('SELECT * FROM services ORDER BY name')).map(serviceBody);
+    const rows = await this.db.query<ServiceRow>('SELECT * FROM services ORDER BY name');
+    const facts = await loadClaimFacts(this.db);
+    return rows.map((r) => serviceBody(r, facts));
   }
 
   service(name: string): Promise<ServiceBody> {
@@ -84,8 +96,22 @@ export class Catalog {
     return s;
   }
 
-  /** What the running code of the current release declares, as its instances report it. */
-  async setInterface(service: string, release: number, iface: ServiceInterfaceBody): Promise<void> {
-    await this.db.query('UPDATE services SET interface = $1 WHERE name = $2 AND release = $3', [JSON.stringify(iface), service, release]);
+  /**
+   * What the running code of the current release declares, as its instances report it. A new
+   * interface claims the topics and queues it declares that nobody holds; each claim taken and
+   * each refused is audited, once per change of interface (every instance reports it). Null when
+   * the report is of another release, or of the interface already kept.
+   */
+  setInterface(service: string, release: number, iface: ServiceInterfaceBody): Promise<InterfaceOutcome | null> {
+    return this.db.tx(async (q) => {
+      const [row] = await q.query<{ squad: string; interface: string | null }>('SELECT squad, interface FROM services WHERE name = $1 AND release = $2', [service, release]);
+      const text = JSON.stringify(iface);
+      if (!row || row.interface === text) return null;
+      await q.query('UPDATE services SET interface = $1 WHERE name = $2 AND release = $3', [text, service, release]);
+      const { taken, view } = await takeClaims(q, service, row.squad, iface);
+      for (const c of taken) await recordAudit(q, 'platform', 'claim.take', `service:${service}`, { ...c, squad: row.squad, release });
+      for (const r of view.refused) await recordAudit(q, 'platform', 'claim.refused', `service:${service}`, { kind: r.kind, name: r.name, owner: r.owner, ownerSquad: r.ownerSquad, release });
+      return { service, squad: row.squad, taken, refused: view.refused };
+    });
   }
 }

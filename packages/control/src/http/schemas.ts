@@ -40,12 +40,25 @@ export const squadSchema = {
   properties: { name: str, createdAt: num, createdBy: str, token: str },
 } as const;
 
+const claimSchema = { type: 'object', required: ['kind', 'name'], properties: { kind: { type: 'string', enum: ['topic', 'queue'] }, name: str } } as const;
+const claimsSchema = {
+  type: 'object', required: ['owned', 'shared', 'refused'],
+  properties: {
+    owned: { type: 'array', items: claimSchema },
+    shared: { type: 'array', items: { type: 'object', required: ['kind', 'name', 'owner'], properties: { ...claimSchema.properties, owner: str } } },
+    refused: {
+      type: 'array',
+      items: { type: 'object', required: ['kind', 'name', 'owner', 'ownerSquad', 'message'], properties: { ...claimSchema.properties, owner: str, ownerSquad: nullable(str), message: str } },
+    },
+  },
+} as const;
+
 export const serviceSchema = {
   type: 'object',
-  required: ['name', 'squad', 'repo', 'description', 'createdAt', 'interface', 'release', 'desired'],
+  required: ['name', 'squad', 'repo', 'description', 'createdAt', 'interface', 'release', 'desired', 'claims'],
   properties: {
     name: str, squad: str, repo: nullable(str), description: nullable(str), createdAt: num,
-    interface: nullable(interfaceSchema), release: nullable(int), desired: counts,
+    interface: nullable(interfaceSchema), release: nullable(int), desired: counts, claims: claimsSchema,
   },
 } as const;
 

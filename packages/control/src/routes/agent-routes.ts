@@ -54,7 +54,11 @@ export function agentRoutes(app: FastifyInstance, ctx: RouteContext): void {
     mustBeAdmin(principal(req), 'report for agents');
     const { changed, gone, interfaces } = await ctx.agents.report(req.params.id, req.body.instances);
     if (gone.length > 0) await ctx.db.tx(async (q) => { for (const id of gone) await q.query('DELETE FROM instances WHERE id = $1 AND draining = 1', [id]); });
-    for (const i of interfaces) await ctx.catalog.setInterface(i.service, i.release, i.iface);
+    for (const i of interfaces) {
+      const outcome = await ctx.catalog.setInterface(i.service, i.release, i.iface);
+      // A squad's code that declares another squad's topic or queue: it gets no rights, and says so here and in its service.
+      for (const r of outcome?.refused ?? []) req.log.warn({ service: outcome!.service, squad: outcome!.squad, claim: r }, r.message);
+    }
     for (const service of changed) ctx.reconciler.request(service);
     return { ok: true };
   });

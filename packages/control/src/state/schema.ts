@@ -99,7 +99,46 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'claims: one owner service per topic and queue',
+    // The services that declared topics and queues before claims existed claim them now, oldest
+    // service first; a queue SERVICE@TOPIC only by SERVICE (catalog/claims.ts has the rules).
+    sql: {
+      sqlite: claimsV7(
+        "SELECT 'topic', j.value, s.name, s.squad, s.created_at FROM services s, json_each(s.interface, '$.publishes') j",
+        "SELECT 'queue', j.value, s.name, s.squad, s.created_at FROM services s, json_each(s.interface, '$.queues') j",
+        'INSERT OR IGNORE INTO', '',
+      ),
+      postgres: claimsV7(
+        "SELECT 'topic', j.value, s.name, s.squad, s.created_at FROM services s, json_array_elements_text((s.interface::json)->'publishes') AS j(value)",
+        "SELECT 'queue', j.value, s.name, s.squad, s.created_at FROM services s, json_array_elements_text((s.interface::json)->'queues') AS j(value)",
+        'INSERT INTO', 'ON CONFLICT DO NOTHING',
+      ),
+    },
+  },
 ];
+
+function claimsV7(topics: string, queues: string, insert: string, onConflict: string): string {
+  const declared = (select: string) => `
+    ${insert} claims (kind, name, service, squad, claimed_at)
+    ${select}
+    WHERE s.interface IS NOT NULL AND (j.value NOT LIKE '%@%' OR j.value LIKE s.name || '@%')
+    ORDER BY s.created_at, s.name ${onConflict};`;
+  return `
+    CREATE TABLE claims (
+      kind TEXT NOT NULL,
+      name TEXT NOT NULL,
+      service TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+      squad TEXT NOT NULL,
+      claimed_at BIGINT NOT NULL,
+      PRIMARY KEY (kind, name)
+    );
+    CREATE INDEX claims_by_service ON claims(service);
+    ${declared(topics)}
+    ${declared(queues)}
+  `;
+}
 
 function schemaV1(autoId: string): string {
   return `
