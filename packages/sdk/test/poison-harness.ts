@@ -70,7 +70,10 @@ export class RawCaller {
   private readonly waiting = new Map<number, (answer: { kind: number; body: Buffer }) => void>();
 
   private constructor(readonly conn: Connection) {
-    conn.onFrame = (kind, id, body) => this.waiting.get(id)?.({ kind, body });
+    conn.onFrame = (kind, id, body) => {
+      if (kind === FrameKind.Ping) conn.send(FrameKind.Pong, id);
+      else this.waiting.get(id)?.({ kind, body });
+    };
   }
 
   static async open(address: string): Promise<RawCaller> {
@@ -119,6 +122,7 @@ export async function startFakeInstance(broker: string, site: string, service: s
     const conn = new Connection(socket);
     void acceptHandshake(conn, { site, server: 'instance', sites: () => [site] }).then(() => {
       conn.onFrame = (kind, rid, body) => {
+        if (kind === FrameKind.Ping) return conn.send(FrameKind.Pong, rid);
         if (kind !== FrameKind.Request) return;
         const [, , , payload] = decode(body) as [string, number, string, unknown];
         if (payload instanceof Uint8Array) conn.send(FrameKind.Reply, rid, Buffer.from(payload));
@@ -132,6 +136,10 @@ export async function startFakeInstance(broker: string, site: string, service: s
   };
   const registration = new Connection(await dial(broker));
   await connectHandshake(registration, { role: 'instance', site, name: service, service, instance: id });
+  // The broker closes a connection that stops answering its heartbeat.
+  registration.onFrame = (kind, rid) => {
+    if (kind === FrameKind.Ping) registration.send(FrameKind.Pong, rid);
+  };
   registration.send(FrameKind.Register, 0, encode(info));
   return Object.assign(fake, {
     info,
@@ -144,7 +152,10 @@ export async function startFakeInstance(broker: string, site: string, service: s
 
 /** What the target instance process says about itself (its `stats` method). */
 export interface TargetStats {
+  /** Marker messages (objects with a `good` field), in order of arrival. */
   received: Record<'events' | 'jobs' | 'durable', unknown[]>;
+  /** Other messages that were decoded and handled. */
+  others: Record<'events' | 'jobs' | 'durable', number>;
   client: ClientStats;
 }
 
