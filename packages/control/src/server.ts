@@ -15,6 +15,7 @@ import { InvalidInputError } from './control-errors.ts';
 import { errorSchema } from './http/schemas.ts';
 import type { RouteContext } from './routes/context.ts';
 import { platformRoutes } from './routes/platform-routes.ts';
+import { queueRoutes } from './routes/queue-routes.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
 import { deployRoutes } from './routes/deploy-routes.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
@@ -122,6 +123,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
 
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   platformRoutes(app, ctx);
+  queueRoutes(app, ctx);
   catalogRoutes(app, ctx);
   deployRoutes(app, ctx);
   agentRoutes(app, ctx);

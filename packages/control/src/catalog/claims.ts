@@ -1,5 +1,7 @@
 import type { ClaimBody, ServiceClaimsBody, ServiceInterfaceBody } from '@squadron/client';
 import type { Queryable } from '../state/db.ts';
+import { ForbiddenError } from '../control-errors.ts';
+import type { Principal } from '../auth/principal.ts';
 
 /**
  * Topics and queues have one owner each: the service that claimed the name first (its code
@@ -107,4 +109,17 @@ export async function takeClaims(q: Queryable, service: string, squad: string, i
     taken.push(c);
   }
   return { taken, view: claimsView(facts, service, squad, iface) };
+}
+
+/** Only the squad that owns `queue` (or the admin) may `what`; anyone else gets FORBIDDEN saying who owns it. */
+export async function mustOwnQueue(q: Queryable, by: Principal, queue: string, what: string): Promise<void> {
+  if (by.kind === 'admin') return;
+  const facts = await loadClaimFacts(q);
+  const holder = holderOf(facts, 'queue', queue);
+  if (holder !== null && holder.squad === by.name) return;
+  if (holder === null) {
+    throw new ForbiddenError(`queue '${queue}' has no owner, so only the platform admin may ${what}; a service owns a queue by consuming it first (consumers in its definition)`);
+  }
+  const owner = holder.squad === null ? `service '${holder.service}', which does not exist` : `service '${holder.service}' of squad '${holder.squad}'`;
+  throw new ForbiddenError(`queue '${queue}' belongs to ${owner}; only that squad (or the admin) may ${what} (you are squad '${by.name}')`);
 }

@@ -17,10 +17,7 @@ const siteSchema = {
   },
 } as const;
 
-const queueParams = { type: 'object', required: ['queue'], properties: { queue: { type: 'string', minLength: 1, maxLength: 255 } } } as const;
-const siteQuery = { type: 'object', properties: { site: { type: 'string', minLength: 1, maxLength: 64 } }, additionalProperties: false } as const;
-
-/** Health, identity, sites, live status and durable queues. */
+/** Health, identity, sites and live status. */
 export function platformRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/v1/health', {
     config: { public: true },
@@ -56,14 +53,4 @@ export function platformRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/v1/status', {
     schema: { tags: ['platform'], summary: 'Every site\'s broker and the live instances it knows', response: { 500: errorSchema } },
   }, async () => ctx.sites.status());
-
-  app.get('/v1/queues', { schema: { tags: ['queues'], summary: 'Durable queues per site', response: { 500: errorSchema } } }, async () => ({ queues: await ctx.queues.list() }));
-
-  app.get<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/dead-letters', {
-    schema: { tags: ['queues'], summary: 'A queue\'s dead letters, with their last error', params: queueParams, querystring: siteQuery },
-  }, async (req) => ({ queue: req.params.queue, messages: await ctx.queues.deadLetters(req.params.queue, req.query.site) }));
-
-  app.post<{ Params: { queue: string }; Querystring: { site?: string } }>('/v1/queues/:queue/replay', {
-    schema: { tags: ['queues'], summary: 'Deliver a queue\'s dead letters again', params: queueParams, querystring: siteQuery },
-  }, async (req) => ({ queue: req.params.queue, ...(await ctx.queues.replay(req.params.queue, req.query.site)) }));
 }
