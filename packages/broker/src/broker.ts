@@ -15,6 +15,7 @@ import { PeerLink } from './peer-link.ts';
 import type { BrokerStats } from './stats.ts';
 import { QueueStore } from './durable/queue-store.ts';
 import { QueueDispatcher } from './durable/dispatcher.ts';
+import { QueueQuotaGuard } from './durable/queue-quotas.ts';
 import { MessagingGuard } from './messaging-guard.ts';
 import { checkRegistration, checkTakeover } from './registration.ts';
 import { DEFAULT_CONNECTION_LIMITS, checkConnectionLimit, type ConnectionLimits } from './connection-limits.ts';
@@ -97,6 +98,7 @@ export class Broker implements Forwarder {
   private readonly envelopes = new EnvelopeReader();
   private store: QueueStore | null = null;
   private dispatcher: QueueDispatcher | null = null;
+  private quotas: QueueQuotaGuard | null = null;
   private readonly guard: MessagingGuard;
   /** Calls refused by each local instance, per caller, as its load reports say. */
   private readonly rejections = new Map<string, LoadRejections>();
@@ -132,6 +134,8 @@ export class Broker implements Forwarder {
         ...(this.options.simulatePowerLoss ? { simulatePowerLoss: true } : {}),
       });
       this.dispatcher = new QueueDispatcher(this.store, this.log);
+      const quotas = (this.quotas = new QueueQuotaGuard(this.store));
+      this.store.admission = (queues, bytes) => quotas.admit(queues, bytes);
     }
     this._address = formatEndpoint(await listen(this.server, requested));
     this.setPeers(this.options.peers ?? {});
@@ -414,6 +418,7 @@ export class Broker implements Forwarder {
    */
   setPolicies(policies: Policies): void {
     if (!this.guard.set(policies)) return;
+    this.quotas?.set(policies);
     for (const session of this.sessions) {
       if (session.caller === null) continue;
       for (const sub of this.topics.subscriptionsOf(session.conn)) {
@@ -492,7 +497,7 @@ export class Broker implements Forwarder {
     const queue = (q as { queue?: unknown } | null)?.queue;
     switch (what) {
       case 'queues':
-        return { site: this.site, queues: this.store?.stats() ?? [] };
+        return { site: this.site, queues: (this.store?.stats() ?? []).map((q) => ({ ...q, limit: this.quotas?.limitOf(q.queue) ?? null })) };
       case 'dlq':
         if (typeof queue !== 'string') throw new BadRequestError('name the queue');
         this.mayInspect(session, queue);

@@ -23,7 +23,7 @@ describe('queue index', () => {
               const seq = o.late && next > 20 && !model.has(next - 11) && (next - 11) % 3 === 0 ? next - 11 : (next += o.gap * 3);
               if (model.has(seq)) continue;
               const p = place(seq);
-              table.add(seq, p.segment, p.offset, 0, MessageState.Ready);
+              table.add(seq, p.segment, p.offset, 0, MessageState.Ready, seq % 4096);
               model.set(seq, p);
             } else if (model.size > 0) {
               const seqs = [...model.keys()];
@@ -37,6 +37,7 @@ describe('queue index', () => {
             const slot = table.slotOf(seq);
             assert.ok(slot >= 0, `message ${seq} is found`);
             assert.deepEqual({ segment: table.segmentAt(slot), offset: table.offsetAt(slot) }, p);
+            assert.equal(table.sizeAt(slot), seq % 4096, `message ${seq} keeps its size`);
           }
           assert.equal(table.slotOf(next + 3), -1);
         },
@@ -70,7 +71,8 @@ describe('queue index', () => {
   it('a queue hands out each message once until it fails, keeps keys in order, and counts what it holds', () => {
     const q = new QueueState('jobs');
     const now = Date.now();
-    for (let seq = 1; seq <= 5000; seq++) q.add(seq, place(seq), now, seq % 100 === 0 ? 'k' : null);
+    for (let seq = 1; seq <= 5000; seq++) q.add(seq, place(seq), now, seq % 100 === 0 ? 'k' : null, 10);
+    assert.deepEqual([q.stored, q.bytes], [5000, 50_000]);
     const taken: number[] = [];
     for (let seq = q.take(now); seq >= 0; seq = q.take(now)) taken.push(seq);
     // Of the keyed messages only the first goes out while it is held.
@@ -89,6 +91,8 @@ describe('queue index', () => {
     assert.equal(q.lastError(200), 'poison');
     assert.equal(q.take(now), 300, 'a dead holder gives up its key');
     assert.equal(q.counters.deadLettered, 1);
+    // What it holds: every message not acknowledged, the dead one included.
+    assert.deepEqual([q.stored, q.bytes], [5000 - (taken.length - 1) - 1, (5000 - (taken.length - 1) - 1) * 10]);
   });
 
   it('a dedup window knows an id for its window and no longer, and a forgotten id can be stored again', () => {

@@ -52,11 +52,38 @@ export interface ServicePolicy {
   queues: string[];
 }
 
+/** How much a queue (or all of a squad's queues at one site) may hold: messages and record bytes, dead letters included. */
+export interface QueueLimit {
+  maxMessages: number;
+  maxBytes: number;
+}
+
+/**
+ * Limits on what durable queues hold at each site's broker, so that no squad can fill the log
+ * every squad shares: each queue has the platform's default unless its owner set another, and
+ * all of a squad's queues at a site together stay within its total (the admin's to set).
+ * Queues nobody claimed count toward one shared total, `unclaimed`.
+ */
+export interface QueueQuotas {
+  /** A queue's limit unless its owner set one. */
+  queueDefault: QueueLimit;
+  /** Queue name → the limit its owner set. */
+  queues: Record<string, QueueLimit>;
+  /** A squad's total at one site, unless the admin set another. */
+  squadDefault: QueueLimit;
+  /** Squad → the total the admin set. */
+  squads: Record<string, QueueLimit>;
+  /** The total of every queue nobody claimed, at one site. */
+  unclaimed: QueueLimit;
+}
+
 /** Every service's policy and the default threshold; `version` changes whenever any of it does. */
 export interface PolicySet {
   version: string;
   defaultRate: RateLimit;
   services: Record<string, ServicePolicy>;
+  /** Limits on durable queues; absent: none (a broker run on its own, without a control plane). */
+  queueQuotas?: QueueQuotas;
 }
 
 /** Who is asking, from a verified credential. */

@@ -48,6 +48,8 @@ export class QueueDispatcher {
    */
   async publishDurable(topic: string, payload: Buffer, options: EnqueueOptions): Promise<{ id: string; duplicate: boolean; stored: number }> {
     const groups = this.store.durableGroups(topic);
+    // Every subscription's queue has room, or none gets the message: nothing half-published.
+    this.store.admission?.(groups.map((group) => durableQueueName(topic, group)), payload.length);
     const results = await Promise.all(groups.map((group) => this.enqueue(durableQueueName(topic, group), payload, options)));
     const id = options.id ?? results[0]?.id ?? `${topic}:${options.traceId ?? ''}`;
     return { id, duplicate: results.length > 0 && results.every((r) => r.duplicate), stored: results.filter((r) => !r.duplicate).length };

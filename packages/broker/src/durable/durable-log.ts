@@ -176,7 +176,9 @@ export class DurableLog {
       written = { batch, segment: this.segment, start, end: this.size };
       this.unsynced.push(written);
     } catch (err) {
-      // Nothing of it was acknowledged; the next batch is written over whatever part of it landed.
+      // Nothing of it was acknowledged; the next batch is written over whatever part of it landed,
+      // which is cut off now (a full disk gets that space back; a later rotation keeps no junk).
+      await this.fh?.truncate(this.size).catch(() => {});
       for (const p of batch) p.reject(err as Error);
       this.writing = false;
       this.kick(true);
@@ -237,9 +239,11 @@ export class DurableLog {
 
   private async rotate(): Promise<void> {
     await this.syncsDone();
+    // The next segment is opened before the current one is let go: when it cannot be (a full
+    // disk), the log stays as it was and a later batch tries again.
+    const { fh, size } = await openSegment(this.options.dir, this.segment + 1);
     await this.fh?.close();
     this.segment++;
-    const { fh, size } = await openSegment(this.options.dir, this.segment);
     this.fh = fh;
     this.size = size;
     this.segments.push(this.segment);

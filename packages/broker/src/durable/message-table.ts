@@ -12,7 +12,7 @@ const MIN_CAPACITY = 1024;
 
 /**
  * The in-memory index of one queue's messages, kept as columns of typed arrays in sequence
- * order: about 29 bytes a message and no object per message, so that a million-message queue
+ * order: about 33 bytes a message and no object per message, so that a million-message queue
  * costs tens of megabytes and nothing for the garbage collector to trace. A message is found by
  * its sequence number with a binary search. Settled slots are dropped from the front as they go,
  * and the table is packed when most of it is holes.
@@ -25,13 +25,15 @@ export class MessageTable {
   private notBefores = new Float64Array(MIN_CAPACITY);
   private deliveryCounts = new Uint32Array(MIN_CAPACITY);
   private states = new Uint8Array(MIN_CAPACITY);
+  /** The size of each message's record in the log: what the queue's byte limit counts. */
+  private sizes = new Uint32Array(MIN_CAPACITY);
   private head = 0;
   private tail = 0;
   /** Messages not settled. */
   live = 0;
 
   /** Add a message; its slot is returned (valid until the table next changes shape). */
-  add(seq: number, segment: number, offset: number, notBefore: number, state: MessageState): number {
+  add(seq: number, segment: number, offset: number, notBefore: number, state: MessageState, size: number): number {
     if (this.tail === this.capacity) this.reshape(this.live + 1);
     let slot = this.tail;
     if (this.tail > this.head && this.seqs[this.tail - 1]! >= seq) {
@@ -47,6 +49,7 @@ export class MessageTable {
     this.notBefores[slot] = notBefore;
     this.deliveryCounts[slot] = 0;
     this.states[slot] = state;
+    this.sizes[slot] = size;
     this.live++;
     return slot;
   }
@@ -71,6 +74,10 @@ export class MessageTable {
 
   setNotBefore(slot: number, at: number): void {
     this.notBefores[slot] = at;
+  }
+
+  sizeAt(slot: number): number {
+    return this.sizes[slot]!;
   }
 
   deliveriesAt(slot: number): number {
@@ -126,7 +133,7 @@ export class MessageTable {
   }
 
   private columns(): Array<Float64Array | Uint32Array | Uint8Array> {
-    return [this.seqs, this.segments, this.offsets, this.notBefores, this.deliveryCounts, this.states];
+    return [this.seqs, this.segments, this.offsets, this.notBefores, this.deliveryCounts, this.states, this.sizes];
   }
 
   /** Pack the live slots to the front of columns sized for `need` messages and room to grow. */
@@ -150,6 +157,7 @@ export class MessageTable {
     this.notBefores = pack(this.notBefores, (n) => new Float64Array(n));
     this.deliveryCounts = pack(this.deliveryCounts, (n) => new Uint32Array(n));
     this.states = pack(this.states, (n) => new Uint8Array(n));
+    this.sizes = pack(this.sizes, (n) => new Uint32Array(n));
     this.capacity = capacity;
     this.tail = this.live;
     this.head = 0;

@@ -34,12 +34,23 @@ export class QueueState {
   private readonly keyWaiting = new Map<string, number[]>();
   private inFlightCount = 0;
   private deadCount = 0;
+  private bytesHeld = 0;
 
   constructor(readonly name: string) {}
 
   /** Messages waiting to be delivered (ready or delayed). */
   get depth(): number {
     return this.table.live - this.inFlightCount - this.deadCount;
+  }
+
+  /** Messages kept, whatever their state: waiting, in flight or dead. What the queue's limit counts. */
+  get stored(): number {
+    return this.table.live;
+  }
+
+  /** Bytes of the log's records that the kept messages hold. */
+  get bytes(): number {
+    return this.bytesHeld;
   }
 
   get inFlight(): number {
@@ -50,8 +61,9 @@ export class QueueState {
     return this.deadCount;
   }
 
-  add(seq: number, place: LogPosition, notBefore: number, key: string | null): void {
-    const slot = this.table.add(seq, place.segment, place.offset, notBefore, MessageState.Ready);
+  add(seq: number, place: LogPosition, notBefore: number, key: string | null, size: number): void {
+    const slot = this.table.add(seq, place.segment, place.offset, notBefore, MessageState.Ready, size);
+    this.bytesHeld += size;
     if (key !== null) this.keys.set(seq, key);
     this.counters.enqueued++;
     this.schedule(seq, slot, notBefore);
@@ -129,6 +141,7 @@ export class QueueState {
     if (state === MessageState.InFlight) this.inFlightCount--;
     if (state === MessageState.Dead) this.deadCount--;
     const place = { segment: this.table.segmentAt(slot), offset: this.table.offsetAt(slot) };
+    this.bytesHeld -= this.table.sizeAt(slot);
     this.table.settle(slot);
     this.counters.acked++;
     this.release(seq);

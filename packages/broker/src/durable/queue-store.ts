@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { decode } from '@squadron/protocol';
+import { decode, UnavailableError } from '@squadron/protocol';
+import type { QueueUsage, UsageSource } from './queue-quotas.ts';
 import { DurableLog, type DurableLogStats, type LogPosition } from './durable-log.ts';
 import { QueueState, type QueueCounters } from './queue-state.ts';
 import { BodyReader } from './body-reader.ts';
@@ -58,7 +59,14 @@ export interface QueueStats extends QueueCounters {
   depth: number;
   inFlight: number;
   dead: number;
+  /** Messages kept (waiting, in flight and dead): what the queue's limit counts. */
+  stored: number;
+  /** Payload bytes of the messages kept. */
+  bytes: number;
 }
+
+/** Refuses (throws) one more message of `bytes` in each of `queues`; see QueueQuotaGuard. */
+export type Admission = (queues: readonly string[], bytes: number) => void;
 
 /**
  * The broker's queues on its durable log. An enqueue resolves only once its record is synced;
@@ -66,8 +74,12 @@ export interface QueueStats extends QueueCounters {
  * it was. Delivery state written lazily (an ack lost in a crash) only means a redelivery: at
  * least once.
  */
-export class QueueStore {
+export class QueueStore implements UsageSource {
   private readonly queues = new Map<string, QueueState>();
+  /** Enqueues under way (not yet on disk), per queue: they count toward its limit already. */
+  private readonly pending = new Map<string, QueueUsage>();
+  /** What decides whether a message may be stored; none: everything may. */
+  admission: Admission | null = null;
   private readonly seen = new Map<string, DedupWindow>();
   /** topic → groups with a durable subscription */
   private readonly durable = new Map<string, Set<string>>();
@@ -120,6 +132,7 @@ export class QueueStore {
       const prior = this.seenFor(queueName).lookup(options.id, now);
       if (prior !== undefined) return { id: options.id, seq: prior, duplicate: true };
     }
+    this.admission?.([queueName], payload.length);
     const seq = this.nextSeq++;
     const id = options.id ?? `${queueName}:${seq}`;
     if (options.id !== undefined) this.seenFor(queueName).remember(options.id, seq, now);
@@ -127,20 +140,43 @@ export class QueueStore {
     const key = options.key ?? null;
     const [head, body] = encodeEnqueue({ queue: queueName, seq, producerId: options.id ?? null, key, notBefore, enqueuedAt: now, traceId: options.traceId ?? '', payload });
     let position: LogPosition;
+    this.reserve(queueName, payload.length, 1);
     try {
       // The record is encoded (the payload copied) before this awaits: a view of a frame will do.
       position = await this.log.append(QueueRecordType.Enqueue, head, body);
     } catch (err) {
       if (options.id !== undefined) this.seenFor(queueName).forget(options.id, seq);
-      throw err;
+      throw diskFull(err) ?? err;
+    } finally {
+      this.reserve(queueName, payload.length, -1);
     }
-    this.added(queueName, seq, position, notBefore, key);
+    this.added(queueName, seq, position, notBefore, key, payload.length);
     return { id, seq, duplicate: false };
   }
 
-  private added(queueName: string, seq: number, place: LogPosition, notBefore: number, key: string | null): void {
+  /** What a queue holds, enqueues under way included. */
+  usage(queueName: string): QueueUsage {
+    const q = this.queues.get(queueName);
+    const pending = this.pending.get(queueName);
+    return { messages: (q?.stored ?? 0) + (pending?.messages ?? 0), bytes: (q?.bytes ?? 0) + (pending?.bytes ?? 0) };
+  }
+
+  eachUsage(visit: (queue: string, usage: QueueUsage) => void): void {
+    for (const name of this.queues.keys()) visit(name, this.usage(name));
+    for (const name of this.pending.keys()) if (!this.queues.has(name)) visit(name, this.usage(name));
+  }
+
+  private reserve(queueName: string, bytes: number, sign: 1 | -1): void {
+    const p = this.pending.get(queueName) ?? { messages: 0, bytes: 0 };
+    p.messages += sign;
+    p.bytes += sign * bytes;
+    if (p.messages === 0) this.pending.delete(queueName);
+    else this.pending.set(queueName, p);
+  }
+
+  private added(queueName: string, seq: number, place: LogPosition, notBefore: number, key: string | null, bytes: number): void {
     this.liveBySegment.set(place.segment, (this.liveBySegment.get(place.segment) ?? 0) + 1);
-    this.queue(queueName).add(seq, place, notBefore, key);
+    this.queue(queueName).add(seq, place, notBefore, key, bytes);
   }
 
   /** The next message of a queue due now, with its payload, or null. */
@@ -248,7 +284,7 @@ export class QueueStore {
   stats(): QueueStats[] {
     return this.queueNames().map((name) => {
       const q = this.queues.get(name)!;
-      return { queue: name, depth: q.depth, inFlight: q.inFlight, dead: q.dead, ...q.counters };
+      return { queue: name, depth: q.depth, inFlight: q.inFlight, dead: q.dead, stored: q.stored, bytes: q.bytes, ...q.counters };
     });
   }
 
@@ -320,7 +356,7 @@ export class QueueStore {
     if (type === QueueRecordType.Enqueue) {
       const r = decodeEnqueue(body);
       this.nextSeq = Math.max(this.nextSeq, r.seq + 1);
-      this.added(r.queue, r.seq, position, r.notBefore, r.key);
+      this.added(r.queue, r.seq, position, r.notBefore, r.key, r.payload.length);
       if (r.producerId !== null) this.seenFor(r.queue).remember(r.producerId, r.seq, r.enqueuedAt);
       return;
     }
@@ -356,4 +392,13 @@ export class QueueStore {
         return;
     }
   }
+}
+
+/**
+ * The disk is full: a typed, retryable refusal of this enqueue. Nothing of it was acknowledged;
+ * deliveries, acks and reads go on, and enqueues are taken again once space is back.
+ */
+function diskFull(err: unknown): UnavailableError | null {
+  if ((err as NodeJS.ErrnoException | null)?.code !== 'ENOSPC') return null;
+  return new UnavailableError('the broker\'s disk is full: this message was not stored; deliveries and acks go on, and enqueues are taken again once space is freed (retry later)');
 }
