@@ -8,7 +8,8 @@ import type { InsulationOptions } from './resource-guard.ts';
 import { ReportScheduler } from './report-scheduler.ts';
 import { InstancePolicies } from './instance-policies.ts';
 import { InstanceStorage } from './instance-storage.ts';
-import { InstanceCredentials } from './instance-credentials.ts';
+import { InstanceCredentials, squadOf } from './instance-credentials.ts';
+import { InstanceSandbox, type SandboxOptions } from './instance-sandbox.ts';
 
 /** What the agent needs of the control plane's client (a fake will do in tests). */
 export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies' | 'serviceStorage'>;
@@ -34,6 +35,11 @@ export interface AgentOptions {
   env?: Readonly<Record<string, string>>;
   /** Memory ceilings and CPU demotion (defaults in resource-guard.ts and cpu-insulation.ts). */
   insulation?: InsulationOptions;
+  /**
+   * How each squad's instances are kept apart (instance-sandbox.ts): its own OS user where this
+   * process is root, Node's permission model, limits. `false`: instances run as this process.
+   */
+  sandbox?: SandboxOptions | false;
 }
 
 /** How often the revoked credentials are read, so that instances refuse them within about a second. */
@@ -58,6 +64,8 @@ const transient = (err: unknown) => !(err instanceof ApiError) || err.status ===
  */
 export class Agent {
   readonly supervisor: InstanceSupervisor;
+  /** Null when the agent was told to run instances as itself. */
+  readonly sandbox: InstanceSandbox | null;
   private readonly log: Logger;
   private readonly reports: ReportScheduler;
   private readonly credentials: InstanceCredentials;
@@ -85,8 +93,13 @@ export class Agent {
     this.credentials = new InstanceCredentials(options.control, () => this.agentId, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.policies = new InstancePolicies(options.control, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.storage = new InstanceStorage(options.control, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
+    this.sandbox = options.sandbox === false ? null : new InstanceSandbox(options.runner.script, options.sandbox);
+    for (const what of this.sandbox?.lost ?? ['instances are not sandboxed: each runs as the agent\'s own OS user, with its privileges']) {
+      this.log.warn(`isolation between squads is weaker on this machine: ${what}`);
+    }
     this.supervisor = new InstanceSupervisor({
       runner: options.runner,
+      ...(this.sandbox ? { sandbox: this.sandbox } : {}),
       logDir: options.logDir,
       logger: options.logger,
       ...(options.env ? { env: options.env } : {}),
@@ -127,6 +140,7 @@ export class Agent {
       this.policies.stop();
       this.storage.stop();
       await this.supervisor.stopAll(this.options.drainGraceMs ?? 30_000);
+      this.sandbox?.close();
       void this.reports.stop();
       if (this.agentId) await Promise.race([this.sendReport(), sleep(FINAL_REPORT_MS, undefined, { ref: false })]);
       this.log.info('agent stopped');
@@ -241,7 +255,9 @@ export class Agent {
         this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs, maxMemoryMb: a.maxMemoryMb }, 'starting instance');
         // A control plane from before memory ceilings sends none: the platform's default applies.
         const maxMemoryMb = a.maxMemoryMb ?? MEMORY_CEILING_MB.default;
-        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, maxMemoryMb, env: { ...env, ...this.policies.env(), ...storage } }, a.provisionDelayMs);
+        // The squad its own credential names: its instances run as that squad's OS user.
+        const squad = squadOf(env);
+        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, maxMemoryMb, ...(squad ? { squad } : {}), env: { ...env, ...this.policies.env(), ...storage } }, a.provisionDelayMs);
       });
     }
     if (waiting > 0 && !this.waitingForBroker) {

@@ -8,3 +8,6 @@ export { heapCapMb } from './memory-ceiling.ts';
 export { CpuWatch, DEFAULT_CPU_INSULATION } from './cpu-insulation.ts';
 export type { CpuInsulationPolicy } from './cpu-insulation.ts';
 export type { InsulationOptions } from './resource-guard.ts';
+export { InstanceSandbox, DEFAULT_INSTANCE_LIMITS, runtimePathsOf } from './instance-sandbox.ts';
+export type { SandboxOptions, InstanceLimits, SandboxedCommand } from './instance-sandbox.ts';
+export { squadUserName } from './squad-users.ts';

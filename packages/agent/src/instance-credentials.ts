@@ -14,6 +14,11 @@ interface Held {
   renewal: NodeJS.Timeout | null;
 }
 
+/** The squad named by the credential in an instance's identity environment (read, not verified: the control plane just issued it). */
+export function squadOf(env: Record<string, string>): string | null {
+  return Identity.fromEnv(env)?.claims?.squad ?? null;
+}
+
 type HolderKey = ReturnType<typeof Identity.newKey>['publicJwk'];
 
 /**

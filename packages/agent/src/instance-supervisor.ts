@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import { SupervisorError } from './errors.ts';
 import { CpuSampler, readRssBytes } from './proc-stats.ts';
 import { diedOfHeapLimit, heapCapFlag } from './memory-ceiling.ts';
 import { ResourceGuard, type InsulationOptions } from './resource-guard.ts';
+import { inheritedEnv, type InstanceSandbox, type SandboxedCommand } from './instance-sandbox.ts';
 
 /** How to run `squadron run`: the CLI passes its own entry script, so this package needs no CLI. */
 export interface Runner {
@@ -28,6 +29,8 @@ export interface InstanceSpec {
   env?: Readonly<Record<string, string>>;
   /** Its memory ceiling in MiB: a V8 heap cap below it, and killed when it stays above. Absent: none. */
   maxMemoryMb?: number;
+  /** The squad that owns the service: with a sandbox, the instance runs as that squad's OS user. */
+  squad?: string;
 }
 
 /** A state transition; `null` is "not supervised" (before start, after it exited for good). */
@@ -47,8 +50,10 @@ export interface SupervisorOptions {
   logDir: string;
   /** Called on every state transition, so that the agent can report at once. */
   onChange?: (change: InstanceChange) => void;
-  /** Environment for the instances on top of this process's own. */
+  /** Environment for the instances, on top of the little they keep of this process's own (PATH, locale, log level). */
   env?: Readonly<Record<string, string>>;
+  /** Runs each squad's instances apart (its own OS user, Node's permission model, limits); absent: as this process. */
+  sandbox?: InstanceSandbox;
   /** Restart delays: `minMs` (default 100) doubling up to `maxMs` (default 30 s). */
   restart?: { minMs?: number; maxMs?: number };
   /** Exits before ready, in a row, that make an instance `crashLoop` (default 3). */
@@ -233,11 +238,12 @@ export class InstanceSupervisor {
       const log = openSync(m.logFile, 'a');
       try {
         writeSync(log, `--- ${new Date().toISOString()} starting ${spec.id} (restarts: ${m.restarts})\n`);
-        child = fork(this.options.runner.script, ['run', spec.path, '--site', spec.site, '--broker', spec.broker, '--instance-id', spec.id], {
+        const command = this.commandFor(spec);
+        child = spawn(command.file, command.args, {
           stdio: ['ignore', log, log, 'ipc'],
-          // Last, so that it wins over the same flag in the runner's own.
-          execArgv: [...this.options.runner.execArgv, ...(spec.maxMemoryMb === undefined ? [] : [heapCapFlag(spec.maxMemoryMb)])],
-          env: { ...process.env, ...this.options.env, ...spec.env },
+          cwd: command.cwd,
+          env: command.env,
+          ...(command.uid !== undefined ? { uid: command.uid, gid: command.gid } : {}),
         });
       } finally {
         closeSync(log);
@@ -298,6 +304,21 @@ export class InstanceSupervisor {
       }
     });
     this.emit(m, from, 'starting');
+  }
+
+  /** `node [flags] squadron run …` for this instance, sandboxed for its squad when there is a sandbox. */
+  private commandFor(spec: InstanceSpec): SandboxedCommand {
+    const nodeArgs = [
+      // Last, so that it wins over the same flag in the runner's own.
+      ...this.options.runner.execArgv, ...(spec.maxMemoryMb === undefined ? [] : [heapCapFlag(spec.maxMemoryMb)]),
+      this.options.runner.script, 'run', spec.path, '--site', spec.site, '--broker', spec.broker, '--instance-id', spec.id,
+    ];
+    // Nothing of this process's environment but the harmless: the agent's token is not the instance's.
+    const env = { ...inheritedEnv(), ...this.options.env, ...spec.env };
+    const { sandbox } = this.options;
+    if (!sandbox || spec.squad === undefined) return { file: process.execPath, args: nodeArgs, cwd: process.cwd(), env };
+    const command = sandbox.command(spec.squad, spec.path, nodeArgs);
+    return { ...command, env: { ...env, ...command.env } };
   }
 
   /** The instance's process is gone: forget it if it was told to stop, else restart it later. */

@@ -27,7 +27,7 @@ export function findEntry(dir: string): string {
 function isModuleScope(folder: string): boolean {
   for (let dir = folder; ; dir = dirname(dir)) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
+    if (readable(pkg)) {
       try {
         return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type === 'module';
       } catch {
@@ -35,6 +35,15 @@ function isModuleScope(folder: string): boolean {
       }
     }
     if (dirname(dir) === dir) return false;
+  }
+}
+
+/** Whether `file` exists and this process may read it: under Node's permission model, folders above the service's are not its to read. */
+function readable(file: string): boolean {
+  try {
+    return existsSync(file);
+  } catch {
+    return false;
   }
 }
 

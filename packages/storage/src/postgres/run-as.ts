@@ -12,6 +12,48 @@ export interface ServerUser {
   home: string;
 }
 
+/** An operating-system user as this machine knows it (the servers', or a squad's instances'). */
+export type OsUser = ServerUser;
+
+/** The user named `name` (getent passwd), or null when this machine has none. */
+export function lookupOsUser(name: string): OsUser | null {
+  let line: string;
+  try {
+    line = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+  // name:password:uid:gid:gecos:home:shell
+  const fields = line.split(':');
+  const [uid, gid] = [Number(fields[2]), Number(fields[3])];
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) return null;
+  return { name, uid, gid, home: fields[5] ?? '' };
+}
+
+/**
+ * The system user `name`, created when missing (no home, no login shell): only root can. Two
+ * processes creating the same user at once (two agents of one machine) is fine: whichever loses
+ * finds the other's.
+ */
+export function ensureSystemUser(name: string): OsUser {
+  const found = lookupOsUser(name);
+  if (found) return found;
+  let failure: unknown = null;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      // Exists already (another process made it), or /etc/passwd locked by another useradd: look again.
+      failure = err;
+    }
+    const made = lookupOsUser(name);
+    if (made) return made;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
+  const stderr = (failure as { stderr?: Buffer } | null)?.stderr?.toString().trim();
+  throw new StorageError('STORAGE_UNAVAILABLE', `could not create the system user '${name}'${stderr ? `: ${stderr}` : ''}; run the platform as root, or create it (useradd --system ${name})`, { cause: failure });
+}
+
 /**
  * Who runs PostgreSQL: this process's own user, or, when this process is root (PostgreSQL
  * refuses to run as root), the named system user (`postgres`, which the Debian packages create).
@@ -19,20 +61,13 @@ export interface ServerUser {
  */
 export function resolveServerUser(name = 'postgres'): ServerUser | null {
   if (process.getuid?.() !== 0) return null;
-  try {
-    // name:password:uid:gid:gecos:home:shell
-    const fields = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
-    const [uid, gid, home] = [Number(fields[2]), Number(fields[3]), fields[5] ?? ''];
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error(`getent passwd ${name} printed no uid and gid`);
-    return { name, uid, gid, home: home || '/var/lib/postgresql' };
-  } catch (err) {
-    throw new StorageError(
-      'STORAGE_UNAVAILABLE',
-      `PostgreSQL refuses to run as root, and there is no '${name}' user to run it as: install the Debian package ` +
-        `postgresql-15 (it creates the user), or create a system user (adduser --system ${name}), or run the platform as another user`,
-      { cause: err },
-    );
-  }
+  const user = lookupOsUser(name);
+  if (user) return { ...user, home: user.home || '/var/lib/postgresql' };
+  throw new StorageError(
+    'STORAGE_UNAVAILABLE',
+    `PostgreSQL refuses to run as root, and there is no '${name}' user to run it as: install the Debian package ` +
+      `postgresql-15 (it creates the user), or create a system user (adduser --system ${name}), or run the platform as another user`,
+  );
 }
 
 /** Creates `path` (and its parents) as a private folder of the server user. */
