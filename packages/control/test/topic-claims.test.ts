@@ -25,7 +25,7 @@ for (const store of STORES) {
       });
       return { status: res.status, body: (await res.json()) as unknown };
     };
-    const policies = async (token: string) => (await call('GET', '/v1/policies', token)).body as PoliciesBody;
+    const policies = async (token: string) => (await call('GET', '/v1/policies', token)).body as PoliciesBody & { changed: true };
     const service = async (name: string, token: string) => (await call('GET', `/v1/services/${name}`, token)).body as ServiceBody;
 
     /** Deploy `name` and have the agent report its instance ready, running code that declares `iface`. */
@@ -40,7 +40,7 @@ for (const store of STORES) {
     };
 
     /** The invariant the brokers rely on: no topic or queue listed under two services. */
-    const oneOwnerEach = (set: PoliciesBody) => {
+    const oneOwnerEach = (set: PoliciesBody & { changed: true }) => {
       for (const kind of ['topics', 'queues'] as const) {
         const all = Object.values(set.services).flatMap((p) => p[kind]);
         assert.equal(new Set(all).size, all.length, `a ${kind.slice(0, -1)} listed under two services: ${JSON.stringify(set.services)}`);
