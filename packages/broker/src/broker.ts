@@ -67,6 +67,9 @@ type Parked =
   | { what: 'subscription'; id: number; topic: string; group: string }
   | { what: 'consumer'; id: number; spec: ConsumeBody };
 
+/** What another site's broker sends over a link (see PeerLink): nothing that needs a policy. */
+const PEER_BROKER_FRAMES: ReadonlySet<number> = new Set([FrameKind.Forward, FrameKind.Watch, FrameKind.Ping, FrameKind.Pong, FrameKind.Reauth, FrameKind.Goaway]);
+
 /** How often open connections' credentials are checked again (revocations, expiry). */
 const RECHECK_EVERY_MS = 1000;
 
@@ -255,6 +258,8 @@ export class Broker implements Forwarder {
 
   private onFrame(session: Session, kind: number, id: number, body: Buffer): void {
     const { conn } = session;
+    // Another site's broker acts for callers its own site judged: it may only do what a link does.
+    if (session.auth.role === 'broker' && !PEER_BROKER_FRAMES.has(kind)) throw new ProtocolError(`a peer broker does not send frames of kind ${kind}`);
     switch (kind) {
       case FrameKind.Publish: {
         const payloadOffset = envelopePayloadOffset(body);
