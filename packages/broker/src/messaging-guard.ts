@@ -54,12 +54,14 @@ export class MessagingGuard {
 
   /**
    * May `caller` read a queue's dead letters and replay them? The squad that owns the queue
-   * and the admin; a queue nobody claimed, whoever may consume it.
+   * and the admin; a queue nobody claimed, the admin alone (as the API answers).
    */
   checkInspect(caller: Caller | null, queue: string): Decision {
     if (caller === null || this.policies === null || caller.squad === ADMIN_SQUAD) return ALLOWED;
     const owner = this.policies.ownerOf('queue', queue);
-    if (owner === null) return this.check(caller, 'consume', 'queue', queue);
+    if (owner === null) {
+      return { ok: false, reason: `queue '${queue}' has no owner: only the admin may read its dead letters or replay them`, policy: `queue ${queue}: no owner` };
+    }
     if (owner.squad === caller.squad) return ALLOWED;
     return {
       ok: false,
