@@ -19,8 +19,9 @@ export async function openStorageClient(kind: string, options: StorageClientOpti
   switch (kind) {
     case 'kv': {
       const { KvClient } = await import('./kv/client.ts');
-      // A service's keys live in its own namespace; quotas apply to it.
-      return new KvClient({ credentials: () => options.credentials() as unknown as import('./kv/client.ts').KvEndpoints, namespace: options.service, site: options.site });
+      const { serviceNamespace } = await import('./kv/namespaces.ts');
+      // A service's keys live in its own namespace (svc.NAME: no app's can be the same); quotas apply to it.
+      return new KvClient({ credentials: () => options.credentials() as unknown as import('./kv/client.ts').KvEndpoints, namespace: serviceNamespace(options.service), site: options.site });
     }
     case 'postgres': {
       const { postgresPool } = await import('./postgres/client.ts');

@@ -157,7 +157,7 @@ describe('kv client against a site over a socket', () => {
     new KvClient({ credentials: { endpoints, secret }, namespace, site: 'sto' });
 
   it('gets null for a missing key, versions, typed CONFLICT and QUOTA_EXCEEDED errors', async () => {
-    const kv = client('app-1');
+    const kv = client('app.a1');
     assert.equal(await kv.get('nope'), null);
     assert.deepEqual(await kv.put('users/1', { n: 1 }), { version: 1, expiresAt: null });
     const entry = await kv.get<{ n: number }>('users/1');
@@ -176,7 +176,7 @@ describe('kv client against a site over a socket', () => {
   });
 
   it('lists by prefix a page at a time', async () => {
-    const kv = client('app-2');
+    const kv = client('app.a2');
     for (const k of ['a/1', 'a/2', 'a/3', 'b/1']) await kv.put(k, k);
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -189,17 +189,17 @@ describe('kv client against a site over a socket', () => {
   });
 
   it('goes to the next site when the caller\'s does not answer, for reads and writes', async () => {
-    const kv = client('app-3', { sto: `http://127.0.0.1:${deadPort}`, 'gcp-eu': site.url });
+    const kv = client('app.a3', { sto: `http://127.0.0.1:${deadPort}`, 'gcp-eu': site.url });
     assert.equal((await kv.put('k', 'v')).version, 1);
     assert.equal(kv.lastSite, 'gcp-eu');
     assert.equal((await kv.get('k'))?.value, 'v');
-    const none = client('app-3', { sto: `http://127.0.0.1:${deadPort}` });
+    const none = client('app.a3', { sto: `http://127.0.0.1:${deadPort}` });
     await assert.rejects(none.get('k'), (err: unknown) => err instanceof StorageError && err.code === 'STORAGE_UNAVAILABLE' && /no site/.test(err.message));
   });
 
   it('refuses a wrong secret and bad input with typed errors', async () => {
-    await assert.rejects(client('app-1', undefined, 'wrong').get('k'), (err: unknown) => err instanceof StorageError && /refused the secret/.test(err.message));
-    await assert.rejects(client('app-1').put('k', null), (err: unknown) => err instanceof StorageError && err.code === 'BAD_REQUEST');
+    await assert.rejects(client('app.a1', undefined, 'wrong').get('k'), (err: unknown) => err instanceof StorageError && /refused the secret/.test(err.message));
+    await assert.rejects(client('app.a1').put('k', null), (err: unknown) => err instanceof StorageError && err.code === 'BAD_REQUEST');
     assert.throws(() => client('bad namespace'), (err: unknown) => err instanceof StorageError && err.code === 'BAD_REQUEST');
   });
 });

@@ -35,8 +35,8 @@ describe('kv provisioner', () => {
     assert.deepEqual(described.sites.map((s) => [s.site, s.role, s.up]), [['sto', 'replica', true], ['gcp-eu', 'replica', true]]);
     assert.ok(existsSync(join(ctx.dir, 'sto', 'kv.db')) && existsSync(join(ctx.dir, 'gcp-eu', 'kv.db')), 'a SQLite file per site');
 
-    const atSto = new KvClient({ credentials, namespace: 'app-1', site: 'sto' });
-    const atEu = new KvClient({ credentials: () => kv.credentials(spec, state), namespace: 'app-1', site: 'gcp-eu' });
+    const atSto = new KvClient({ credentials, namespace: 'app.a1', site: 'sto' });
+    const atEu = new KvClient({ credentials: () => kv.credentials(spec, state), namespace: 'app.a1', site: 'gcp-eu' });
     await atSto.put('before', 1);
     await waitFor(() => atEu.get('before'), 'the first write in gcp-eu', 5000);
 
@@ -72,10 +72,10 @@ describe('kv provisioner', () => {
     const state = await kv.create(spec, ctx);
     after(() => kv.destroy(spec, state, ctx));
     const credentials = kv.credentials(spec, state);
-    const set = await setKvQuota(credentials, 'app-1', { maxKeys: 1 });
+    const set = await setKvQuota(credentials, 'app.a1', { maxKeys: 1 });
     assert.deepEqual(Object.keys(set), ['sto', 'gcp-eu']);
     for (const site of ['sto', 'gcp-eu']) {
-      const client = new KvClient({ credentials, namespace: 'app-1', site });
+      const client = new KvClient({ credentials, namespace: 'app.a1', site });
       await client.put(`only-${site}`, 1).catch(() => undefined);
       await assert.rejects(client.put(`second-${site}`, 2), (err: unknown) => (err as KvQuotaError).code === 'QUOTA_EXCEEDED');
     }

@@ -117,6 +117,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ),
     },
   },
+  {
+    version: 8,
+    name: 'kv stores: which namespace layout their keys are in',
+    // 1: a service's keys under its bare name, an app's under app-NAME (they could collide);
+    // 2: svc.NAME and app.NAME. Stores made before are moved at their next start.
+    sql: 'ALTER TABLE storage_resources ADD COLUMN kv_layout INTEGER NOT NULL DEFAULT 1;',
+  },
 ];
 
 function claimsV7(topics: string, queues: string, insert: string, onConflict: string): string {

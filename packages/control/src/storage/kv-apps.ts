@@ -1,4 +1,4 @@
-import { KvClient, setKvQuota, type KvEndpoints } from '@squadron/storage';
+import { KvClient, appNamespace, setKvQuota, type KvEndpoints } from '@squadron/storage';
 import type { Db } from '../state/db.ts';
 import { actorOf, mustOwn, type Principal } from '../auth/principal.ts';
 import { hashToken, newToken } from '../auth/tokens.ts';
@@ -17,9 +17,6 @@ interface AppRow {
 }
 
 const bodyOf = (r: AppRow): AppBody => ({ name: r.name, squad: r.squad, storage: r.storage, createdAt: Number(r.created_at), createdBy: r.created_by });
-
-/** Each app's keys live in a namespace of their own, so that its quota holds it alone. */
-export const appNamespace = (app: string) => `app-${app}`;
 
 /**
  * API apps: clients outside the platform (a mobile back end, a partner) that use a squad's kv
@@ -60,6 +57,7 @@ export class KvApps {
     const rows = await this.db.query<AppRow>('SELECT * FROM apps WHERE token_hash = $1', [hashToken(m[1]!)]);
     if (!rows[0]) throw new UnauthenticatedError('this key belongs to no app on this platform; make one with squadron apps create');
     const store = await this.storage.ready(rows[0].storage, 'kv');
+    // Each app's keys live in a namespace of its own (app.NAME, which no service's can be), so that its quota holds it alone.
     return new KvClient({ credentials: store.credentials as unknown as KvEndpoints, namespace: appNamespace(rows[0].name), site: site ?? store.sites[0]! });
   }
 }

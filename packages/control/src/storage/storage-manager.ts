@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CreateStorageRequest, StorageBody, StorageCredentialsBody, StorageDetailBody, StorageKindName, StorageStatus } from '@squadron/client';
-import type { Provisioner, ProvisionContext, StorageSpec } from '@squadron/storage';
+import { legacyMoves, moveNamespaces, type KvEndpoints, type Provisioner, type ProvisionContext, type StorageSpec } from '@squadron/storage';
 import type { Db, Queryable } from '../state/db.ts';
 import { actorOf, mustOwn, type Principal } from '../auth/principal.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -24,7 +24,12 @@ interface ResourceRow {
   state: string | null;
   created_at: number;
   created_by: string;
+  /** kv: 1, keys under the old namespaces (which could collide); KV_LAYOUT, under svc.NAME and app.NAME. */
+  kv_layout: number;
 }
+
+/** The kv namespace layout of this version (state/schema.ts, migration 8). */
+const KV_LAYOUT = 2;
 
 /** The provisioners this control plane has, by kind; a kind it lacks is refused with what to do. */
 export type ProvisionerSet = Partial<Record<StorageKindName, Provisioner>>;
@@ -87,8 +92,8 @@ export class StorageManager {
       const service = await this.catalog.owned(q, by, req.service);
       if ((await q.query('SELECT 1 FROM storage_resources WHERE name = $1', [req.name])).length > 0) throw new ConflictError(`storage '${req.name}' exists already`);
       await q.query(
-        'INSERT INTO storage_resources (name, kind, service, squad, sites, primary_site, sync_replication, status, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-        [req.name, req.kind, req.service, service.squad, JSON.stringify(sites), primary, req.sync ? 1 : 0, 'creating', Date.now(), actorOf(by)],
+        'INSERT INTO storage_resources (name, kind, service, squad, sites, primary_site, sync_replication, status, created_at, created_by, kv_layout) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+        [req.name, req.kind, req.service, service.squad, JSON.stringify(sites), primary, req.sync ? 1 : 0, 'creating', Date.now(), actorOf(by), KV_LAYOUT],
       );
       await recordAudit(q, actorOf(by), 'storage.create', `storage:${req.name}`, { kind: req.kind, service: req.service, sites, primary, sync: req.sync === true });
       return this.row(q, req.name);
@@ -186,9 +191,26 @@ export class StorageManager {
       this.run(row.name, async () => {
         const state = await provisioner.start(specOf(row), JSON.parse(row.state!), this.context(row.name));
         await this.db.query('UPDATE storage_resources SET state = $1 WHERE name = $2', [JSON.stringify(state), row.name]);
+        if (row.kind === 'kv' && Number(row.kv_layout) < KV_LAYOUT) await this.moveKvNamespaces(row, provisioner.credentials(specOf(row), state) as unknown as KvEndpoints);
       });
     }
     await Promise.all(this.busy.values());
+  }
+
+  /**
+   * A kv store of the old layout moves its keys to the namespaces that cannot collide (service
+   * `svc.NAME`, app `app.NAME`; docs/decisions/0011-kv-storage.md), once, and records it.
+   */
+  private async moveKvNamespaces(row: ResourceRow, credentials: KvEndpoints): Promise<void> {
+    const apps = (await this.db.query<{ name: string }>('SELECT name FROM apps WHERE storage = $1 ORDER BY name', [row.name])).map((a) => a.name);
+    const collided = apps.filter((app) => `app-${app}` === row.service);
+    if (collided.length > 0) this.log.warn({ storage: row.name, service: row.service, apps: collided }, 'an app and the service shared one kv namespace: its keys stay the service\'s, and the app starts empty');
+    const moved = await moveNamespaces(credentials, JSON.parse(row.sites)[0] as string, legacyMoves(row.service, apps));
+    await this.db.tx(async (q) => {
+      await q.query('UPDATE storage_resources SET kv_layout = $1 WHERE name = $2', [KV_LAYOUT, row.name]);
+      await recordAudit(q, 'platform', 'storage.kv-namespaces', `storage:${row.name}`, { moved, layout: KV_LAYOUT, ...(collided.length > 0 ? { collided } : {}) });
+    });
+    this.log.info({ storage: row.name, moved }, 'kv keys moved to namespaces that cannot collide');
   }
 
   /** Stop what the provisioners run (shutdown); data stays. Waits for work under way first. */

@@ -1,6 +1,7 @@
 import { StorageError } from '../provisioner.ts';
 import { callKv, KvUnreachableError, type KvCall } from './http-call.ts';
-import { checkKey, checkNamespace, checkValueDepth, checkWriteOptions, refuse } from './limits.ts';
+import { checkKey, checkValueDepth, checkWriteOptions, refuse } from './limits.ts';
+import { isOwnerNamespace, OWNER_NAMESPACE_PATTERN } from './namespaces.ts';
 import type { KvEntry } from './store.ts';
 
 /** Each site's kv server (`endpoints`, in the platform's failover order) and the secret: the resource's credentials. */
@@ -12,7 +13,7 @@ export interface KvEndpoints {
 export interface KvClientOptions {
   /** The resource's credentials, or a function that reads them afresh (they change if a port had to). */
   credentials: KvEndpoints | (() => KvEndpoints);
-  /** The namespace every call of this client works in: an app or a service. */
+  /** The namespace every call of this client works in: a service's or an app's (serviceNamespace, appNamespace). */
   namespace: string;
   /** The caller's site: its server is asked first. */
   site?: string;
@@ -39,7 +40,7 @@ const DOWN_FOR_MS = 1000;
  * surely never reached the first (a refused connection), so no write is applied twice.
  *
  * @example
- * const kv = new KvClient({ credentials: provisioner.credentials(spec, state), namespace: 'app-1', site: 'sto' });
+ * const kv = new KvClient({ credentials: provisioner.credentials(spec, state), namespace: appNamespace('mobile'), site: 'sto' });
  * await kv.put('users/42', { name: 'Ada' }, { ttlMs: 60_000 });
  * const entry = await kv.get<{ name: string }>('users/42');   // null if absent
  * if (entry) await kv.put('users/42', { name: 'Ada L.' }, { ifVersion: entry.version }); // CONFLICT if someone wrote meanwhile
@@ -55,7 +56,8 @@ export class KvClient {
   lastSite: string | null = null;
 
   constructor(options: KvClientOptions) {
-    refuse(checkNamespace(options.namespace).map((f) => ({ ...f, path: 'namespace' })));
+    // Only an owner's namespace (svc.NAME, app.NAME): a client never reaches another's by a name that happens to match.
+    if (!isOwnerNamespace(options.namespace)) refuse([{ path: 'namespace', message: `must match ${OWNER_NAMESPACE_PATTERN} (serviceNamespace or appNamespace make one)` }]);
     const credentials = options.credentials;
     this.credentials = typeof credentials === 'function' ? credentials : () => credentials;
     this.namespace = options.namespace;

@@ -5,6 +5,8 @@ export { KvProvisioner, type KvState, type KvCredentials, type KvProvisionerOpti
 export { KvClient, type KvClientOptions, type KvEndpoints, type PutOptions } from './client.ts';
 export { KvConflictError, KvQuotaError, KvInputError, type FieldError, type KvLimit } from './kv-errors.ts';
 export { setKvQuota } from './quota-admin.ts';
+export { serviceNamespace, appNamespace, isOwnerNamespace, OWNER_NAMESPACE_PATTERN } from './namespaces.ts';
+export { legacyMoves, moveNamespaces, type NamespaceMove } from './namespace-migration.ts';
 export { DEFAULT_QUOTA, type KvQuota, type KvUsage } from './quotas.ts';
 export { KvStore, type KvEntry, type KvPage, type KvStoreOptions, type WriteOptions } from './store.ts';
 export type { KvErrorBody } from './wire-errors.ts';
