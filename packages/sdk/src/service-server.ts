@@ -132,6 +132,8 @@ export class ServiceServer {
     });
     acceptHandshake(conn, { site: this.options.site, server: 'instance', sites: () => [this.options.site], ...(verify ? { verify } : {}) })
       .then((auth) => {
+        // Brokers never call instances: a broker's credential (the admin's squad) gets no calls.
+        if (auth.role === 'broker') return conn.protocolViolation(new PermissionDeniedError('a broker does not call instances'));
         const caller = callerOf(auth, peer);
         if (peer && !conn.closed) this.peers.set(conn, peer);
         conn.onFrame = (kind, id, body) => this.onFrame(conn, kind, id, body, caller);
@@ -141,6 +143,7 @@ export class ServiceServer {
 
   private onFrame(conn: Connection, kind: number, id: number, body: Buffer, caller: Caller): void {
     if (kind === FrameKind.Ping) return conn.send(FrameKind.Pong, id);
+    if (kind === FrameKind.Pong) return;
     if (kind === FrameKind.Goaway) return conn.destroy();
     if (kind === FrameKind.Reauth) return void this.reauthenticate(conn, asAuth(decode(body)));
     if (kind !== FrameKind.Request) throw new ProtocolError(`an instance does not take frames of kind ${kind}`);

@@ -1,4 +1,4 @@
-import { FrameKind, decode, errorFromWire, type AuthBody, type SquadronError } from '@squadron/protocol';
+import { FrameKind, FrameDecoder, decode, errorFromWire, type AuthBody, type SquadronError } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import type { Identity } from '@squadron/identity';
 import { waitFor } from './wait.ts';
@@ -32,17 +32,23 @@ export interface RawPeer {
 
 /** Connect to a broker or an instance and complete the handshake with these claims. */
 export async function rawPeer(address: string, claims: Omit<AuthBody, 'version'>, identity?: Identity): Promise<RawPeer> {
-  const conn = new Connection(await dial(address));
-  await connectHandshake(conn, identity ? (hello) => ({ ...claims, ...identity.prove(hello.nonce) }) : claims);
+  const socket = await dial(address);
+  const conn = new Connection(socket);
+  // Every frame is recorded from the socket itself, so that none is missed between the end of the
+  // handshake and this peer's own handler (a Goaway sent right after Ready, say).
   const frames: RawFrame[] = [];
   let closed = false;
   let goaway: [string, string] | null = null;
-  conn.onFrame = (kind, id, body) => {
-    frames.push({ kind, id, body });
+  const decoder = new FrameDecoder();
+  socket.on('data', (chunk: Buffer) => decoder.push(chunk, (kind, id, body) => {
+    frames.push({ kind, id, body: Buffer.from(body) });
     if (kind === FrameKind.Goaway) goaway = decode(body) as [string, string];
+  }));
+  conn.onClose(() => (closed = true));
+  await connectHandshake(conn, identity ? (hello) => ({ ...claims, ...identity.prove(hello.nonce) }) : claims);
+  conn.onFrame = (kind, id) => {
     if (kind === FrameKind.Ping) conn.send(FrameKind.Pong, id);
   };
-  conn.onClose(() => (closed = true));
   const peer: RawPeer = {
     conn,
     frames,
