@@ -3,6 +3,7 @@ import { appendFileSync, closeSync, openSync, rmSync, writeFileSync } from 'node
 import type { Logger } from 'pino';
 import { StorageError } from '../provisioner.ts';
 import { memcachedCommand } from './text-protocol.ts';
+import { endWithThisProcess } from '../postgres/processes.ts';
 
 /** Restart delays after an unexpected exit: `minMs` doubling up to `maxMs`. */
 export interface RestartPolicy {
@@ -125,6 +126,8 @@ export class MemcachedServer {
     this.startedAt = Date.now();
     this.stderrTail = '';
     o.guard.add(child);
+    // The exit guard covers every end of this process but SIGKILL; the watchdog covers that one.
+    const watch = child.pid ? endWithThisProcess(child.pid, 'KILL') : null;
     if (child.pid) writeFileSync(o.pidFile, `${child.pid}\n`);
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -136,6 +139,7 @@ export class MemcachedServer {
       const finish = () => {
         if (done) return;
         done = true;
+        watch?.release();
         o.guard.delete(child);
         if (this.child === child) this.child = null;
         this.onExit(child.exitCode, child.signalCode);

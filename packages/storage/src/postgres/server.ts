@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { StorageError } from '../provisioner.ts';
 import type { PostgresBinaries } from './binaries.ts';
 import { pollUntil } from './poll.ts';
-import { killAll, processServes, serverProcesses } from './processes.ts';
+import { endWithThisProcess, killAll, processServes, serverProcesses } from './processes.ts';
 import { runTool, serverDir, type ServerUser } from './run-as.ts';
 import { queryOnce, type Endpoint, type QueryLimits } from './sql.ts';
 
@@ -155,10 +155,13 @@ export class PostgresServer {
     } finally {
       closeSync(out);
     }
-    // The platform's process may end while the server runs on; stop() is what ends a server.
+    // The server does not hold this process open; stop() ends it, or, if this process dies
+    // first (even by SIGKILL), the watchdog does: no server is left running under init.
     child.unref();
+    const watch = child.pid === undefined ? null : endWithThisProcess(child.pid, 'QUIT');
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => {
+      watch?.release();
       // Backends outliving their postmaster could still acknowledge commits that no walsender
       // will ever send: they go with it, at once.
       killAll(serverProcesses(this.dataDir));
