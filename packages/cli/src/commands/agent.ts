@@ -24,6 +24,8 @@ export function registerAgent(program: Command): void {
     .option('--token <token>', 'bearer token for the control plane (default SQUADRON_TOKEN)')
     .option('--data-dir <dir>', 'where the instances\' logs go (default .squadron or SQUADRON_DATA_DIR)')
     .action(action(async (flags: AgentFlags) => {
+      // Its logs and queues are its own: nothing it writes is readable by other users.
+      process.umask(0o077);
       const { Agent, AgentError } = await import('@squadron/agent');
       const slots = flags.slots === undefined ? undefined : parseIntFlag(flags.slots, '--slots', 1, 10_000);
       const token = flags.token ?? process.env.SQUADRON_TOKEN;

@@ -33,6 +33,8 @@ export function registerBroker(program: Command): void {
     .option('--control <url>', 'join this control plane: register the broker\'s address, and check every connection\'s credential against its keys')
     .option('--token <token>', 'the admin token for --control (default SQUADRON_TOKEN)')
     .action(action(async (flags: BrokerFlags) => {
+      // Its logs and queues are its own: nothing it writes is readable by other users.
+      process.umask(0o077);
       // Started by the platform: never outlive it, even while still starting. Once running, a
       // parent that goes away stops this process gracefully (onShutdown) instead.
       const orphaned = () => process.exit(1);

@@ -21,6 +21,9 @@ export function registerControl(program: Command): void {
       const [{ loadConfig }, { startControlPlane }] = await Promise.all([import('@squadron/control'), import('../platform/control-plane.ts')]);
       const config = loadConfig(flags.config);
       if (flags.port !== undefined) config.api = { ...config.api, port: parseIntFlag(flags.port, '--port', 0, 65535) };
+      const { prepareDataDir, privateFileMode } = await import('../platform/data-dir.ts');
+      privateFileMode();
+      prepareDataDir(dataDir(flags.dataDir));
       const control = await startControlPlane(config, dataDir(flags.dataDir), flags.state);
       if (process.send) process.send({ type: 'ready', url: control.url });
       else process.stdout.write(`control plane listening on ${control.url}; sites: ${config.sites.map((s) => s.name).join(', ')}\n`);

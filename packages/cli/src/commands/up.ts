@@ -6,8 +6,13 @@ import { action, parseIntFlag } from '../output.ts';
 import { dataDir } from '../env.ts';
 import { onShutdown } from '../shutdown.ts';
 import type { Seed } from '../platform/demo.ts';
+import { prepareDataDir, privateFileMode } from '../platform/data-dir.ts';
 
 interface UpFlags { config?: string; dataDir?: string; port?: string; state?: string; demo?: boolean; service: string[] }
+
+/** Said at start where the platform is not root: what keeps squads apart, and what does not. */
+const UNPRIVILEGED_WARNING = 'warning: not running as root, so every squad\'s instances run as this user: Node\'s permission model keeps a handler from ' +
+  'reading the data directory or other squads\' folders, but a child process it starts can, and can signal other squads\' instances. Run as root for an OS user per squad';
 
 /** Services given with --service belong to this squad. */
 const LOCAL_SQUAD = 'local';
@@ -25,6 +30,9 @@ export function registerUp(program: Command): void {
     .option('--service <dir>', `also deploy this service folder (named after the folder, squad '${LOCAL_SQUAD}') to every site (repeatable)`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action(action(async (flags: UpFlags) => {
       const began = Date.now();
+      // Before anything is written: the data directory holds the platform's secrets.
+      privateFileMode();
+      prepareDataDir(dataDir(flags.dataDir));
       // Loaded here, not at the top: the other commands start faster without the server's modules.
       const [{ loadConfig }, { LocalPlatform }, { demoSeeds }] = await Promise.all([
         import('@squadron/control'), import('../platform/platform.ts'), import('../platform/demo.ts'),
@@ -36,6 +44,7 @@ export function registerUp(program: Command): void {
         ...flags.service.map((dir) => ({ squad: LOCAL_SQUAD, service: basename(resolve(dir)), path: resolve(dir) })),
       ];
       const say = (line: string) => process.stdout.write(`squadron: ${line}\n`);
+      if (process.getuid?.() !== 0) say(UNPRIVILEGED_WARNING);
       const platform = new LocalPlatform({ config, dataDir: dataDir(flags.dataDir), seeds, say, ...(flags.state ? { state: flags.state } : {}) });
       let started = false;
       const stopped = onShutdown(async () => {
