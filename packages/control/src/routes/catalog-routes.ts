@@ -3,6 +3,13 @@ import type { CreateServiceRequest } from '@squadron/client';
 import { NAME, authErrors, auditSchema, nameParams, serviceSchema, squadSchema } from '../http/schemas.ts';
 import { listAudit } from '../catalog/audit.ts';
 import { principal, type RouteContext } from './context.ts';
+import { InvalidInputError } from '../control-errors.ts';
+
+/**
+ * The admin's name in credentials and at the brokers (squad 'admin' is let do anything there) and
+ * in what it owns (its credentials, the brokers', the control plane's): no squad may take it.
+ */
+const ADMIN_NAME = 'admin';
 
 /** Squads, services and the audit trail. */
 export function catalogRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -12,7 +19,10 @@ export function catalogRoutes(app: FastifyInstance, ctx: RouteContext): void {
       body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: NAME } },
       response: { 201: squadSchema, ...authErrors },
     },
-  }, async (req, reply) => reply.status(201).send(await ctx.catalog.createSquad(principal(req), req.body.name)));
+  }, async (req, reply) => {
+    if (req.body.name === ADMIN_NAME) throw new InvalidInputError([{ path: '/name', message: `'${ADMIN_NAME}' is the platform admin's name, which a squad would share with it; pick another` }]);
+    return reply.status(201).send(await ctx.catalog.createSquad(principal(req), req.body.name));
+  });
 
   app.get('/v1/squads', {
     schema: { tags: ['catalog'], summary: 'List squads', response: { 200: { type: 'object', required: ['squads'], properties: { squads: { type: 'array', items: squadSchema } } }, ...authErrors } },
