@@ -172,6 +172,20 @@ describe('route-by-principal matrix of the control plane\'s API', () => {
     assert.deepEqual(problems, [], `the route matrix is out of step with the API:\n${problems.join('\n')}`);
   });
 
+  // Found while writing the matrix: a squad named 'admin' was given credentials in the admin's
+  // name (squad 'admin', which brokers let do anything) and could revoke the brokers' and the
+  // control plane's own credentials, as owning them. The admin's name is no squad's.
+  it('refuses a squad named as the admin (400 naming /name), and writes nothing', async () => {
+    const before = await settled();
+    const res = await inject('admin', 'POST', '/v1/squads', { name: 'admin' });
+    assert.equal(res.statusCode, 400, res.body);
+    const { error } = res.json() as { error: { code: string; message: string; fields?: Array<{ path: string; message: string }> } };
+    assert.equal(error.code, 'BAD_REQUEST');
+    assert.deepEqual(error.fields?.map((f) => f.path), ['/name']);
+    assert.match(error.message, /'admin' is the platform admin's name/);
+    assert.deepEqual(await settled(), before, 'nothing written');
+  });
+
   for (const row of ROUTE_MATRIX) {
     describe(`${row.method} ${row.path}`, () => {
       // The refused first: a write they could not make is checked against a state nobody allowed has changed yet.
