@@ -93,6 +93,27 @@ export interface QueueRowBody {
   acked: number;
   redelivered: number;
   deadLettered: number;
+  /** Messages kept (waiting, in flight and dead): what the queue's limit counts. */
+  stored?: number;
+  /** Payload bytes of the messages kept. */
+  bytes?: number;
+  /** The queue's limit at that site, or null when its broker enforces none. */
+  limit?: QueueLimitBody | null;
+}
+
+/** What a queue, or all of a squad's queues at one site, may hold: messages and payload bytes (dead letters included). */
+export interface QueueLimitBody {
+  maxMessages: number;
+  maxBytes: number;
+}
+
+/** The queue quotas in force at every site: the defaults, the limits owners set, the totals the admin set. */
+export interface QueueQuotasBody {
+  queueDefault: QueueLimitBody;
+  squadDefault: QueueLimitBody;
+  unclaimed: QueueLimitBody;
+  queues: Array<QueueLimitBody & { queue: string }>;
+  squads: Array<QueueLimitBody & { squad: string }>;
 }
 
 export interface DeadLetterBody {

@@ -1,5 +1,5 @@
 import type {
-  ErrorBody, HealthBody, SiteBody, SitesBody, StatusBody, QueueRowBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
+  ErrorBody, HealthBody, SiteBody, SitesBody, StatusBody, QueueRowBody, QueueLimitBody, QueueQuotasBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
   ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
   AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest, HolderKeyBody, CredentialBody,
   AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody,
@@ -145,6 +145,26 @@ export class ControlClient {
   }
 
   // ---- agents
+
+  /** The queue quotas: defaults, owners' limits, squads' totals. */
+  queueQuotas(): Promise<QueueQuotasBody> {
+    return this.request('GET', '/v1/queue-quotas');
+  }
+
+  /** Set a queue's limit (its owner squad, or the admin), within the squad's total. */
+  setQueueLimit(queue: string, limit: QueueLimitBody): Promise<QueueQuotasBody> {
+    return this.request('PUT', `/v1/queues/${encodeURIComponent(queue)}/limit`, limit);
+  }
+
+  /** Put a queue back on the default limit. */
+  clearQueueLimit(queue: string): Promise<QueueQuotasBody> {
+    return this.request('DELETE', `/v1/queues/${encodeURIComponent(queue)}/limit`);
+  }
+
+  /** Set what all of a squad's queues may hold at each site (admin). */
+  setSquadQueueTotal(squad: string, total: QueueLimitBody): Promise<QueueQuotasBody> {
+    return this.request('PUT', `/v1/squads/${encodeURIComponent(squad)}/queue-total`, total);
+  }
 
   agents(): Promise<{ agents: AgentBody[] }> {
     return this.request('GET', '/v1/agents');

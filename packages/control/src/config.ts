@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
 import type { SiteKind } from '@squadron/client';
-import { DEFAULT_RATE_LIMIT, parseRate, type RateLimit } from '@squadron/policy';
+import { DEFAULT_QUEUE_QUOTAS, DEFAULT_RATE_LIMIT, parseByteSize, parseRate, type QueueLimit, type QueueQuotas, type RateLimit } from '@squadron/policy';
 export type { SiteKind };
 
 export interface SiteConfig {
@@ -32,6 +32,12 @@ export interface PlatformConfig {
    * database and a role on this existing server, instead of servers the platform runs per site.
    */
   postgresServer: string | null;
+  /**
+   * Durable queue limits at each site (`queues: { limit, squadTotal, unclaimed }`, each
+   * `{ messages, bytes }`): a queue's default, a squad's total unless the admin sets another,
+   * and the total of the queues nobody claimed.
+   */
+  queueQuotas: Pick<QueueQuotas, 'queueDefault' | 'squadDefault' | 'unclaimed'>;
 }
 
 const DEFAULT_SLOTS = 16;
@@ -47,6 +53,7 @@ export const DEFAULT_CONFIG: PlatformConfig = {
   defaultRate: DEFAULT_RATE_LIMIT,
   credentialTtlMs: 3_600_000,
   postgresServer: null,
+  queueQuotas: DEFAULT_QUEUE_QUOTAS,
 };
 
 /** A config file that does not describe a platform; the message names the field and the fix. */
@@ -60,7 +67,7 @@ const SITE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 export function validateConfig(raw: unknown, source = 'config'): PlatformConfig {
   if (raw === null || raw === undefined) return structuredClone(DEFAULT_CONFIG);
   if (typeof raw !== 'object') throw new ConfigError(`${source}: expected a mapping with 'sites'`);
-  const r = raw as { sites?: unknown; api?: unknown; rateLimits?: unknown; credentialTtlSeconds?: unknown; storage?: unknown };
+  const r = raw as { sites?: unknown; api?: unknown; rateLimits?: unknown; credentialTtlSeconds?: unknown; storage?: unknown; queues?: unknown };
   if (!Array.isArray(r.sites) || r.sites.length === 0) throw new ConfigError(`${source}: 'sites' must list at least one site`);
   const seen = new Set<string>();
   const sites = r.sites.map((s: unknown, i: number): SiteConfig => {
@@ -96,7 +103,35 @@ export function validateConfig(raw: unknown, source = 'config'): PlatformConfig 
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 3 || ttl > 30 * 86_400) {
     throw new ConfigError(`${source}: credentialTtlSeconds must be a whole number of seconds from 3 to 2592000 (30 days)`);
   }
-  return { sites, api: { host, port }, defaultRate: defaultRateOf(r.rateLimits, source), credentialTtlMs: ttl * 1000, postgresServer: postgresServerOf(r.storage, source) };
+  return { sites, api: { host, port }, defaultRate: defaultRateOf(r.rateLimits, source), credentialTtlMs: ttl * 1000, postgresServer: postgresServerOf(r.storage, source), queueQuotas: queueQuotasOf(r.queues, source) };
+}
+
+function queueQuotasOf(raw: unknown, source: string): PlatformConfig['queueQuotas'] {
+  if (raw === undefined) return DEFAULT_QUEUE_QUOTAS;
+  if (typeof raw !== 'object' || raw === null) throw new ConfigError(`${source}: queues must be a mapping with limit, squadTotal and unclaimed, each { messages, bytes }`);
+  const r = raw as Record<string, unknown>;
+  const limit = (key: 'limit' | 'squadTotal' | 'unclaimed', fallback: QueueLimit): QueueLimit => {
+    const v = r[key];
+    if (v === undefined) return fallback;
+    const o = (v ?? {}) as { messages?: unknown; bytes?: unknown };
+    const maxMessages = o.messages ?? fallback.maxMessages;
+    if (typeof maxMessages !== 'number' || !Number.isInteger(maxMessages) || maxMessages < 1) throw new ConfigError(`${source}: queues.${key}.messages must be a whole number of at least 1`);
+    let maxBytes = fallback.maxBytes;
+    if (o.bytes !== undefined) {
+      try {
+        maxBytes = parseByteSize(String(o.bytes));
+      } catch (err) {
+        throw new ConfigError(`${source}: queues.${key}.bytes: ${(err as Error).message}`);
+      }
+    }
+    return { maxMessages, maxBytes };
+  };
+  for (const key of Object.keys(r)) if (!['limit', 'squadTotal', 'unclaimed'].includes(key)) throw new ConfigError(`${source}: queues.${key} is not a known setting (limit, squadTotal, unclaimed)`);
+  return {
+    queueDefault: limit('limit', DEFAULT_QUEUE_QUOTAS.queueDefault),
+    squadDefault: limit('squadTotal', DEFAULT_QUEUE_QUOTAS.squadDefault),
+    unclaimed: limit('unclaimed', DEFAULT_QUEUE_QUOTAS.unclaimed),
+  };
 }
 
 function postgresServerOf(raw: unknown, source: string): string | null {

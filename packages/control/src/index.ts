@@ -2,7 +2,7 @@ export { buildControlServer } from './server.ts';
 export type { ControlServerOptions } from './server.ts';
 export { Sites } from './sites.ts';
 export { queryBroker, askBroker } from './broker-admin.ts';
-export { Queues } from './queues.ts';
+export { Queues } from './queues/queue-listing.ts';
 export { loadConfig, validateConfig, DEFAULT_CONFIG, ConfigError } from './config.ts';
 export type { PlatformConfig, SiteConfig, SiteKind } from './config.ts';
 export { openStateStore } from './state/open-state.ts';

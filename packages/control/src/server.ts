@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import type { Sites } from './sites.ts';
-import { Queues } from './queues.ts';
+import { Queues } from './queues/queue-listing.ts';
 import type { Db } from './state/db.ts';
 import { authenticate, type Principal } from './auth/principal.ts';
 import { Catalog } from './catalog/catalog.ts';
@@ -16,6 +16,8 @@ import { errorSchema } from './http/schemas.ts';
 import type { RouteContext } from './routes/context.ts';
 import { platformRoutes } from './routes/platform-routes.ts';
 import { queueRoutes } from './routes/queue-routes.ts';
+import { queueQuotaRoutes } from './routes/queue-quota-routes.ts';
+import { QueueQuotaStore } from './queues/queue-quotas.ts';
 import { catalogRoutes } from './routes/catalog-routes.ts';
 import { deployRoutes } from './routes/deploy-routes.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
@@ -27,7 +29,7 @@ import { storageRoutes } from './routes/storage-routes.ts';
 import { kvRoutes } from './routes/kv-routes.ts';
 import { KvApps } from './storage/kv-apps.ts';
 import { StorageManager, type ProvisionerSet, type StateChanged } from './storage/storage-manager.ts';
-import { DEFAULT_RATE_LIMIT, type RateLimit } from '@squadron/policy';
+import { DEFAULT_QUEUE_QUOTAS, DEFAULT_RATE_LIMIT, type QueueQuotas, type RateLimit } from '@squadron/policy';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,6 +53,8 @@ export interface ControlServerOptions {
   credentialTtlMs?: number;
   /** The threshold for every caller-to-service pair without a grant (default 50/s, burst 100). */
   defaultRate?: RateLimit;
+  /** Durable queue quotas' defaults (the config's `queues`); see QueueQuotaStore. */
+  queueQuotas?: Pick<QueueQuotas, 'queueDefault' | 'squadDefault' | 'unclaimed'>;
   /** Where storage resources live, and the provisioners that run them; without it, storage is refused. */
   storage?: { dir: string; provisioners: (changed: StateChanged) => ProvisionerSet };
 }
@@ -92,6 +96,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   const reconciler = new Reconciler(options.db, agents, logger);
   const catalog = new Catalog(options.db);
   const storage = new StorageManager(options.db, catalog, options.sites, options.storage?.provisioners ?? (() => ({})), options.storage?.dir ?? null, logger);
+  const queueQuotas = new QueueQuotaStore(options.db, options.queueQuotas ?? DEFAULT_QUEUE_QUOTAS);
   const ctx: RouteContext = {
     db: options.db,
     sites: options.sites,
@@ -101,7 +106,8 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     agents,
     reconciler,
     authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),
-    access: new AccessPolicies(options.db, catalog, options.defaultRate ?? DEFAULT_RATE_LIMIT),
+    access: new AccessPolicies(options.db, catalog, options.defaultRate ?? DEFAULT_RATE_LIMIT, queueQuotas),
+    queueQuotas,
     storage,
     apps: new KvApps(options.db, storage),
     version: options.version ?? '0.1.0',
@@ -124,6 +130,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   platformRoutes(app, ctx);
   queueRoutes(app, ctx);
+  queueQuotaRoutes(app, ctx);
   catalogRoutes(app, ctx);
   deployRoutes(app, ctx);
   agentRoutes(app, ctx);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { action, parseJsonArg, parseIntFlag, printJson, printTable } from '../output.ts';
+import { formatBytes } from '@squadron/policy';
 import { api, connectToSite } from '../platform-client.ts';
+import { registerQueueQuotas } from './queue-quotas.ts';
 
 interface EnqueueFlags { id?: string; key?: string; delay?: string; site?: string; dataDir?: string }
 interface ListFlags { json?: boolean; site?: string; dataDir?: string }
@@ -29,18 +31,19 @@ export function registerQueues(program: Command): void {
       }
     }));
 
-  program
+  const queues = program
     .command('queues')
-    .description('durable queues per site: depth, in flight, delivered, acked, redelivered, dead-lettered')
+    .description('durable queues per site: depth, in flight, dead, what they hold against their limit; and their quotas')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (flags: ListFlags) => {
-      const { queues } = await api(flags).queues();
-      if (flags.json) return printJson({ queues });
-      if (queues.length === 0) return void process.stdout.write('no queues yet; enqueue with: npx squadron enqueue QUEUE JSON\n');
-      printTable(['SITE', 'QUEUE', 'DEPTH', 'IN-FLIGHT', 'DELIVERED', 'ACKED', 'REDELIVERED', 'DEAD'],
-        queues.map((q) => [q.site, q.queue, q.depth, q.inFlight, q.delivered, q.acked, q.redelivered, q.dead]));
+      const { queues: rows } = await api(flags).queues();
+      if (flags.json) return printJson({ queues: rows });
+      if (rows.length === 0) return void process.stdout.write('no queues yet; enqueue with: npx squadron enqueue QUEUE JSON\n');
+      printTable(['SITE', 'QUEUE', 'DEPTH', 'IN-FLIGHT', 'DEAD', 'HELD / LIMIT', 'BYTES / LIMIT', 'DELIVERED', 'REDELIVERED'],
+        rows.map((q) => [q.site, q.queue, q.depth, q.inFlight, q.dead, held(q.stored, q.limit?.maxMessages), heldBytes(q.bytes, q.limit?.maxBytes), q.delivered, q.redelivered]));
     }));
+  registerQueueQuotas(queues);
 
   const dlq = program.command('dlq').description('dead-letter queues: messages that failed maxDeliveries times');
   dlq
@@ -68,4 +71,15 @@ export function registerQueues(program: Command): void {
       if (flags.json) return printJson(result);
       process.stdout.write(`${result.revived} message(s) of ${queue} back for delivery\n`);
     }));
+}
+
+/** `12 / 1000 (1%)`: what a queue holds against its limit; `12` where its broker has none. */
+function held(used: number | undefined, max: number | undefined): string {
+  if (used === undefined) return '-';
+  return max === undefined ? String(used) : `${used} / ${max} (${Math.floor((100 * used) / max)}%)`;
+}
+
+function heldBytes(used: number | undefined, max: number | undefined): string {
+  if (used === undefined) return '-';
+  return max === undefined ? formatBytes(used) : `${formatBytes(used)} / ${formatBytes(max)}`;
 }

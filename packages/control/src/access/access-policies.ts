@@ -6,6 +6,7 @@ import { actorOf, type Principal } from '../auth/principal.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { NotFoundError } from '../control-errors.ts';
 import { recordAudit } from '../catalog/audit.ts';
+import type { QueueQuotaStore } from '../queues/queue-quotas.ts';
 
 interface RuleRow {
   service: string;
@@ -38,7 +39,7 @@ interface ClaimRow {
  * the whole set (`policySet`) about twice a second, so a change takes effect within a second.
  */
 export class AccessPolicies {
-  constructor(private readonly db: Db, private readonly catalog: Catalog, private readonly defaultRate: RateLimit) {}
+  constructor(private readonly db: Db, private readonly catalog: Catalog, private readonly defaultRate: RateLimit, private readonly queueQuotas?: QueueQuotaStore) {}
 
   setAccess(by: Principal, service: string, req: AccessRequest): Promise<ServicePolicyBody> {
     return this.db.tx(async (q) => {
@@ -109,6 +110,7 @@ export class AccessPolicies {
     const set: Omit<PolicySet, 'version'> = {
       defaultRate: this.defaultRate,
       services: Object.fromEntries(services.map((s) => [s.name, servicePolicy(s, byService.get(s.name) ?? [], claimsOf.get(s.name) ?? [])])),
+      ...(this.queueQuotas ? { queueQuotas: await this.queueQuotas.quotas() } : {}),
     };
     return { version: createHash('sha256').update(JSON.stringify(set)).digest('base64url').slice(0, 22), ...set };
   }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Sites } from '../sites.ts';
-import type { Queues } from '../queues.ts';
+import type { Queues } from '../queues/queue-listing.ts';
+import type { QueueQuotaStore } from '../queues/queue-quotas.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Deployments } from '../deploy/deployments.ts';
 import type { AgentRegistry } from '../deploy/agent-registry.ts';
@@ -17,6 +18,7 @@ export interface RouteContext {
   db: Db;
   sites: Sites;
   queues: Queues;
+  queueQuotas: QueueQuotaStore;
   catalog: Catalog;
   deployments: Deployments;
   agents: AgentRegistry;

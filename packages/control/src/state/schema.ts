@@ -124,6 +124,26 @@ export const MIGRATIONS: readonly Migration[] = [
     // 2: svc.NAME and app.NAME. Stores made before are moved at their next start.
     sql: 'ALTER TABLE storage_resources ADD COLUMN kv_layout INTEGER NOT NULL DEFAULT 1;',
   },
+  {
+    version: 9,
+    name: 'queue quotas: limits owners set on their queues, totals the admin sets for squads',
+    sql: `
+      CREATE TABLE queue_limits (
+        queue TEXT PRIMARY KEY,
+        max_messages BIGINT NOT NULL,
+        max_bytes BIGINT NOT NULL,
+        set_at BIGINT NOT NULL,
+        set_by TEXT NOT NULL
+      );
+      CREATE TABLE squad_queue_totals (
+        squad TEXT PRIMARY KEY REFERENCES squads(name) ON DELETE CASCADE,
+        max_messages BIGINT NOT NULL,
+        max_bytes BIGINT NOT NULL,
+        set_at BIGINT NOT NULL,
+        set_by TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 function claimsV7(topics: string, queues: string, insert: string, onConflict: string): string {

@@ -1,6 +1,6 @@
 import { BadRequestError } from '@squadron/protocol';
-import type { Sites } from './sites.ts';
-import { askBroker } from './broker-admin.ts';
+import type { Sites } from '../sites.ts';
+import { askBroker } from '../broker-admin.ts';
 import type { QueueRowBody, DeadLetterBody } from '@squadron/client';
 
 /** The durable queues of every site, as their brokers report them. */
