@@ -1,5 +1,5 @@
 export * from './provisioner.ts';
-export { MemcachedProvisioner, MemcachedClient, HashRing, findMemcached, memcachedCommand } from './memcached/index.ts';
+export { MemcachedProvisioner, MemcachedClient, HashRing, findMemcached, memcachedVersion, memcachedStats } from './memcached/index.ts';
 export type { MemcachedOptions, MemcachedCredentials, MemcachedState, MemcachedClientOptions, SetOptions, RestartPolicy } from './memcached/index.ts';
 export { lookupOsUser, ensureSystemUser, type OsUser } from './postgres/run-as.ts';
 export { openStorageClient, type StorageClientOptions } from './clients.ts';

@@ -45,6 +45,8 @@ describe('memcached client', () => {
   const ctx = { dir: join(root, 'sessions'), log: silent };
   let state: MemcachedState;
   let servers: Record<string, string[]>;
+  /** The resource's login, which every one of its servers requires. */
+  let login: { username: string; password: string };
   /** Addresses where nothing listens: servers that are down. */
   let dead: string[];
   const clients: MemcachedClient[] = [];
@@ -54,12 +56,12 @@ describe('memcached client', () => {
     return c;
   };
   /** Whether `key` is cached on that one server. */
-  const holds = async (server: string, key: string) => (await client({ servers: { only: [server] } }, 'only').get(key)) !== null;
+  const holds = async (server: string, key: string) => (await client({ servers: { only: [server] }, ...login }, 'only').get(key)) !== null;
 
   before(async () => {
     mkdirSync(ctx.dir, { recursive: true });
     state = await provisioner.create(spec, ctx);
-    servers = provisioner.credentials(spec, state).servers;
+    ({ servers, ...login } = provisioner.credentials(spec, state));
     dead = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
   });
 
@@ -70,7 +72,7 @@ describe('memcached client', () => {
   });
 
   it('keeps a site\'s keys on that site\'s servers, spread over them by the ring', async () => {
-    const eu = client({ servers }, 'gcp-eu');
+    const eu = client({ servers, ...login }, 'gcp-eu');
     const keys = Array.from({ length: 40 }, (_, i) => `cart:${i}`);
     for (const k of keys) await eu.set(k, `items of ${k}`);
     const used = new Set<string>();
@@ -83,11 +85,11 @@ describe('memcached client', () => {
       assert.equal((await eu.get(k))?.toString(), `items of ${k}`);
     }
     assert.equal(used.size, 2, 'both gcp-eu servers hold keys');
-    assert.equal(await client({ servers }, 'sto').get('cart:1'), null, 'sto has its own cache');
+    assert.equal(await client({ servers, ...login }, 'sto').get('cart:1'), null, 'sto has its own cache');
   });
 
   it('expires a value after its TTL, deletes, and refuses keys and TTLs memcached would not take', async () => {
-    const sto = client({ servers }, 'sto');
+    const sto = client({ servers, ...login }, 'sto');
     await sto.set('token', 'abc', { ttlSeconds: 1 });
     assert.equal((await sto.get('token'))?.toString(), 'abc');
     await waitFor(async () => (await sto.get('token')) === null, 'the value expired', 4_000, 100);
@@ -107,7 +109,7 @@ describe('memcached client', () => {
   });
 
   it('passes over a local server that is down for the site\'s other server, not another site', async () => {
-    const sto = client({ servers: { sto: [servers.sto![0]!, dead[0]!], 'gcp-eu': servers['gcp-eu']! } }, 'sto');
+    const sto = client({ servers: { sto: [servers.sto![0]!, dead[0]!], 'gcp-eu': servers['gcp-eu']! }, ...login }, 'sto');
     for (let i = 0; i < 30; i++) await sto.set(`local:${i}`, 'v');
     for (let i = 0; i < 30; i++) {
       assert.equal(sto.serverFor(`local:${i}`), servers.sto![0]);
@@ -116,7 +118,7 @@ describe('memcached client', () => {
   });
 
   it('falls back to the next site only when no server of its own site answers', async () => {
-    const sto = client({ servers: { sto: dead, 'gcp-eu': servers['gcp-eu']! } }, 'sto');
+    const sto = client({ servers: { sto: dead, 'gcp-eu': servers['gcp-eu']! }, ...login }, 'sto');
     await sto.set('fallback', 'from sto');
     const server = sto.serverFor('fallback')!;
     assert.ok(servers['gcp-eu']!.includes(server), `served by gcp-eu (${server})`);
@@ -125,14 +127,17 @@ describe('memcached client', () => {
   });
 
   it('fails with STORAGE_UNAVAILABLE naming what it tried when no server answers, and follows new credentials', async () => {
-    let credentials: MemcachedCredentials = { servers: { sto: dead } };
+    let credentials: MemcachedCredentials = { servers: { sto: dead }, ...login };
     const sto = client(() => credentials, 'sto');
     await assert.rejects(sto.set('k', 'v'), (err: unknown) =>
       err instanceof StorageError && err.code === 'STORAGE_UNAVAILABLE' && dead.every((d) => err.message.includes(d)));
-    credentials = { servers: { sto: servers.sto! } };
+    credentials = { servers: { sto: servers.sto! }, ...login };
     await sto.set('k', 'v');
     assert.equal((await sto.get('k'))?.toString(), 'v');
-    assert.throws(() => client({ servers: {} }, 'sto'), (err: unknown) => err instanceof StorageError && err.code === 'BAD_REQUEST');
+    assert.throws(() => client({ servers: {}, ...login }, 'sto'), (err: unknown) => err instanceof StorageError && err.code === 'BAD_REQUEST');
+    // Credentials without the login (a resource not started since servers required one) say what to do.
+    assert.throws(() => client({ servers, username: login.username, password: '' }, 'sto'), (err: unknown) =>
+      err instanceof StorageError && err.code === 'BAD_REQUEST' && /username and password/.test(err.message));
   });
 });
 

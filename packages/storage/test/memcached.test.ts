@@ -1,12 +1,12 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alive, silent, waitFor } from '@squadron/testkit';
-import { MemcachedClient, MemcachedProvisioner, StorageError, findMemcached, memcachedCommand, type MemcachedState, type StorageSpec } from '../src/index.ts';
+import { MemcachedClient, MemcachedProvisioner, StorageError, findMemcached, memcachedStats, type MemcachedState, type StorageSpec } from '../src/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'squadron-memcached-'));
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -30,6 +30,18 @@ async function servers(p: MemcachedProvisioner, spec: StorageSpec, state: Memcac
 
 const pidFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(join(dir, f), 'utf8')));
 
+/** The watchdogs that end these servers with their platform: `/bin/sh -c SCRIPT watchdog PID ...`. */
+function watchdogsOf(serverPids: number[]): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((entry) => {
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      return argv[3] === 'watchdog' && serverPids.includes(Number(argv[4]));
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
 describe('memcached provisioner', () => {
   it('refuses to start without the memcached binary, naming the package to install, and leaves nothing', async () => {
     const p = new MemcachedProvisioner({ binary: join(root, 'no-such-memcached') });
@@ -37,6 +49,33 @@ describe('memcached provisioner', () => {
     await assert.rejects(p.create(spec, ctx), (err: unknown) =>
       err instanceof StorageError && err.code === 'MISSING_BINARY' && /Debian package 'memcached'/.test(err.message) && /apt-get install memcached/.test(err.message));
     assert.deepEqual(readdirSync(ctx.dir), []);
+  });
+
+  it('refuses to start without saslpasswd2, naming the packages to install, and leaves nothing', async () => {
+    const p = new MemcachedProvisioner({ saslpasswd2: join(root, 'no-such-saslpasswd2') });
+    const { spec, ctx } = resource('no-saslpasswd2');
+    await assert.rejects(p.create(spec, ctx), (err: unknown) =>
+      err instanceof StorageError && err.code === 'MISSING_BINARY' && /apt-get install sasl2-bin libsasl2-modules/.test(err.message));
+    assert.deepEqual(readdirSync(ctx.dir), []);
+  });
+
+  it('keeps the SASL files where the servers\' user can read them even when it cannot enter the data folder, and destroy removes them', async () => {
+    // This test's folder is 0700: as root, the servers' user (memcache) cannot pass through it.
+    const p = new MemcachedProvisioner({ memoryMb: 8 });
+    const { spec, ctx } = resource('closed-folder', ['sto']);
+    const state = await p.create(spec, ctx);
+    const [{ pid }] = (await p.describe(spec, state, ctx)).facts.servers as [{ pid: number }];
+    const confDir = /SASL_CONF_PATH=([^\0]*)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1] ?? '';
+    if (process.getuid?.() === 0) assert.match(confDir, /^\/run\/squadron-memcached\/closed-folder-[0-9a-f]{10}$/);
+    else assert.equal(confDir, join(ctx.dir, 'sasl'));
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    assert.deepEqual(readdirSync(confDir).map((f) => [f, statSync(join(confDir, f)).uid, statSync(join(confDir, f)).mode & 0o777]).sort(), [['memcached.conf', uid, 0o600], ['sasldb', uid, 0o600]]);
+    const cache = new MemcachedClient({ credentials: p.credentials(spec, state), site: 'sto' });
+    await cache.set('k', 'v');
+    assert.equal((await cache.get('k'))?.toString(), 'v');
+    cache.close();
+    await p.destroy(spec, state, ctx);
+    assert.equal(existsSync(confDir), false, 'destroy takes the SASL files with it');
   });
 
   it('runs perSite servers in each site, as a user other than root, with the memory limit; a stop empties the cache', async () => {
@@ -48,11 +87,14 @@ describe('memcached provisioner', () => {
     assert.deepEqual(Object.keys(bySite), ['sto', 'gcp-eu']);
     assert.equal(new Set(Object.values(bySite).flat()).size, 4, 'four servers on four ports');
 
+    const { username, password } = p.credentials(spec, state);
     for (const s of await servers(p, spec, state, ctx.dir)) {
       assert.equal(s.up, true);
-      const settings = await memcachedCommand(s.address, 'stats settings');
-      assert.ok(settings.includes(`STAT maxbytes ${8 * 1024 * 1024}`), `${s.address} has -m 8`);
-      assert.ok(settings.includes('STAT udpport 0'), 'no UDP');
+      const settings = await memcachedStats(s.address, { username, password }, 'settings');
+      assert.equal(settings.maxbytes, String(8 * 1024 * 1024), `${s.address} has -m 8`);
+      assert.equal(settings.udpport, '0', 'no UDP');
+      assert.equal(settings.auth_enabled_sasl, 'yes', 'a login required');
+      assert.equal(settings.binding_protocol, 'binary', 'the binary protocol only: the text protocol has no login');
       const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))?.[1];
       if (process.getuid?.() === 0) assert.notEqual(uid, '0', `${s.address} does not run as root`);
     }
@@ -120,6 +162,11 @@ describe('memcached provisioner', () => {
     let out = '';
     platform.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const kept = JSON.parse(await waitFor(() => out.split('\n')[0]?.trim(), 'the platform\'s state', 20_000)) as MemcachedState;
+    // Each server has a watchdog that ends it with the platform (the SIGKILL test of squadron up
+    // covers that); here they go first, as with a platform that had none, so its servers stay behind.
+    const watchdogs = watchdogsOf(pidFiles(ctx.dir));
+    assert.equal(watchdogs.length, 2, 'a watchdog per server');
+    for (const pid of watchdogs) process.kill(pid, 'SIGKILL');
     platform.kill('SIGKILL');
     await waitFor(() => platform.exitCode !== null || platform.signalCode !== null, 'the platform killed', 5_000);
     const orphans = pidFiles(ctx.dir);

@@ -1,5 +1,7 @@
 import memjs from 'memjs';
 import { StorageError } from '../provisioner.ts';
+import { splitAddress } from './addresses.ts';
+import type { SaslLogin } from './binary-protocol.ts';
 import { DEFAULT_VIRTUAL_NODES, HashRing } from './hash-ring.ts';
 import type { MemcachedCredentials } from './provisioner.ts';
 
@@ -26,12 +28,15 @@ const MAX_KEY_BYTES = 250;
 /** Beyond 30 days memcached reads an expiry as a Unix time, so longer TTLs are refused. */
 const MAX_TTL_SECONDS = 30 * 24 * 3600;
 const quiet = { log: () => {} };
+/** How memjs reports a refused login: a bare string, not an Error. */
+const LOGIN_REFUSED = 'Memcached server authentication failed!';
 
 /**
  * The client a handler gets for a memcached resource. Keys are spread over the servers of the
  * caller's own site by consistent hashing; a key whose server is down goes to the next server of
  * the ring, and only when no server of the site answers does it go to the other sites, in the
- * resource's site order. Each site is a separate cache: nothing is copied between sites.
+ * resource's site order. Each site is a separate cache: nothing is copied between sites. Every
+ * connection logs in with the resource's credentials (SASL PLAIN) before its first command.
  *
  * @example
  * const cache = new MemcachedClient({ credentials, site: 'sto' });
@@ -42,8 +47,9 @@ export class MemcachedClient {
   readonly site: string;
   /** Rings of the caller's site first, then of the others in the resource's order. */
   private rings: Array<{ site: string; ring: HashRing }> = [];
-  /** The servers the rings were built from, to notice when the credentials change. */
+  /** The servers and login the rings were built from, to notice when the credentials change. */
   private built = '';
+  private login: SaslLogin = { username: '', password: '' };
   private readonly connections = new Map<string, memjs.Client>();
   private readonly downUntil = new Map<string, number>();
   private readonly timeoutMs: number;
@@ -96,9 +102,14 @@ export class MemcachedClient {
   /** Build the rings again when the credentials list other servers than last time. */
   private refresh(): void {
     const { credentials } = this.options;
-    const servers = (typeof credentials === 'function' ? credentials() : credentials)?.servers ?? {};
-    const json = JSON.stringify(servers);
+    const given: Partial<MemcachedCredentials> = (typeof credentials === 'function' ? credentials() : credentials) ?? {};
+    const servers = given.servers ?? {};
+    const login = { username: given.username, password: given.password };
+    const json = JSON.stringify([servers, login]);
     if (json === this.built) return;
+    if (typeof login.username !== 'string' || !login.username || typeof login.password !== 'string' || !login.password) {
+      throw new StorageError('BAD_REQUEST', 'memcached credentials must carry the resource\'s username and password (every server requires them): pass the credentials as `squadron storage credentials NAME` gives them; a resource made before servers required a login gets them at the platform\'s next start');
+    }
     const sites = Object.keys(servers);
     if (sites.some((site) => !Array.isArray(servers[site]) || !servers[site].every((a) => typeof a === 'string' && /:\d+$/.test(a)))) {
       throw new StorageError('BAD_REQUEST', `memcached credentials must be { servers: { SITE: ['host:port', ...] } }, not ${json.slice(0, 200)}`);
@@ -111,11 +122,13 @@ export class MemcachedClient {
       throw new StorageError('BAD_REQUEST', 'memcached credentials list no servers: pass the credentials of the resource as `squadron storage show` gives them ({ servers: { SITE: [host:port, ...] } })');
     }
     const listed = new Set(rings.flatMap((r) => r.ring.servers));
+    const loginChanged = login.username !== this.login.username || login.password !== this.login.password;
     for (const [server, c] of this.connections) {
-      if (listed.has(server)) continue;
+      if (listed.has(server) && !loginChanged) continue;
       c.close();
       this.connections.delete(server);
     }
+    this.login = { username: login.username, password: login.password };
     this.rings = rings;
     this.built = json;
   }
@@ -132,6 +145,8 @@ export class MemcachedClient {
         return result;
       } catch (err) {
         if (isReply(err)) throw replyError(err, op, key, server);
+        // Every server of a resource takes the same login: another would refuse it too.
+        if (err === LOGIN_REFUSED) throw loginRefused(op, key, server, this.login.username);
         // The server did not answer: pass it over for a while, and try the next one.
         this.downUntil.set(server, Date.now() + this.downForMs);
         last = err;
@@ -158,8 +173,11 @@ export class MemcachedClient {
     let c = this.connections.get(server);
     if (!c) {
       const seconds = this.timeoutMs / 1000;
-      // One client per server: this class chooses the server, memjs speaks to it, once (retries 1).
-      c = memjs.Client.create(server, { retries: 1, timeout: seconds, conntimeout: seconds, failover: false, logger: quiet });
+      const { host, port } = splitAddress(server);
+      // One client per server: this class chooses the server, memjs speaks to it, once (retries 1),
+      // logging in on every connection it opens (the login is given here, never read from the environment).
+      const connection = new memjs.Server(host, port, this.login.username, this.login.password, { timeout: seconds, conntimeout: seconds });
+      c = new memjs.Client([connection], { retries: 1, failover: false, logger: quiet });
       this.connections.set(server, c);
     }
     return c;
@@ -176,6 +194,14 @@ function checkKey(key: string): void {
 /** memjs reports the server's own refusals as `MemJS <OP>: <reason>`; anything else is the connection. */
 function isReply(err: unknown): err is Error {
   return err instanceof Error && err.message.startsWith('MemJS ');
+}
+
+function loginRefused(op: string, key: string, server: string, username: string): StorageError {
+  return new StorageError(
+    'STORAGE_UNAVAILABLE',
+    `memcached at ${server} refused the credentials of ${username} to ${op} '${key}': they are not this resource's; ` +
+      'fetch them again (`squadron storage credentials NAME`), and restart the service\'s instances if they hold old ones',
+  );
 }
 
 function replyError(err: Error, op: string, key: string, server: string): StorageError {

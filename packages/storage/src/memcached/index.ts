@@ -5,5 +5,6 @@ export { MemcachedClient } from './client.ts';
 export type { MemcachedClientOptions, SetOptions } from './client.ts';
 export { HashRing, DEFAULT_VIRTUAL_NODES } from './hash-ring.ts';
 export { findMemcached } from './binary.ts';
-export { memcachedCommand, parseStats } from './text-protocol.ts';
+export { memcachedVersion, memcachedStats } from './binary-protocol.ts';
+export type { SaslLogin } from './binary-protocol.ts';
 export type { RestartPolicy } from './server-process.ts';

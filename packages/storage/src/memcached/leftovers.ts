@@ -2,10 +2,15 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StorageError } from '../provisioner.ts';
 
-/** What the memcached kind keeps for a resource: where each of its servers listens. */
+/** What the memcached kind keeps for a resource: where each of its servers listens, and its secret. */
 export interface MemcachedState {
   /** Item memory of each server (-m), in MiB. */
   memoryMb: number;
+  /**
+   * The password of the resource's login, which every server requires. Absent in a state kept
+   * by a version before servers required one: `start` gives it one.
+   */
+  secret?: string;
   /** Every server, grouped by site in the spec's site order. */
   servers: MemcachedServerState[];
 }
@@ -19,8 +24,9 @@ export interface MemcachedServerState {
 const STATE_FILE = 'memcached.json';
 
 /**
- * The state is also kept in the resource's folder: a `create` repeated after a platform crash
- * (before the control plane kept what the first one returned) finds the servers it started.
+ * The state is also kept in the resource's folder (0600, since it holds the secret): a `create`
+ * repeated after a platform crash (before the control plane kept what the first one returned)
+ * finds the servers it started, and the secret they take.
  */
 export function readStateFile(dir: string): MemcachedState | null {
   try {
@@ -33,7 +39,7 @@ export function readStateFile(dir: string): MemcachedState | null {
 
 export function writeStateFile(dir: string, state: MemcachedState): void {
   const tmp = join(dir, `${STATE_FILE}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, join(dir, STATE_FILE));
 }
 

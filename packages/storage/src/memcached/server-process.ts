@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { StorageError } from '../provisioner.ts';
-import { memcachedCommand } from './text-protocol.ts';
+import { LoginRefusedError, memcachedVersion, type SaslLogin } from './binary-protocol.ts';
 import { endWithThisProcess } from '../postgres/processes.ts';
 
 /** Restart delays after an unexpected exit: `minMs` doubling up to `maxMs`. */
@@ -27,6 +27,10 @@ export interface MemcachedServerOptions {
   memoryMb: number;
   /** `-u` user when running as root; null otherwise. */
   user: string | null;
+  /** The folder of the resource's SASL config (SASL_CONF_PATH), which names its password database. */
+  saslConfDir: string;
+  /** The resource's login, with which the server is asked whether it answers. */
+  login: SaslLogin;
   /** Appended with the process's output, across restarts. */
   logFile: string;
   /** Holds the pid of the running process, so a platform that restarts can find it. */
@@ -42,9 +46,13 @@ export interface MemcachedServerOptions {
 /** `up` answers; `starting` runs but does not answer yet; `restarting` waits for its restart delay. */
 export type MemcachedServerStatus = 'starting' | 'up' | 'restarting' | 'stopped';
 
-/** The arguments memcached runs with: loopback only, TCP only, the memory limit, a non-root user. */
+/**
+ * The arguments memcached runs with: loopback only, TCP only, the memory limit, a non-root user,
+ * and a login required on every connection (SASL, which takes the binary protocol only: the text
+ * protocol has no SASL, and memcached refuses to serve it unauthenticated beside SASL).
+ */
 export function memcachedArgs(o: Pick<MemcachedServerOptions, 'host' | 'port' | 'memoryMb' | 'user'>): string[] {
-  return ['-l', o.host, '-p', String(o.port), '-U', '0', '-m', String(o.memoryMb), '-c', '1024', '-t', '2', ...(o.user ? ['-u', o.user] : [])];
+  return ['-l', o.host, '-p', String(o.port), '-U', '0', '-m', String(o.memoryMb), '-c', '1024', '-t', '2', '-S', '-B', 'binary', ...(o.user ? ['-u', o.user] : [])];
 }
 
 /**
@@ -117,7 +125,9 @@ export class MemcachedServer {
     const out = openSync(o.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(o.binary, memcachedArgs(o), { stdio: ['ignore', out, 'pipe'] });
+      // A small, fixed environment: the resource's SASL config, and nothing of the platform's.
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', SASL_CONF_PATH: o.saslConfDir };
+      child = spawn(o.binary, memcachedArgs(o), { stdio: ['ignore', out, 'pipe'], env });
     } finally {
       closeSync(out);
     }
@@ -163,10 +173,12 @@ export class MemcachedServer {
     for (;;) {
       if (gone || this.child !== child) throw this.startFailure(child);
       try {
-        await memcachedCommand(this.address, 'version', 200);
+        await memcachedVersion(this.address, this.options.login, 200);
         this.status = 'up';
         return;
-      } catch {
+      } catch (err) {
+        // Refused the resource's own login: waiting longer changes nothing.
+        if (err instanceof LoginRefusedError) throw this.startFailure(child, 'it refused the resource\'s own login (SASL PLAIN): its SASL files are unreadable to it, or Cyrus SASL\'s PLAIN module is missing (Debian package libsasl2-modules)');
         // Not listening yet.
       }
       if (Date.now() >= deadline) throw this.startFailure(child, `it did not answer within ${this.options.startTimeoutMs} ms`);
