@@ -123,6 +123,24 @@ export const ROUTE_MATRIX: readonly MatrixRow[] = [
     request: (fx) => ({ url: `/v1/queues/${enc(fx.queue)}/replay` }),
   },
 
+  // ---- queue quotas
+  { method: 'GET', path: '/v1/queue-quotas', expect: ANY_TOKEN, why: 'limits are numbers every squad reads (squadron queues shows use against them)', request: get('/v1/queue-quotas') },
+  {
+    method: 'PUT', path: '/v1/queues/{queue}/limit', expect: OWNER_OR_ADMIN, why: 'a queue\'s limit is raised by its owner squad, within the total the admin set',
+    request: (fx, who) => ({ url: `/v1/queues/${enc(fx.queue)}/limit`, body: { maxMessages: 100 + PRINCIPALS.indexOf(who), maxBytes: 100_000 } }),
+  },
+  {
+    method: 'DELETE', path: '/v1/queues/{queue}/limit', expect: OWNER_OR_ADMIN, why: 'a queue\'s limit is its owner squad\'s to change',
+    request: async (fx) => {
+      await fx.admin('PUT', `/v1/queues/${enc(fx.queue)}/limit`, { maxMessages: 50, maxBytes: 50_000 });
+      return { url: `/v1/queues/${enc(fx.queue)}/limit` };
+    },
+  },
+  {
+    method: 'PUT', path: '/v1/squads/{name}/queue-total', expect: ADMIN_ONLY, why: 'a squad\'s total is the admin\'s to set: a squad that raised its own could fill the site\'s shared log',
+    request: (_fx, who) => ({ url: '/v1/squads/owner/queue-total', body: { maxMessages: 10_000 + PRINCIPALS.indexOf(who), maxBytes: 10_000_000 } }),
+  },
+
   // ---- catalog
   {
     method: 'POST', path: '/v1/squads', expect: ADMIN_ONLY, why: 'the admin creates squads and hands over their tokens',

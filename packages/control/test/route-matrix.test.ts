@@ -70,7 +70,7 @@ describe('route-by-principal matrix of the control plane\'s API', () => {
     ['admin', '/v1/squads'], ['admin', '/v1/services'], ['admin', '/v1/audit?limit=1000'],
     ['admin', '/v1/services/playlists/releases'], ['admin', '/v1/services/playlists/instances'], ['admin', '/v1/services/jingles/instances'],
     ['admin', '/v1/services/playlists/policy'], ['admin', '/v1/agents'], ['admin', '/v1/sites'], ['admin', '/v1/identity/revoked'],
-    ['admin', '/v1/storage'], ['admin', '/v1/apps'], ['admin', '/v1/queues/playlist-exports/dead-letters'], ['app', '/v1/kv?prefix='],
+    ['admin', '/v1/storage'], ['admin', '/v1/apps'], ['admin', '/v1/queues/playlist-exports/dead-letters'], ['admin', '/v1/queue-quotas'], ['app', '/v1/kv?prefix='],
   ];
   /** Each read's status and body: a write that breaks a read (a broker moved away) shows as much as one that changes it. */
   async function snapshot(): Promise<string[]> {
