@@ -155,7 +155,8 @@ for (const store of STORES) describe(`deployments through agents (${store} state
     await rolledOut(3, { sto: 3, 'gcp-eu': 3 });
     const { entries } = await api.audit({ target: 'service:worker' });
     assert.deepEqual(entries.map((e) => e.action).slice(0, 4), ['service.rollback', 'service.scale', 'service.scale', 'service.deploy']);
-    assert.ok(entries.every((e) => e.actor === 'admin'));
+    // The changes are the admin's; the claims the worker's code made when it first ran are the platform's record.
+    assert.ok(entries.filter((e) => e.action.startsWith('service.')).every((e) => e.actor === 'admin'));
   });
 
   it('refuses more instances than a datacenter site has slots for, changing nothing', async () => {
