@@ -18,6 +18,7 @@ import { QueueDispatcher } from './durable/dispatcher.ts';
 import { QueueQuotaGuard } from './durable/queue-quotas.ts';
 import { MessagingGuard } from './messaging-guard.ts';
 import { checkRegistration, checkTakeover } from './registration.ts';
+import { checkGroupMembership } from './group-membership.ts';
 import { DEFAULT_CONNECTION_LIMITS, checkConnectionLimit, type ConnectionLimits } from './connection-limits.ts';
 import { callerKey, type Caller, type Decision, type Policies } from '@squadron/policy';
 
@@ -87,6 +88,8 @@ export class Broker implements Forwarder {
   private readonly topics: TopicTable;
   private readonly links = new Map<string, PeerLink>();
   private readonly sessions = new Set<Session>();
+  /** The session of each open connection: who the members of a group act for. */
+  private readonly byConn = new Map<Connection, Session>();
   /** Connections still in their handshake, or refused and closing: stop() ends them too. */
   private readonly handshaking = new Set<Connection>();
   private readonly server: net.Server;
@@ -236,6 +239,7 @@ export class Broker implements Forwarder {
       conn, auth, peer, instances: new Set(), unwatch: [], lastSeen: Date.now(), caller: this.guard.callerOf(peer), parked: new Map(),
     };
     this.sessions.add(session);
+    this.byConn.set(conn, session);
     conn.onFrame = (kind, id, body) => {
       session.lastSeen = Date.now();
       this.onFrame(session, kind, id, body);
@@ -286,10 +290,12 @@ export class Broker implements Forwarder {
         const sub = asSubscribe(decode(body));
         const held = this.topics.countOf(conn) + session.parked.size;
         if (held >= this.connectionLimits.subscriptions) {
-          return this.refuseLimit(session, 'subscription', id, () => checkConnectionLimit(this.connectionLimits, 'subscriptions', held));
+          this.refuseLimit(session, 'subscription', id, () => checkConnectionLimit(this.connectionLimits, 'subscriptions', held));
+          return;
         }
         const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
         if (!decision.ok) return this.park(session, { what: 'subscription', id, topic: sub.topic, group: sub.group }, decision);
+        if (this.refuseLimit(session, 'subscription', id, () => this.mayJoin(session, sub.topic, sub.group))) return;
         if (this.topics.subscribe(conn, id, sub.topic, sub.group)) this.announceInterest(sub.topic, sub.group, true);
         return;
       }
@@ -446,6 +452,8 @@ export class Broker implements Forwarder {
         if (!allowed) continue;
         session.parked.delete(key);
         if (p.what === 'subscription') {
+          // A grant of the topic is not a seat in another's group.
+          if (this.refuseLimit(session, 'subscription', p.id, () => this.mayJoin(session, p.topic, p.group))) continue;
           if (this.topics.subscribe(session.conn, p.id, p.topic, p.group)) this.announceInterest(p.topic, p.group, true);
         } else if (this.dispatcher) {
           this.dispatcher.addConsumer(session.conn, p.id, p.spec);
@@ -455,12 +463,22 @@ export class Broker implements Forwarder {
     }
   }
 
-  /** Tell a client that its subscription is refused for good (a limit; nothing is parked). */
-  private refuseLimit(session: Session, what: Parked['what'], id: number, check: () => void): void {
+  /** Throws PERMISSION_DENIED when the connection may not join the group (see checkGroupMembership). */
+  private mayJoin(session: Session, topic: string, group: string): void {
+    if (session.caller === null) return;
+    const members = this.topics.membersOf(topic, group);
+    const callers = members.map((c) => this.byConn.get(c)?.caller ?? null);
+    checkGroupMembership(session.caller, group, this.guard.isService(group), callers, members.every((c) => c === session.conn));
+  }
+
+  /** Tell a client that its subscription is refused for good (a limit, a group not its own; nothing is parked). Whether it was. */
+  private refuseLimit(session: Session, what: Parked['what'], id: number, check: () => void): boolean {
     try {
       check();
+      return false;
     } catch (err) {
       session.conn.sendValue(FrameKind.Refused, id, [what, errorToWire(err)]);
+      return true;
     }
   }
 
@@ -528,6 +546,7 @@ export class Broker implements Forwarder {
   private closeSession(session: Session, reason: string): void {
     this.dispatcher?.removeConnection(session.conn);
     this.sessions.delete(session);
+    this.byConn.delete(session.conn);
     for (const unwatch of session.unwatch) unwatch();
     for (const instanceId of session.instances) {
       if (this.unregister(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');

@@ -70,6 +70,11 @@ export class MessagingGuard {
     };
   }
 
+  /** Whether `name` is a service the policies know (a group of that name is its alone). */
+  isService(name: string): boolean {
+    return this.policies?.service(name) !== undefined;
+  }
+
   stats(): RefusalStats[] {
     return [...this.refusals.values()];
   }

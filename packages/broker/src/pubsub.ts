@@ -93,6 +93,11 @@ export class TopicTable {
     return group;
   }
 
+  /** The connections that are members of a group of this site now. */
+  membersOf(topic: string, group: string): Connection[] {
+    return this.local.get(topic)?.get(group)?.members.map((m) => m.conn) ?? [];
+  }
+
   /** How many subscriptions a connection holds. */
   countOf(conn: Connection): number {
     return this.bySession.get(conn)?.size ?? 0;

@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FrameKind, encode, type InstanceInfo } from '@squadron/protocol';
+import { FrameKind, decode, encode, errorFromWire, type InstanceInfo } from '@squadron/protocol';
 import { Identity } from '@squadron/identity';
 import { connect, type Client } from '@squadron/sdk';
 import { ControlClient } from '@squadron/client';
@@ -25,6 +25,7 @@ describe('a hostile squad at the broker', () => {
   /** The admin's raw connection, for the broker's queries (as the API asks them). */
   let adminPeer: RawPeer;
   let tools: ControlClient;
+  let bankToken = '';
   let victim: InstanceInfo;
   const attackers: RawPeer[] = [];
 
@@ -64,7 +65,7 @@ describe('a hostile squad at the broker', () => {
   before(async () => {
     platform = await startTestPlatform('broker-insulation', { config: 'sites:\n  - name: sto\n    kind: datacenter\n' });
     const { api } = platform;
-    await api.createSquad('bank');
+    bankToken = (await api.createSquad('bank')).token!;
     const toolsToken = (await api.createSquad('tools')).token!;
     tools = new ControlClient({ url: platform.url, token: toolsToken });
     await api.createService({ name: 'ledger', squad: 'bank' });
@@ -165,6 +166,35 @@ describe('a hostile squad at the broker', () => {
       assert.equal(durable.ok ? 'ok' : durable.error.code, 'PERMISSION_DENIED', `${what} of another service's durable queue`);
     }
     assert.equal((await adminQuery<unknown[]>({ what: 'dlq', queue: 'ledger.jobs' })).length, 1, 'nothing was replayed');
+  });
+
+  it('never lets another squad join a subscription group that is not its own: a service\'s, a subscriber\'s private one, or another squad\'s', async () => {
+    const bankApi = new ControlClient({ url: platform.url, token: bankToken });
+    const key = Identity.newKey();
+    const { credential } = await bankApi.clientCredential(key.publicJwk, { site: 'sto', name: 'bank-reader' });
+    const bank = await rawPeer(broker, { role: 'client', site: 'sto', name: 'bank-reader' }, new Identity(credential, key.privateKey));
+    attackers.push(bank);
+    bank.send(FrameKind.Subscribe, 1, { topic: 'news', group: 'bank-readers' });
+    bank.send(FrameKind.Subscribe, 2, { topic: 'news', group: '_sub.bank-reader.1' });
+    await bank.request(FrameKind.Query, 3, { what: 'stats' }); // both subscriptions are in place
+    const intruder = await asToolsClient();
+    const groups = ['ledger', 'bank-readers', '_sub.bank-reader.1'];
+    for (const [n, group] of groups.entries()) {
+      intruder.send(FrameKind.Subscribe, 100 + n, { topic: 'news', group });
+    }
+    await waitFor(() => intruder.frames.filter((f) => f.kind === FrameKind.Refused).length === groups.length, 'every join to be refused');
+    for (const f of intruder.frames.filter((x) => x.kind === FrameKind.Refused)) {
+      const [, wire] = decode(f.body) as [string, unknown];
+      assert.equal(errorFromWire(wire).code, 'PERMISSION_DENIED');
+    }
+    // Everything published reaches ledger, none of it the intruder.
+    for (let n = 0; n < 10; n++) admin.publish('news', { n });
+    await waitFor(async () => (await admin.call<{ news: unknown[] }>('ledger', 'received', null)).news.length === 10, 'ledger to get all ten');
+    assert.equal(intruder.frames.filter((f) => f.kind === FrameKind.Message).length, 0);
+    // A group of its own is the intruder's to use.
+    intruder.send(FrameKind.Subscribe, 200, { topic: 'news', group: 'tools-readers' });
+    await intruder.request(FrameKind.Query, 201, { what: 'stats' });
+    assert.equal(intruder.frames.filter((f) => f.kind === FrameKind.Refused && f.id === 200).length, 0);
   });
 
   it('closes a connection that watches the registry without bound, and only that one', async () => {
