@@ -1,4 +1,4 @@
-import { FrameKind, decode, encode, errorFromWire, TimeoutError } from '@squadron/protocol';
+import { FrameKind, decode, encode, errorFromWire, TimeoutError, UnavailableError } from '@squadron/protocol';
 import { Connection, connectHandshake, dial } from '@squadron/transport';
 import type { BrokerStats } from '@squadron/broker';
 import type { Identity } from '@squadron/identity';
@@ -10,7 +10,9 @@ export function queryBroker(address: string, timeoutMs = 2000, identity?: Identi
 
 /** Send a broker one query (stats, queues, dlq, replay) and return its answer. */
 export async function askBroker<T>(address: string, query: Record<string, unknown>, timeoutMs = 2000, identity?: Identity | null): Promise<T> {
-  const socket = await dial(address, timeoutMs);
+  const socket = await dial(address, timeoutMs).catch((err: Error) => {
+    throw new UnavailableError(`the broker at ${address} cannot be reached (${err.message}): is its site running? squadron status shows the brokers`);
+  });
   const conn = new Connection(socket);
   try {
     const auth = { role: 'control' as const, site: 'control', name: 'control' };

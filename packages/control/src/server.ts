@@ -57,6 +57,8 @@ export interface ControlServerOptions {
   queueQuotas?: Pick<QueueQuotas, 'queueDefault' | 'squadDefault' | 'unclaimed'>;
   /** Where storage resources live, and the provisioners that run them; without it, storage is refused. */
   storage?: { dir: string; provisioners: (changed: StateChanged) => ProvisionerSet };
+  /** The platform's data directory: no release may hold it or be inside it. */
+  dataDir?: string;
 }
 
 /**
@@ -102,7 +104,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
     sites: options.sites,
     queues: options.queues ?? new Queues(options.sites),
     catalog,
-    deployments: new Deployments(options.db, options.sites, catalog, agents, reconciler),
+    deployments: new Deployments(options.db, options.sites, catalog, agents, reconciler, options.dataDir ? [options.dataDir] : []),
     agents,
     reconciler,
     authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),

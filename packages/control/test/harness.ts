@@ -12,6 +12,8 @@ export interface TestControl {
   app: FastifyInstance;
   sites: Sites;
   adminToken: string;
+  /** The control plane's data directory (its state store; no release may hold it). */
+  dataDir: string;
   /** `Authorization` headers for a token. */
   as(token: string): { authorization: string };
   close(): Promise<void>;
@@ -34,9 +36,9 @@ export async function startControl(
   const db = await openStateStore(pg ? pg.url : join(dir, 'state.db'));
   const sites = new Sites(validateConfig(config) as PlatformConfig);
   const adminToken = 'sqa_test-admin-token';
-  const app = await buildControlServer({ sites, db, adminToken, logger: silent, ...(agentReportEveryMs ? { agentReportEveryMs } : {}), ...(storage ? { storage } : {}) });
+  const app = await buildControlServer({ sites, db, adminToken, logger: silent, dataDir: dir, ...(agentReportEveryMs ? { agentReportEveryMs } : {}), ...(storage ? { storage } : {}) });
   return {
-    app, sites, adminToken,
+    app, sites, adminToken, dataDir: dir,
     as: (token) => ({ authorization: `Bearer ${token}` }),
     close: async () => {
       await app.close();

@@ -68,6 +68,16 @@ for (const store of STORES) {
       assert.equal((await audit()).length, auditBefore);
     });
 
+    it('refuses the platform\'s data directory, a folder inside it and one that holds it: a release is what its instances may read', async () => {
+      mkdirSync(join(c.dataDir, 'storage'), { recursive: true });
+      for (const path of [c.dataDir, join(c.dataDir, 'storage'), '/']) {
+        const res = await call('POST', '/v1/services/playlists/releases', music.token, { path, sites: ['gcp-eu'], instances: 1 });
+        assert.equal(res.status, 400, `${path}: ${JSON.stringify(res.body)}`);
+        assert.match((res.body as ErrorBody).error.fields![0]!.message, /data directory/);
+      }
+      assert.deepEqual(await releases(), []);
+    });
+
     it('names every failing field at once: an unknown site and a path that is not a folder', async () => {
       const res = await call('POST', '/v1/services/playlists/releases', music.token, { path: join(dir, 'missing'), sites: ['mars'], instances: 1 });
       assert.equal(res.status, 400);

@@ -28,7 +28,7 @@ export async function startControlPlane(config: PlatformConfig, dataDir: string,
   // Cassandra is a cluster the platform is pointed at (CASSANDRA_CONTACT_POINTS), never one it runs.
   const cassandra = cassandraOptionsFromEnv();
   const app = await buildControlServer({
-    sites, db, adminToken, logger, defaultRate: config.defaultRate, credentialTtlMs: config.credentialTtlMs, queueQuotas: config.queueQuotas,
+    sites, db, adminToken, logger, defaultRate: config.defaultRate, credentialTtlMs: config.credentialTtlMs, queueQuotas: config.queueQuotas, dataDir,
     // Storage runs on this machine, under the data directory: kv, PostgreSQL and memcached servers per site.
     storage: {
       dir: join(dataDir, 'storage'),

@@ -38,11 +38,13 @@ export class Deployments {
     private readonly catalog: Catalog,
     private readonly agents: AgentRegistry,
     private readonly reconciler: Reconciler,
+    /** Folders no release may hold or be inside (the platform's data directory). */
+    private readonly privateDirs: readonly string[] = [],
   ) {}
 
   async deploy(by: Principal, service: string, req: DeployRequest): Promise<ReleaseBody> {
     // Refused whole, before anything is written: every failing field named.
-    const fields = [...this.siteProblems(req.sites, '/sites'), ...releaseFolderProblems(req.path)];
+    const fields = [...this.siteProblems(req.sites, '/sites'), ...releaseFolderProblems(req.path, '/path', this.privateDirs)];
     if (fields.length > 0) throw new InvalidInputError(fields);
     const desired = Object.fromEntries(req.sites.map((s) => [s, req.instances]));
     const maxMemoryMb = req.maxMemoryMb ?? MEMORY_CEILING_MB.default;
