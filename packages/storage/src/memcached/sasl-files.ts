@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { StorageError } from '../provisioner.ts';
-import type { OsUser } from '../postgres/run-as.ts';
+import { openTo, type OsUser } from '../postgres/run-as.ts';
+import { isExecutable } from './binary.ts';
 
 /**
  * Every resource's servers take one login, checked by memcached's SASL (PLAIN, over the binary
@@ -87,11 +88,7 @@ export function removeSaslFiles(dir: string): void {
  */
 function saslFolder(dir: string, user: OsUser | null): string {
   if (!user || user.uid === process.getuid?.()) return join(dir, 'sasl');
-  if (ancestorsEnterable(dir, user)) {
-    const own = statSync(dir);
-    if (!canEnter(own, user)) chmodSync(dir, (own.mode & 0o7777) | 0o001);
-    return join(dir, 'sasl');
-  }
+  if (openTo(dir, user)) return join(dir, 'sasl');
   if (!existsSync(dirname(FALLBACK_ROOT))) {
     throw new StorageError(
       'STORAGE_UNAVAILABLE',
@@ -108,19 +105,6 @@ function fallbackFolder(dir: string): string {
   return join(FALLBACK_ROOT, `${basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 10)}`);
 }
 
-/** Whether `user` can enter every folder above `path`. */
-function ancestorsEnterable(path: string, user: OsUser): boolean {
-  for (let d = dirname(path); ; d = dirname(d)) {
-    if (existsSync(d) && !canEnter(statSync(d), user)) return false;
-    if (d === dirname(d)) return true;
-  }
-}
-
-function canEnter(st: { mode: number; uid: number; gid: number }, user: OsUser): boolean {
-  if (st.uid === user.uid) return (st.mode & 0o100) !== 0;
-  if (st.gid === user.gid) return (st.mode & 0o010) !== 0;
-  return (st.mode & 0o001) !== 0;
-}
 
 /** `saslpasswd2 -c` with the password on its stdin: never on a command line, where any user could read it. */
 function setPassword(saslpasswd2: string, db: string, resource: string, secret: string): Promise<void> {
@@ -141,11 +125,3 @@ function setPassword(saslpasswd2: string, db: string, resource: string, secret: 
   });
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -86,11 +86,7 @@ export function serverDir(path: string, user: ServerUser | null): void {
  */
 export function serverFolder(dir: string, user: ServerUser | null): string {
   if (!user) return dir;
-  if (ancestorsOpen(dir, user)) {
-    const own = statSync(dir);
-    if (!canSearch(own, user)) chmodSync(dir, (own.mode & 0o7777) | 0o001);
-    return dir;
-  }
+  if (openTo(dir, user)) return dir;
   const parent = join(user.home, 'squadron-storage');
   const folder = join(parent, `${basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 10)}`);
   if (!ancestorsOpen(parent, user)) {
@@ -103,6 +99,17 @@ export function serverFolder(dir: string, user: ServerUser | null): string {
   serverDir(parent, user);
   serverDir(folder, user);
   return folder;
+}
+
+/**
+ * Whether `user` (a storage server's) can reach `dir`, a folder of ours: when it can enter every
+ * folder above it, search permission is added to `dir` itself if it lacks it, and true.
+ */
+export function openTo(dir: string, user: ServerUser): boolean {
+  if (!ancestorsOpen(dir, user)) return false;
+  const own = statSync(dir);
+  if (!canSearch(own, user)) chmodSync(dir, (own.mode & 0o7777) | 0o001);
+  return true;
 }
 
 /** Whether `user` can enter every folder above `path` (those that exist). */
