@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { FrameKind, decode, encode, errorFromWire, type InstanceInfo } from '@squadron/protocol';
 import { Identity } from '@squadron/identity';
 import { connect, type Client } from '@squadron/sdk';
-import { ControlClient } from '@squadron/client';
+import { ApiError, ControlClient } from '@squadron/client';
 import { rawPeer, startTestPlatform, waitFor, type RawPeer, type TestPlatform } from '@squadron/testkit';
 
 const LEDGER = fileURLToPath(new URL('./fixtures/insulation/ledger/', import.meta.url));
@@ -108,6 +108,8 @@ describe('a hostile squad at the broker', () => {
       assert.equal(goaway?.[0], 'PERMISSION_DENIED', `${what}: refused with PERMISSION_DENIED (got ${JSON.stringify(goaway)})`);
     }
     assert.deepEqual(ledgerInstances(), before, 'ledger\'s registry entries are untouched');
+    // Nor does the platform sign a credential that names another service's instance.
+    await assert.rejects(tools.ownInstanceCredential('relay', victim.id, 'sto', Identity.newKey().publicJwk), (err: unknown) => err instanceof ApiError && err.status === 400);
     // Calls to ledger still reach the real instance.
     assert.deepEqual(await admin.call('ledger', 'whoami', null), { service: 'ledger', instance: victim.id });
   });

@@ -206,7 +206,7 @@ export const ROUTE_MATRIX: readonly MatrixRow[] = [
   },
   {
     method: 'POST', path: '/v1/services/{name}/instance-credentials', expect: OWNER_OR_ADMIN, why: 'only the owner squad vouches for an instance of its service run by hand',
-    request: (fx, who) => ({ url: `/v1/services/${fx.service}/instance-credentials`, body: { instance: fx.fresh(`by-hand-${who}`), site: fx.site, publicKey: fx.publicKey } }),
+    request: (fx, who) => ({ url: `/v1/services/${fx.service}/instance-credentials`, body: { instance: fx.fresh(`${fx.service}-by-hand-${who}`), site: fx.site, publicKey: fx.publicKey } }),
   },
   {
     method: 'POST', path: '/v1/sites/{site}/credentials', expect: ADMIN_ONLY, why: 'a broker\'s credential would let its holder act as a site\'s broker',

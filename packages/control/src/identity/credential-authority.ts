@@ -3,7 +3,7 @@ import { CredentialIssuer, Identity, type CredentialClaims } from '@squadron/ide
 import type { Db, Queryable } from '../state/db.ts';
 import { actorOf, mustBeAdmin, mustOwn, type Principal } from '../auth/principal.ts';
 import { recordAudit } from '../catalog/audit.ts';
-import { NotFoundError } from '../control-errors.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../control-errors.ts';
 import type { Sites } from '../sites.ts';
 
 /** What the control plane's own credential says of it: a client of the admin, named `control`. */
@@ -74,6 +74,15 @@ export class CredentialAuthority {
     if (!row) throw new NotFoundError('service', service, `create it first: squadron services create ${service} --squad SQUAD`);
     mustOwn(by, row.squad, `service '${service}'`);
     if (!sites.get(site)) throw new NotFoundError('site', site, `the platform's sites are ${sites.names.join(', ')}`);
+    // An instance id names one instance of one service: a credential for another service's id
+    // would let its holder stand in that instance's place in the registry.
+    if (!instance.startsWith(`${service}-`)) {
+      throw new InvalidInputError([{ path: '/instance', message: `an instance of '${service}' is named ${service}-SOMETHING (squadron run makes one: ${service}-<random>)` }]);
+    }
+    const [placed] = await this.db.query<{ service: string }>('SELECT service FROM instances WHERE id = $1', [instance]);
+    if (placed && placed.service !== service) {
+      throw new ConflictError(`instance id '${instance}' is an instance of '${placed.service}' placed by the platform: pick another id for '${service}'`);
+    }
     return this.issue({ role: 'instance', site, name: instance, service, squad: row.squad }, holderKey);
   }
 
