@@ -248,10 +248,14 @@ export class Agent {
       }
       const broker = body.broker;
       // Each instance proves who it is with a credential of its own, got before it starts.
-      void Promise.all([this.credentials.obtain(a.id), this.storage.env(a.id, a.service)]).then(([env, storage]) => {
+      void Promise.all([this.credentials.obtain(a.id), this.storage.env(a.id, a.service)]).then(async ([env, storage]) => {
         if (this.stopped || this.supervisor.has(a.id)) return;
         // No credential yet (the control plane unreachable): try again soon, not at the next list.
         if (env === null) return void setTimeout(() => this.lastList && !this.stopped && this.reconcile(this.lastList), 1000).unref();
+        const owner = squadOf(env);
+        // A failure here is the start's: it is tried again, and logged, when the instance launches.
+        if (owner) await this.sandbox?.prepare(owner).catch((err: unknown) => this.log.warn({ err, squad: owner }, 'could not make the squad\'s OS user yet'));
+        if (this.stopped || this.supervisor.has(a.id)) return;
         this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs, maxMemoryMb: a.maxMemoryMb }, 'starting instance');
         // A control plane from before memory ceilings sends none: the platform's default applies.
         const maxMemoryMb = a.maxMemoryMb ?? MEMORY_CEILING_MB.default;

@@ -129,6 +129,11 @@ export class InstanceSandbox {
     return lost;
   }
 
+  /** Make the squad's OS user, if this sandbox uses them, without blocking the agent. */
+  async prepare(squad: string): Promise<void> {
+    if (this.osUsers) await this.users.prepare(squad);
+  }
+
   /** The squad's folder for anything its instances write (HOME, TMPDIR, tsx's cache), private to its user. */
   scratchOf(squad: string): string {
     const dir = join(this.root, squadUserName(squad));

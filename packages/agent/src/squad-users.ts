@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ensureSystemUser, type OsUser } from '@squadron/storage';
+import { ensureSystemUser, ensureSystemUserAsync, type OsUser } from '@squadron/storage';
 
 /** Linux user names are at most 32 characters; `squadron-` leaves 23 for the squad's name. */
 const MAX_USER_NAME = 32;
@@ -28,5 +28,13 @@ export class SquadUsers {
     let user = this.known.get(squad);
     if (!user) this.known.set(squad, (user = ensureSystemUser(squadUserName(squad))));
     return user;
+  }
+
+  /**
+   * Make (or find) the squad's user without blocking, before its first instance starts: `useradd`
+   * can wait on a locked /etc/passwd, and an agent that stops answering is taken for dead.
+   */
+  async prepare(squad: string): Promise<void> {
+    if (!this.known.has(squad)) this.known.set(squad, await ensureSystemUserAsync(squadUserName(squad)));
   }
 }

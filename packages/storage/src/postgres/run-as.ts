@@ -1,8 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StorageError } from '../provisioner.ts';
+
+const execFileAsync = promisify(execFile);
 
 /** The operating-system user the servers run as. */
 export interface ServerUser {
@@ -23,7 +26,11 @@ export function lookupOsUser(name: string): OsUser | null {
   } catch {
     return null;
   }
-  // name:password:uid:gid:gecos:home:shell
+  return parsePasswdLine(name, line);
+}
+
+/** A passwd entry (name:password:uid:gid:gecos:home:shell) as a user, or null. */
+function parsePasswdLine(name: string, line: string): OsUser | null {
   const fields = line.split(':');
   const [uid, gid] = [Number(fields[2]), Number(fields[3])];
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) return null;
@@ -52,6 +59,36 @@ export function ensureSystemUser(name: string): OsUser {
   }
   const stderr = (failure as { stderr?: Buffer } | null)?.stderr?.toString().trim();
   throw new StorageError('STORAGE_UNAVAILABLE', `could not create the system user '${name}'${stderr ? `: ${stderr}` : ''}; run the platform as root, or create it (useradd --system ${name})`, { cause: failure });
+}
+
+/**
+ * `ensureSystemUser` without blocking: for a process that must go on answering (an agent, whose
+ * missed reports would have it taken for dead while `useradd` waits on a locked /etc/passwd).
+ */
+export async function ensureSystemUserAsync(name: string): Promise<OsUser> {
+  const found = await lookupOsUserAsync(name);
+  if (found) return found;
+  let failure: unknown = null;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      await execFileAsync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name]);
+    } catch (err) {
+      failure = err; // made meanwhile by another process, or /etc/passwd locked: look again
+    }
+    const made = await lookupOsUserAsync(name);
+    if (made) return made;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const stderr = (failure as { stderr?: string } | null)?.stderr?.trim();
+  throw new StorageError('STORAGE_UNAVAILABLE', `could not create the system user '${name}'${stderr ? `: ${stderr}` : ''}; run the platform as root, or create it (useradd --system ${name})`, { cause: failure });
+}
+
+async function lookupOsUserAsync(name: string): Promise<OsUser | null> {
+  try {
+    return parsePasswdLine(name, (await execFileAsync('getent', ['passwd', name])).stdout.trim());
+  } catch {
+    return null;
+  }
 }
 
 /**
