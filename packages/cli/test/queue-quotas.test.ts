@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { ApiError, ControlClient } from '@squadron/client';
 import { Identity } from '@squadron/identity';
-import { QuotaExceededError } from '@squadron/protocol';
+import { FrameKind, QuotaExceededError } from '@squadron/protocol';
 import { connect, type Client } from '@squadron/sdk';
-import { squadron, startTestPlatform, waitFor, type TestPlatform } from '@squadron/testkit';
+import { rawPeer, squadron, startTestPlatform, waitFor, type TestPlatform } from '@squadron/testkit';
 
 const HOARDER = fileURLToPath(new URL('./fixtures/insulation/hoarder/', import.meta.url));
 const LEDGER = fileURLToPath(new URL('./fixtures/insulation/ledger/', import.meta.url));
@@ -67,8 +67,23 @@ describe('queue quotas, end to end', () => {
     await waitFor(async () => (await api.policy('ledger')).queues.includes('ledger.jobs'), 'ledger to own ledger.jobs', 30_000);
     tools = await clientOf(toolsToken, 'flooder');
     bank = await clientOf(bankToken, 'bank-client');
-    // The broker knows who owns ledger.jobs once it refuses tools there (its policies reach it within a second).
-    await waitFor(() => tools.enqueue('ledger.jobs', {}).then(() => false, (err: unknown) => (err as { code?: string }).code === 'PERMISSION_DENIED'), 'the broker to know the owners', 10_000, 50);
+    // The broker knows who owns each queue once it refuses to let the other squad consume it (its
+    // policies reach it within a second, one claim perhaps before the other). Asked over raw
+    // connections, since the SDK's own mirror of the policies would refuse first; a consumer let
+    // in too early takes nothing (both queues are empty) and is stopped at once.
+    const broker = (await api.sites()).sites[0]!.broker!.address;
+    for (const [token, queue] of [[toolsToken, 'ledger.jobs'], [bankToken, 'tools.backlog']] as const) {
+      const key = Identity.newKey();
+      const { credential } = await new ControlClient({ url: platform.url, token }).clientCredential(key.publicJwk, { site: 'sto', name: 'probe' });
+      const probe = await rawPeer(broker, { role: 'client', site: 'sto', name: 'probe' }, new Identity(credential, key.privateKey));
+      let id = 0;
+      await waitFor(async () => {
+        const answer = await probe.request(FrameKind.Consume, ++id, { queue, concurrency: 1, maxDeliveries: 1, visibilityTimeoutMs: 1000 });
+        if (answer.ok) probe.send(FrameKind.StopConsume, id);
+        return !answer.ok && answer.error.code === 'PERMISSION_DENIED';
+      }, `the broker to know who owns ${queue}`, 10_000, 50);
+      probe.close();
+    }
   });
 
   after(async () => {
@@ -79,7 +94,7 @@ describe('queue quotas, end to end', () => {
 
   it('refuses a squad past its queue\'s limit and past the queues nobody claimed, and leaves other squads\' queues alone', async () => {
     const own = await fill(tools, 'tools.backlog', 100);
-    assert.equal(own.taken, 20, 'the default limit of a queue');
+    assert.equal(own.taken, 20, `the default limit of a queue (refused: ${String(own.refusal)} ${JSON.stringify((own.refusal as { details?: unknown }).details)})`);
     assert.ok(own.refusal instanceof QuotaExceededError, String(own.refusal));
     assert.deepEqual(own.refusal.details, { limit: 'queue-messages', max: 20, used: 20 });
     const spam = await fill(tools, 'spam', 100);
