@@ -5,7 +5,8 @@
 // to its first successful call.
 //   probe: { rounds, dataDir } -> deployed { deployMs[], floorMs[], apiMs[] }
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, NoInstancesError, type Client } from '@squadron/sdk';
 import { ControlClient } from '@squadron/client';
@@ -78,7 +79,10 @@ async function probe(): Promise<void> {
   const client = await connect({ site: SITE, broker, name: 'bench-deploy', identity });
   onStop(() => client.close());
   await api.createSquad('bench');
-  const services = join(dataDir, 'services');
+  // Outside the platform's private data directory, and readable by the squad's OS user that runs the instances.
+  const services = mkdtempSync(join(tmpdir(), 'squadron-bench-services-'));
+  chmodSync(services, 0o755);
+  onStop(() => rmSync(services, { recursive: true, force: true }));
 
   const deployMs: number[] = [];
   const apiMs: number[] = [];

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -96,6 +97,8 @@ export class InstanceSandbox {
   private readonly users = new SquadUsers();
   private readonly setpriv = findTool('setpriv');
   private readonly prlimit = findTool('prlimit');
+  /** Where the machine lets this process make a mount namespace (root with util-linux's unshare): each instance's shared temp folders are read-only. */
+  private readonly unshare: string | null;
   private readonly root: string;
   private readonly ownRoot: boolean;
   private readonly limits: InstanceLimits;
@@ -108,6 +111,7 @@ export class InstanceSandbox {
     this.osUsers = options.osUsers ?? isRoot;
     this.permissionModel = options.permissionModel ?? true;
     this.limits = { ...DEFAULT_INSTANCE_LIMITS, ...options.limits };
+    this.unshare = this.osUsers ? mountNamespaceTool() : null;
     this.runtimePaths = (options.runtimePaths ?? runtimePathsOf(runnerScript)).flatMap(withRealPath);
     this.ownRoot = options.scratchRoot === undefined;
     // Made by mkdtemp: private, and a name no squad can have made first in a shared /tmp.
@@ -125,6 +129,7 @@ export class InstanceSandbox {
     }
     if (!this.setpriv) lost.push('setpriv was not found: instances may gain privileges through setuid programs (install util-linux)');
     if (!this.prlimit) lost.push('prlimit was not found: instances have no limit on open files or processes (install util-linux)');
+    if (this.osUsers && !this.unshare) lost.push('no mount namespace can be made here (unshare --mount): a child process of an instance can write into the machine\'s shared temp folders (/tmp, /var/tmp, /dev/shm)');
     if (!this.permissionModel) lost.push('Node\'s permission model is off: an instance reads whatever its OS user may');
     return lost;
   }
@@ -156,6 +161,11 @@ export class InstanceSandbox {
       argv = [this.setpriv, '--no-new-privs', ...(user ? ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups'] : []), '--', ...argv];
       asUser = null;
     }
+    if (this.unshare) {
+      // Still root here: the shared temp folders are made read-only in the instance's own mount
+      // namespace (its scratch folder, which may lie below /tmp, stays writable), then setpriv drops to the squad's user.
+      argv = [this.unshare, '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', PRIVATE_TEMP_SCRIPT, 'squadron-sandbox', scratch, ...argv];
+    }
     if (this.prlimit) {
       // Processes count per user: only a squad's own user has a count that is the squad's alone.
       const nproc = user ? [`--nproc=${this.limits.processes}`] : [];
@@ -183,5 +193,34 @@ export class InstanceSandbox {
       `--allow-fs-write=${scratch}`,
       '--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning',
     ];
+  }
+}
+
+/**
+ * Run in a fresh mount namespace, as root, before the instance's command (`$@`): its scratch
+ * folder (`$1`) is mounted on itself so that it stays writable, then /tmp, /var/tmp and /dev/shm,
+ * which every user may write, are bound read-only over themselves.
+ */
+const PRIVATE_TEMP_SCRIPT = [
+  'set -e',
+  'scratch="$1"; shift',
+  'mount --bind "$scratch" "$scratch"',
+  'for d in /tmp /var/tmp /dev/shm; do',
+  '  [ -d "$d" ] || continue',
+  '  mount --rbind "$d" "$d"',
+  '  mount -o remount,bind,ro "$d"',
+  'done',
+  'exec "$@"',
+].join('\n');
+
+/** util-linux's unshare, when this process may make a mount namespace with it (root, and a kernel and container that allow it). */
+function mountNamespaceTool(): string | null {
+  const unshare = findTool('unshare');
+  if (!unshare) return null;
+  try {
+    execFileSync(unshare, ['--mount', '--propagation', 'private', '--', 'true'], { stdio: 'ignore', timeout: 5000 });
+    return unshare;
+  } catch {
+    return null;
   }
 }
