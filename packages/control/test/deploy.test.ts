@@ -24,12 +24,21 @@ for (const store of STORES) describe(`deployments through agents (${store} state
 
   const ready = (list: InstanceRecordBody[], release: number) => list.filter((i) => i.release === release && i.state === 'ready');
   const rolledOut = async (release: number, perSite: Record<string, number>) => {
-    await waitFor(async () => {
-      const { instances } = await api.instances('worker');
-      const want = Object.values(perSite).reduce((a, b) => a + b, 0);
-      return instances.length === want && ready(instances, release).length === want
-        && Object.entries(perSite).every(([site, n]) => instances.filter((i) => i.site === site).length === n);
-    }, `worker release ${release} rolled out as ${JSON.stringify(perSite)}`, 30_000);
+    let last: InstanceRecordBody[] = [];
+    try {
+      await waitFor(async () => {
+        const { instances } = await api.instances('worker');
+        last = instances;
+        const want = Object.values(perSite).reduce((a, b) => a + b, 0);
+        return instances.length === want && ready(instances, release).length === want
+          && Object.entries(perSite).every(([site, n]) => instances.filter((i) => i.site === site).length === n);
+      }, `worker release ${release} rolled out as ${JSON.stringify(perSite)}`, 30_000);
+    } catch (err) {
+      // What the platform showed last, and the agents' view: what a slow rollout was waiting for.
+      const agentsNow = (await api.agents()).agents.map((a) => `${a.id} up=${a.up} instances=${a.instances}`);
+      const seen = last.map((i) => `${i.id} r${i.release} ${i.site} ${i.state}${i.lastExit ? ` last exit ${JSON.stringify(i.lastExit)}` : ''}`);
+      throw new Error(`${(err as Error).message}; instances: ${seen.join('; ')}; agents: ${agentsNow.join('; ')}`);
+    }
     return (await api.instances('worker')).instances;
   };
 
