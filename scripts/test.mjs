@@ -24,9 +24,10 @@ if (selected.length === 0) {
   process.exit(1);
 }
 const concurrency = Number(process.env.TEST_CONCURRENCY ?? Math.max(2, Math.min(4, availableParallelism())));
-// Tests that measure latency against a baseline (one service's p99 beside misbehaving ones) run
-// last, alone: beside another test file, the machine's other work is what they would measure.
-const ALONE = ['packages/agent/test/isolation.test.ts'];
+// Tests that measure latency against a baseline (one service's p99 beside misbehaving ones), or
+// that wait on many instances starting at once on two cores, run last, alone: beside another
+// test file, the machine's other work is what they would measure (or wait for).
+const ALONE = ['packages/agent/test/isolation.test.ts', 'packages/control/test/deploy.test.ts'];
 const together = selected.filter((f) => !ALONE.includes(f)).sort();
 const alone = selected.filter((f) => ALONE.includes(f)).sort();
 const run = (list, n) => list.length === 0 ? 0 : spawnSync(process.execPath, [
