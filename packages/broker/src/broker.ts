@@ -87,9 +87,8 @@ export class Broker implements Forwarder {
   readonly registry: Registry;
   private readonly topics: TopicTable;
   private readonly links = new Map<string, PeerLink>();
-  private readonly sessions = new Set<Session>();
-  /** The session of each open connection: who the members of a group act for. */
-  private readonly byConn = new Map<Connection, Session>();
+  /** Every open connection's session (also: who the members of a group act for). */
+  private readonly sessions = new Map<Connection, Session>();
   /** Connections still in their handshake, or refused and closing: stop() ends them too. */
   private readonly handshaking = new Set<Connection>();
   private readonly server: net.Server;
@@ -176,7 +175,7 @@ export class Broker implements Forwarder {
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.recheck) clearInterval(this.recheck);
     for (const link of this.links.values()) link.stop();
-    for (const s of this.sessions) s.conn.close('CLOSED', 'broker stopping');
+    for (const s of this.sessions.values()) s.conn.close('CLOSED', 'broker stopping');
     for (const conn of this.handshaking) conn.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.dispatcher?.stop();
@@ -238,8 +237,7 @@ export class Broker implements Forwarder {
     const session: Session = {
       conn, auth, peer, instances: new Set(), unwatch: [], lastSeen: Date.now(), caller: this.guard.callerOf(peer), parked: new Map(),
     };
-    this.sessions.add(session);
-    this.byConn.set(conn, session);
+    this.sessions.set(conn, session);
     conn.onFrame = (kind, id, body) => {
       session.lastSeen = Date.now();
       this.onFrame(session, kind, id, body);
@@ -257,7 +255,7 @@ export class Broker implements Forwarder {
 
   private announceInterest(topic: string, group: string, present: boolean): void {
     const body = encode({ topic, group, present });
-    for (const s of this.sessions) if (s.auth.role === 'broker') s.conn.send(FrameKind.Interest, 0, body);
+    for (const s of this.sessions.values()) if (s.auth.role === 'broker') s.conn.send(FrameKind.Interest, 0, body);
   }
 
   private onFrame(session: Session, kind: number, id: number, body: Buffer): void {
@@ -289,13 +287,10 @@ export class Broker implements Forwarder {
       case FrameKind.Subscribe: {
         const sub = asSubscribe(decode(body));
         const held = this.topics.countOf(conn) + session.parked.size;
-        if (held >= this.connectionLimits.subscriptions) {
-          this.refuseLimit(session, 'subscription', id, () => checkConnectionLimit(this.connectionLimits, 'subscriptions', held));
-          return;
-        }
+        if (this.refuseForGood(session, 'subscription', id, () => checkConnectionLimit(this.connectionLimits, 'subscriptions', held))) return;
         const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
         if (!decision.ok) return this.park(session, { what: 'subscription', id, topic: sub.topic, group: sub.group }, decision);
-        if (this.refuseLimit(session, 'subscription', id, () => this.mayJoin(session, sub.topic, sub.group))) return;
+        if (this.refuseForGood(session, 'subscription', id, () => this.mayJoin(session, sub.topic, sub.group))) return;
         if (this.topics.subscribe(conn, id, sub.topic, sub.group)) this.announceInterest(sub.topic, sub.group, true);
         return;
       }
@@ -358,9 +353,10 @@ export class Broker implements Forwarder {
       case FrameKind.Consume: {
         // Answered, so that a consumer learns at once when this broker keeps no queues.
         const spec = asConsume(decode(body));
-        const held = (this.dispatcher?.countOf(conn) ?? 0) + session.parked.size;
-        if (held >= this.connectionLimits.consumers) {
-          return this.answer(conn, id, () => checkConnectionLimit(this.connectionLimits, 'consumers', held));
+        try {
+          checkConnectionLimit(this.connectionLimits, 'consumers', (this.dispatcher?.countOf(conn) ?? 0) + session.parked.size);
+        } catch (err) {
+          return conn.sendValue(FrameKind.ErrorReply, id, errorToWire(err));
         }
         const decision = this.guard.check(session.caller, 'consume', 'queue', spec.queue);
         if (!decision.ok) {
@@ -430,7 +426,7 @@ export class Broker implements Forwarder {
   setPolicies(policies: Policies): void {
     if (!this.guard.set(policies)) return;
     this.quotas?.set(policies);
-    for (const session of this.sessions) {
+    for (const session of this.sessions.values()) {
       if (session.caller === null) continue;
       for (const sub of this.topics.subscriptionsOf(session.conn)) {
         const decision = this.guard.check(session.caller, 'subscribe', 'topic', sub.topic);
@@ -453,7 +449,7 @@ export class Broker implements Forwarder {
         session.parked.delete(key);
         if (p.what === 'subscription') {
           // A grant of the topic is not a seat in another's group.
-          if (this.refuseLimit(session, 'subscription', p.id, () => this.mayJoin(session, p.topic, p.group))) continue;
+          if (this.refuseForGood(session, 'subscription', p.id, () => this.mayJoin(session, p.topic, p.group))) continue;
           if (this.topics.subscribe(session.conn, p.id, p.topic, p.group)) this.announceInterest(p.topic, p.group, true);
         } else if (this.dispatcher) {
           this.dispatcher.addConsumer(session.conn, p.id, p.spec);
@@ -467,12 +463,15 @@ export class Broker implements Forwarder {
   private mayJoin(session: Session, topic: string, group: string): void {
     if (session.caller === null) return;
     const members = this.topics.membersOf(topic, group);
-    const callers = members.map((c) => this.byConn.get(c)?.caller ?? null);
+    const callers = members.map((c) => this.sessions.get(c)?.caller ?? null);
     checkGroupMembership(session.caller, group, this.guard.isService(group), callers, members.every((c) => c === session.conn));
   }
 
-  /** Tell a client that its subscription is refused for good (a limit, a group not its own; nothing is parked). Whether it was. */
-  private refuseLimit(session: Session, what: Parked['what'], id: number, check: () => void): boolean {
+  /**
+   * Run `check`; when it throws, tell the client its subscription is refused for good (over a
+   * limit, a group not its own: nothing is parked, no policy change will serve it). Whether it was.
+   */
+  private refuseForGood(session: Session, what: Parked['what'], id: number, check: () => void): boolean {
     try {
       check();
       return false;
@@ -545,8 +544,7 @@ export class Broker implements Forwarder {
 
   private closeSession(session: Session, reason: string): void {
     this.dispatcher?.removeConnection(session.conn);
-    this.sessions.delete(session);
-    this.byConn.delete(session.conn);
+    this.sessions.delete(session.conn);
     for (const unwatch of session.unwatch) unwatch();
     for (const instanceId of session.instances) {
       if (this.unregister(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');
@@ -575,7 +573,7 @@ export class Broker implements Forwarder {
 
   /** Close every connection whose credential was revoked or has expired since its handshake. */
   private recheckCredentials(verifier: CredentialVerifier): void {
-    for (const s of this.sessions) {
+    for (const s of this.sessions.values()) {
       const refusal = s.peer && verifier.recheck(s.peer);
       if (!refusal) continue;
       this.log.info({ peer: s.peer!.name, credential: s.peer!.id, reason: refusal.details?.reason }, 'closing a connection whose credential is no longer valid');
@@ -586,7 +584,7 @@ export class Broker implements Forwarder {
   /** Ping every session; one silent for three beats is closed (a hung or vanished peer). */
   private checkHeartbeats(): void {
     const now = Date.now();
-    for (const s of this.sessions) {
+    for (const s of this.sessions.values()) {
       if (now - s.lastSeen > 3 * this.heartbeatMs) {
         s.conn.destroy(new ProtocolError(`no frame for ${now - s.lastSeen} ms`));
       } else {

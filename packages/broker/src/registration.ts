@@ -24,6 +24,6 @@ export function checkRegistration(auth: AuthBody, site: string, info: InstanceIn
  * displaces another's instance.
  */
 export function checkTakeover(holder: AuthBody, info: InstanceInfo): void {
-  if (holder.service === info.service && holder.instance === info.id) return;
+  if (holder.service === info.service) return;
   throw new PermissionDeniedError(`instance id '${info.id}' is held by another connection (service '${holder.service}'): pick another id`);
 }

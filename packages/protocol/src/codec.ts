@@ -55,7 +55,8 @@ export function decodePayload(bytes: Uint8Array, start = 0): unknown {
   try {
     return start === 0 ? unpackr.unpack(bytes) : unpackr.unpack(bytes, { start, end: bytes.length });
   } catch (err) {
-    throw new BadRequestError(`payload cannot be decoded: ${reason(err)}`, { cause: err, details: { undecodable: true } });
+    const why = reason(err);
+    throw new BadRequestError(`payload cannot be decoded: ${why}`, { cause: err, details: { undecodable: true, reason: why } });
   }
 }
 

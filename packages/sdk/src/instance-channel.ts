@@ -140,7 +140,7 @@ export class InstanceChannel {
     } catch (err) {
       const e = err as BadRequestError;
       this.failures?.count('reply', `${call.method} at ${this.address}`, e);
-      call.failed(new BadRequestError(`the reply to ${call.method} from ${this.address} cannot be decoded (${e.message.replace(/^payload cannot be decoded: /, '')}): the callee sent a payload that is not msgpack this caller can read; its owner should fix what the handler returns`, { details: { undecodable: true } }));
+      call.failed(new BadRequestError(`the reply to ${call.method} from ${this.address} cannot be decoded (${String(e.details?.reason)}): the callee sent a payload that is not msgpack this caller can read; its owner should fix what the handler returns`, { details: { undecodable: true } }));
       return;
     }
     if (kind === FrameKind.Reply) call.replied(value);

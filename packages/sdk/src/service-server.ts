@@ -154,7 +154,7 @@ export class ServiceServer {
       // The payload travels inside the request's body: one that cannot be decoded fails this
       // request alone, as BAD_REQUEST; the caller's connection and its other requests go on.
       this.options.failures?.count('request', `a request from ${caller.key}`, err as Error);
-      return this.fail(conn, id, new BadRequestError(`${this.service.name} cannot decode this request (${(err as Error).message.replace(/^payload cannot be decoded: /, '')}); send a payload of plain msgpack values, nested less deep`, { details: { undecodable: true } }));
+      return this.fail(conn, id, new BadRequestError(`${this.service.name} cannot decode this request (${String((err as BadRequestError).details?.reason)}); send a payload of plain msgpack values, nested less deep`, { details: { undecodable: true } }));
     }
     // A body that decodes but is not a request is a broken peer: that connection is closed.
     const [method, deadline, traceId, payload] = asRequest(request);

@@ -47,24 +47,24 @@ export class QueueQuotaGuard {
   admit(queues: readonly string[], bytes: number): void {
     const quotas = this.quotas;
     if (quotas === null) return;
-    for (const queue of queues) {
-      refuseOver(this.limitOf(queue)!, this.source.usage(queue), bytes, `queue '${queue}'`, 'queue');
-    }
+    for (const queue of queues) refuseOver(this.limitOf(queue)!, this.source.usage(queue), bytes, 'queue', queue);
+    // Each queue named takes one message: a squad's use grows by as many of its queues as are named.
     const totals = this.squadTotals();
-    const wanted = new Map<string, number>();
-    for (const queue of queues) {
-      const squad = this.squadOf(queue);
-      wanted.set(squad, (wanted.get(squad) ?? 0) + 1);
-    }
-    for (const [squad, count] of wanted) {
-      const used = totals.get(squad) ?? { messages: 0, bytes: 0 };
+    const squads = queues.map((queue) => this.squadOf(queue));
+    for (const squad of new Set(squads)) {
+      const count = squads.filter((s) => s === squad).length;
+      const used = totals.get(squad);
       const limit = squad === UNCLAIMED ? quotas.unclaimed : quotas.squads[squad] ?? quotas.squadDefault;
-      const what = squad === UNCLAIMED ? 'the queues nobody has claimed' : `the queues of squad '${squad}'`;
-      refuseOver(limit, { messages: used.messages + count - 1, bytes: used.bytes + (count - 1) * bytes }, bytes, what, 'squad');
+      refuseOver(limit, { messages: (used?.messages ?? 0) + count - 1, bytes: (used?.bytes ?? 0) + (count - 1) * bytes }, bytes, 'squad', squad);
     }
-    for (const [squad, count] of wanted) {
-      const used = totals.get(squad) ?? { messages: 0, bytes: 0 };
-      totals.set(squad, { messages: used.messages + count, bytes: used.bytes + count * bytes });
+    for (const squad of squads) {
+      const used = totals.get(squad);
+      if (used) {
+        used.messages++;
+        used.bytes += bytes;
+      } else {
+        totals.set(squad, { messages: 1, bytes });
+      }
     }
   }
 
@@ -95,19 +95,21 @@ export class QueueQuotaGuard {
 /** The bucket of queues that no service has claimed. */
 const UNCLAIMED = '\0unclaimed';
 
-function refuseOver(limit: QueueLimit, used: QueueUsage, bytes: number, what: string, scope: 'queue' | 'squad'): void {
+function refuseOver(limit: QueueLimit, used: QueueUsage, bytes: number, scope: 'queue' | 'squad', name: string): void {
+  if (used.messages + 1 <= limit.maxMessages && used.bytes + bytes <= limit.maxBytes) return;
+  // Words only for a refusal: the admitted enqueue builds none.
+  const what = scope === 'queue' ? `queue '${name}' holds` : name === UNCLAIMED ? 'the queues nobody has claimed hold' : `the queues of squad '${name}' hold`;
+  const its = scope === 'queue' ? 'its' : 'their';
   if (used.messages + 1 > limit.maxMessages) {
     throw new QuotaExceededError(
-      `${what} hold${scope === 'queue' ? 's' : ''} ${used.messages} messages, ${scope === 'queue' ? 'its' : 'their'} limit is ${limit.maxMessages}: consume what is queued, or ${hint(scope)}`,
+      `${what} ${used.messages} messages, ${its} limit is ${limit.maxMessages}: consume what is queued, or ${hint(scope)}`,
       `${scope}-messages`, limit.maxMessages, used.messages,
     );
   }
-  if (used.bytes + bytes > limit.maxBytes) {
-    throw new QuotaExceededError(
-      `${what} hold${scope === 'queue' ? 's' : ''} ${used.bytes} bytes and this message adds ${bytes}, over ${scope === 'queue' ? 'its' : 'their'} limit of ${limit.maxBytes}: consume what is queued, or ${hint(scope)}`,
-      `${scope}-bytes`, limit.maxBytes, used.bytes,
-    );
-  }
+  throw new QuotaExceededError(
+    `${what} ${used.bytes} bytes and this message adds ${bytes}, over ${its} limit of ${limit.maxBytes}: consume what is queued, or ${hint(scope)}`,
+    `${scope}-bytes`, limit.maxBytes, used.bytes,
+  );
 }
 
 function hint(scope: 'queue' | 'squad'): string {

@@ -2,6 +2,7 @@ import type { ClaimBody, ServiceClaimsBody, ServiceInterfaceBody } from '@squadr
 import type { Queryable } from '../state/db.ts';
 import { ForbiddenError } from '../control-errors.ts';
 import type { Principal } from '../auth/principal.ts';
+import { durableGroupOf } from '@squadron/policy';
 
 /**
  * Topics and queues have one owner each: the service that claimed the name first (its code
@@ -36,9 +37,8 @@ export interface ClaimFacts {
 const keyOf = (kind: ClaimKind, name: string) => `${kind}\u0000${name}`;
 
 /** The service a durable subscription's queue belongs to (`SERVICE@TOPIC`), or null for another queue. */
-export function subscriberOf(kind: ClaimKind, name: string): string | null {
-  const at = name.indexOf('@');
-  return kind === 'queue' && at > 0 ? name.slice(0, at) : null;
+function subscriberOf(kind: ClaimKind, name: string): string | null {
+  return kind === 'queue' ? durableGroupOf(name) : null;
 }
 
 export async function loadClaimFacts(q: Queryable): Promise<ClaimFacts> {

@@ -41,11 +41,7 @@ export class QueueQuotaStore {
           overBytes ? 'squad-bytes' : 'squad-messages', overBytes ? total.maxBytes : total.maxMessages, overBytes ? limit.maxBytes : limit.maxMessages,
         );
       }
-      await q.query(
-        'INSERT INTO queue_limits (queue, max_messages, max_bytes, set_at, set_by) VALUES ($1, $2, $3, $4, $5) ' +
-        'ON CONFLICT (queue) DO UPDATE SET max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, set_at = excluded.set_at, set_by = excluded.set_by',
-        [queue, limit.maxMessages, limit.maxBytes, Date.now(), actorOf(by)],
-      );
+      await upsertLimit(q, 'queue_limits', 'queue', queue, limit, by);
       await recordAudit(q, actorOf(by), 'queue.limit', `queue:${queue}`, { ...limit });
       return this.bodyIn(q);
     });
@@ -67,11 +63,7 @@ export class QueueQuotaStore {
     mustBeAdmin(by, 'set squads\' queue totals');
     return this.db.tx(async (q) => {
       if ((await q.query('SELECT 1 FROM squads WHERE name = $1', [squad])).length === 0) throw new NotFoundError('squad', squad, "'squadron squads list' shows them");
-      await q.query(
-        'INSERT INTO squad_queue_totals (squad, max_messages, max_bytes, set_at, set_by) VALUES ($1, $2, $3, $4, $5) ' +
-        'ON CONFLICT (squad) DO UPDATE SET max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, set_at = excluded.set_at, set_by = excluded.set_by',
-        [squad, total.maxMessages, total.maxBytes, Date.now(), actorOf(by)],
-      );
+      await upsertLimit(q, 'squad_queue_totals', 'squad', squad, total, by);
       await recordAudit(q, actorOf(by), 'squad.queue-total', `squad:${squad}`, { ...total });
       return this.bodyIn(q);
     });
@@ -106,4 +98,13 @@ export class QueueQuotaStore {
     const [row] = await q.query<LimitRow>('SELECT max_messages, max_bytes FROM squad_queue_totals WHERE squad = $1', [squad]);
     return row ? limitOf(row) : this.defaults.squadDefault;
   }
+}
+
+/** Set a limit row (a queue's, or a squad's total), replacing the one before. */
+function upsertLimit(q: Queryable, table: 'queue_limits' | 'squad_queue_totals', key: 'queue' | 'squad', name: string, limit: QueueLimit, by: Principal): Promise<unknown> {
+  return q.query(
+    `INSERT INTO ${table} (${key}, max_messages, max_bytes, set_at, set_by) VALUES ($1, $2, $3, $4, $5) ` +
+    `ON CONFLICT (${key}) DO UPDATE SET max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, set_at = excluded.set_at, set_by = excluded.set_by`,
+    [name, limit.maxMessages, limit.maxBytes, Date.now(), actorOf(by)],
+  );
 }
