@@ -55,7 +55,9 @@ describe('isolation: misbehaving services beside a healthy one', () => {
     sites = await startSites(['sto']);
     const siteList = new Sites(validateConfig({ sites: [{ name: 'sto', kind: 'datacenter', slots: 16 }] }) as PlatformConfig);
     siteList.setBroker('sto', sites.address('sto'));
-    app = await buildControlServer({ sites: siteList, db: await openStateStore(join(dir, 'state.db')), adminToken: TOKEN, logger: silent, agentReportEveryMs: 500 });
+    app = await buildControlServer({ sites: siteList, db: await openStateStore(join(dir, 'state.db')), adminToken: TOKEN, logger: silent, agentReportEveryMs: 1000 });
+    // Reports every second (taken for dead after three missed): this test is about instances, and right
+    // after the rest of the suite a two-core machine can hold the agent up past a 1.5 s window.
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     api = new ControlClient({ url, token: TOKEN });
     agent = new Agent({
