@@ -168,7 +168,8 @@ export class PostgresServer {
       resolve();
     }));
     child.once('error', (err) => log.error({ err, site: this.site }, 'could not start postgres'));
-    log.debug({ site: this.site, port: this.port, pid: child.pid }, 'postgres starting');
+    // `serverPid`: pino's own `pid` is this process's, and a line holds each key once.
+    log.debug({ site: this.site, port: this.port, serverPid: child.pid }, 'postgres starting');
     await pollUntil(async () => {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new StorageError('STORAGE_UNAVAILABLE', `the PostgreSQL server of site ${this.site} exited while starting; its log ${this.logFile} ends with: ${this.logTail()}`);
@@ -282,7 +283,7 @@ export class PostgresServer {
       return;
     }
     if (!Number.isInteger(pid) || pid <= 0 || !processServes(pid, this.dataDir)) return;
-    this.options.log.info({ site: this.site, pid }, 'stopping a PostgreSQL server left running by an earlier platform process');
+    this.options.log.info({ site: this.site, serverPid: pid }, 'stopping a PostgreSQL server left running by an earlier platform process');
     try {
       process.kill(pid, 'SIGINT');
     } catch {
