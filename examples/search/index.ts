@@ -97,7 +97,7 @@ export default defineService({
         } catch (err) {
           // Our own validation matches the catalog's, so its BAD_REQUEST would be a bug worth surfacing.
           if (err instanceof SquadronError && err.code === ErrorCode.BAD_REQUEST) throw err;
-          ctx.log.warn({ err, traceId: ctx.traceId }, 'catalog search failed; answering with playlists only');
+          ctx.log.warn({ err }, 'catalog search failed; answering with playlists only');
           return { q, tracks: [], artists: [], playlists, partial: true };
         }
       },

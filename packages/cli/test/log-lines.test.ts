@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,7 @@ function logFiles(dir: string): string[] {
 
 /**
  * Log lines a person (or a log collector) can read, on a running platform: every JSON line holds
- * each key once.
+ * each key once, and a handler's lines say which service, instance, site and trace wrote them.
  */
 describe('log lines', () => {
   let platform: TestPlatform;
@@ -68,6 +69,27 @@ describe('log lines', () => {
     assert.equal(refusal.line.topic, 'chatter.said', 'and which topic it refused');
     assert.deepEqual(duplicateKeys(refusal.text), []);
     for (const { text } of jsonLines(brokerLog)) assert.deepEqual(duplicateKeys(text), [], text);
+  });
+
+  it('gives a handler\'s lines its service, instance, site and the caller\'s trace id, from a method, a subscription and a consumer', async () => {
+    const traceId = `trace-${randomBytes(6).toString('hex')}`;
+    const text = `hello ${traceId}`;
+    const { instance } = await client.call<{ instance: string }>('chatter', 'say', { text }, { traceId, timeoutMs: 5_000 });
+    const file = join(logs, 'agent-sto', `${instance}.log`);
+    const heard = await waitFor(() => {
+      const lines = jsonLines(file).filter(({ line }) => line.text === text);
+      return lines.length >= 3 ? lines : null;
+    }, `the three handlers of ${instance} to log ${text}`, 15_000, 50);
+    assert.deepEqual(heard.map(({ line }) => line.msg).sort(), ['consumer heard', 'method heard', 'subscription heard']);
+    for (const { text: raw, line } of heard) {
+      assert.deepEqual({ service: line.service, instance: line.instance, site: line.site, traceId: line.traceId },
+        { service: 'chatter', instance, site: 'sto', traceId }, raw);
+      assert.deepEqual(duplicateKeys(raw), [], raw);
+    }
+    // The instance's own lines say where they come from too.
+    const ready = jsonLines(file).find(({ line }) => line.msg === 'instance ready');
+    assert.ok(ready, 'the instance logged that it is ready');
+    assert.deepEqual([ready.line.service, ready.line.instance, ready.line.site], ['chatter', instance, 'sto']);
   });
 
   it('writes each key once in every JSON line of every log in the data directory', () => {

@@ -30,6 +30,10 @@ export interface Context {
    * await pool.query('INSERT INTO entries (id) VALUES ($1)', [id]);
    */
   storage<T = unknown>(name: string): Promise<T>;
+  /**
+   * The instance's logger, its lines bound to this trace: each carries `service`, `instance`,
+   * `site` and `traceId`, so that one request's lines can be found across instances.
+   */
   readonly log: Logger;
 }
 
@@ -88,12 +92,15 @@ export interface ContextHost {
 
 /** What every context reads from the instance it runs in. */
 abstract class InstanceContext {
+  private traceLog: Logger | undefined;
+
   constructor(protected readonly host: ContextHost, readonly traceId: string) {}
 
   get site(): string { return this.host.site; }
   get instance(): string { return this.host.instance; }
   get service(): string { return this.host.service; }
-  get log(): Logger { return this.host.log; }
+  /** Made when a handler first logs: a request that logs nothing costs no logger. */
+  get log(): Logger { return (this.traceLog ??= this.host.log.child({ traceId: this.traceId })); }
 
   publish(topic: string, message: unknown, options?: { durable?: false }): void;
   publish(topic: string, message: unknown, options: { durable: true; id?: string }): Promise<EnqueueResult>;

@@ -32,7 +32,7 @@ export class PayloadFailures {
     this.lastLogAt = now;
     const suppressed = this.unlogged;
     this.unlogged = 0;
-    this.log.warn({ site, where, err: err.message, suppressed, undecodable: { ...this.counts } },
+    this.log.warn({ payload: site, where, err: err.message, suppressed, undecodable: { ...this.counts } },
       `dropped a ${site} payload that cannot be decoded (${where}): ${err.message}; the connection and other messages go on`
       + (suppressed > 0 ? ` (${suppressed} more since the last such line)` : ''));
   }

@@ -70,7 +70,7 @@ export interface RunningService {
 export async function runService(definition: ServiceDefinition, options: RunOptions): Promise<RunningService> {
   const service = normalizeService(definition);
   const id = options.instanceId ?? `${service.name}-${randomBytes(4).toString('hex')}`;
-  const log = options.logger ?? pino({ name: id, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
+  const log = instanceLogger(options.logger ?? pino({ name: id, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' }), { service: service.name, instance: id, site: options.site });
   const socketDir = options.socketDir === undefined ? tmpdir() : options.socketDir;
   // The instance's identity: given, or the one its agent put in the environment (read once).
   const identity = options.identity === undefined ? Identity.fromEnv() : options.identity;
@@ -178,9 +178,20 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
       client.session.deregister();
       await server.drain(options.drainTimeoutMs ?? 10_000);
       await client.close();
-      log.info({ instance: id, handled: server.handled }, 'instance stopped');
+      log.info({ handled: server.handled }, 'instance stopped');
     })());
 
-  log.info({ instance: id, site: options.site, address: server.address }, 'instance ready');
+  log.info({ address: server.address }, 'instance ready');
   return { info, client, server, stop };
+}
+
+/**
+ * The instance's logger: every line it writes (its handlers' through ctx.log too) says which
+ * service, instance and site wrote it. A key the given logger binds already is not bound twice:
+ * a JSON line holds each key once.
+ */
+function instanceLogger(base: Logger, where: { service: string; instance: string; site: string }): Logger {
+  const bound = base.bindings();
+  const missing = Object.fromEntries(Object.entries(where).filter(([key]) => !(key in bound)));
+  return Object.keys(missing).length === 0 ? base : base.child(missing);
 }
