@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { connect, PolicyHolder, type Client } from '@squadron/sdk';
 import { Policies } from '@squadron/policy';
 import { ControlClient } from '@squadron/client';
@@ -34,5 +35,7 @@ export async function connectToSite(flags: SiteFlags): Promise<Client> {
   // The policies as they are now: what callees and brokers would refuse, the CLI refuses at once, saying why.
   const policies = new PolicyHolder();
   if (answer.changed) policies.set(new Policies((({ changed: _, ...set }) => set)(answer)));
-  return connect({ site: site.name, broker: site.broker.address, name: 'cli', identity: new Identity(credential, privateKey), policies });
+  // The SDK's warnings go to stderr: stdout is the command's output (a reply, one line per message).
+  const logger = pino({ name: 'cli', level: process.env.SQUADRON_LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: true }));
+  return connect({ site: site.name, broker: site.broker.address, name: 'cli', identity: new Identity(credential, privateKey), policies, logger });
 }

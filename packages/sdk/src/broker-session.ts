@@ -12,6 +12,11 @@ export interface BrokerSessionHandlers {
   onRegistryEvent(event: RegistryEvent): void;
   onMessage(sid: number, body: Buffer): void;
   onDelivery(cid: number, body: Buffer): void;
+  /**
+   * A policy stopped (or would not start) a subscription or consumer, or a limit refused it for
+   * good; a policy refusal is served by the broker by itself once a change allows it.
+   */
+  onRefused(what: 'subscription' | 'consumer', id: number, err: SquadronError): void;
 }
 
 const NO_GROUP = encodeEnvelopeField('');
@@ -142,10 +147,8 @@ export class BrokerSession {
         return;
       }
       case FrameKind.Refused: {
-        // A policy stopped (or would not start) a subscription or consumer; the broker resumes
-        // it by itself once a change allows it. The error says which grant would.
         const [what, wire] = decode(body) as [unknown, unknown];
-        this.log.error({ what, id, err: errorFromWire(wire).message }, `the broker refused this ${String(what)}: ${errorFromWire(wire).message}`);
+        this.handlers.onRefused(what === 'consumer' ? 'consumer' : 'subscription', id, errorFromWire(wire));
         return;
       }
       default:

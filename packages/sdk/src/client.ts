@@ -70,6 +70,12 @@ export interface SubscribeOptions {
   concurrency?: number;
   /** Messages held while the handler is busy; more are dropped and counted (default 1024). */
   maxQueued?: number;
+  /**
+   * Called with each refusal by the broker: the first also rejects `ready`; a later one (a grant
+   * revoked, a refusal after a reconnect) stops the messages until a policy change allows them.
+   * Default: each is logged as an error.
+   */
+  onRefused?: (err: SquadronError) => void;
 }
 
 /** Internal construction parameters shared with the service runtime. */
@@ -153,6 +159,12 @@ export class Client implements ContextHost {
       onRegistryEvent: (ev) => this.directory.apply(ev),
       onMessage: (sid, body) => this.subs.get(sid)?.accept(body),
       onDelivery: (cid, body) => this.consumers.get(cid)?.accept(body),
+      onRefused: (what, id, err) => {
+        const sub = what === 'subscription' ? this.subs.get(id) : undefined;
+        sub?.answer(err);
+        if (sub?.onRefused) sub.onRefused(err);
+        else this.log.error({ what, id, err: err.message }, `the broker refused this ${what}: ${err.message}`);
+      },
     }, init.log);
   }
 
@@ -235,9 +247,13 @@ export class Client implements ContextHost {
 
   /**
    * Subscribe to a topic. Returns at once; messages flow once the broker has the subscription.
+   * Its `ready` resolves once the broker serves it, and rejects with the broker's refusal: a topic
+   * another squad owns without a grant (`PERMISSION_DENIED`, naming the grant that would allow
+   * it), a group that is another service's, or the connection's subscription limit.
    *
    * @example
-   * client.subscribe('user.created', async (msg, ctx) => console.log(ctx.topic, msg));
+   * const sub = client.subscribe('user.created', async (msg, ctx) => console.log(ctx.topic, msg));
+   * await sub.ready;
    */
   subscribe<Msg = unknown>(
     topic: string,
@@ -251,12 +267,33 @@ export class Client implements ContextHost {
     const sub = new LocalSubscription(sid, topic, group, deliver, options.concurrency ?? 64, options.maxQueued ?? 1024,
       (err, t) => this.log.error({ err, topic: t }, 'subscription handler failed'),
       (id) => {
-        if (this.subs.delete(id)) this.session.unsubscribe(id);
+        if (!this.subs.delete(id)) return;
+        this.session.unsubscribe(id);
+        sub.answer(new ClosedError(`unsubscribed from ${topic} before the broker answered`));
       },
-      (err, t) => this.payloadFailures.count('message', `topic ${t}`, err));
+      (err, t) => this.payloadFailures.count('message', `topic ${t}`, err),
+      options.onRefused);
     this.subs.set(sid, sub);
     this.session.subscribe(sid, topic, group);
+    void this.confirm(sub);
     return sub;
+  }
+
+  /**
+   * Settle a subscription's `ready`. The broker handles a connection's frames in order and
+   * refuses a subscription at once, so a refusal arrives before the answer to a flush sent after
+   * the subscription: an answer with no refusal before it means the broker serves it.
+   */
+  private async confirm(sub: LocalSubscription): Promise<void> {
+    while (!sub.answered && !this.closed) {
+      await this.session.whenConnected();
+      try {
+        await this.session.flush();
+      } catch {
+        continue; // the connection was lost: the next one sends the subscription again
+      }
+      sub.answer(null);
+    }
   }
 
   /**
@@ -350,6 +387,7 @@ export class Client implements ContextHost {
     // Let what was published reach the broker, but never wait on a broker that does not answer.
     await Promise.race([this.session.flush().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     this.session.close();
+    for (const sub of this.subs.values()) sub.answer(new ClosedError('client is closed'));
     this.directory.close();
     for (const f of this.closers.splice(0)) f();
   }

@@ -1,4 +1,4 @@
-import { decodePayload, envelopePayloadOffset, EnvelopeReader } from '@squadron/protocol';
+import { decodePayload, envelopePayloadOffset, EnvelopeReader, type SquadronError } from '@squadron/protocol';
 
 export type Delivery = (message: unknown, topic: string, traceId: string) => void | Promise<void>;
 
@@ -14,8 +14,13 @@ export interface SubscriptionState {
   undecodable: number;
 }
 
-/** A subscription's local counters, and `unsubscribe`. */
+/** A subscription's local counters, whether the broker serves it, and `unsubscribe`. */
 export interface Subscription extends Readonly<SubscriptionState> {
+  /**
+   * Resolves once the broker serves the subscription; rejects with the broker's refusal (e.g.
+   * `PERMISSION_DENIED`, saying which grant would allow it), or `CLOSED` if the client closes first.
+   */
+  readonly ready: Promise<void>;
   unsubscribe(): void;
 }
 
@@ -32,6 +37,10 @@ export class LocalSubscription implements Subscription {
   private running = 0;
   private readonly envelopes = new EnvelopeReader();
   private readonly queue: Array<[unknown, string, string]> = [];
+  readonly ready: Promise<void>;
+  /** Whether the broker has answered; later refusals (after a reconnect, a policy change) go to onRefused or the log. */
+  answered = false;
+  private settleReady: (err: SquadronError | null) => void = () => {};
 
   constructor(
     readonly sid: number,
@@ -43,7 +52,22 @@ export class LocalSubscription implements Subscription {
     private readonly onError: (err: unknown, topic: string) => void,
     private readonly onUnsubscribe: (sid: number) => void,
     private readonly onUndecodable: (err: Error, topic: string) => void,
-  ) {}
+    /** The subscriber's own handling of the broker's refusals, if it has one. */
+    readonly onRefused?: (err: SquadronError) => void,
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleReady = (err) => (err === null ? resolve() : reject(err));
+    });
+    // A refusal nobody awaits is logged by the client, not an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /** The broker's first answer: null once it serves the subscription, else its refusal. */
+  answer(err: SquadronError | null): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.settleReady(err);
+  }
 
   unsubscribe(): void {
     this.onUnsubscribe(this.sid);

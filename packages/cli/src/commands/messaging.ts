@@ -58,15 +58,20 @@ export function registerMessaging(program: Command): void {
       let seen = 0;
       let finish: () => void = () => {};
       const done = new Promise<void>((resolve) => (finish = resolve));
-      client.subscribe(topic, (message) => {
+      // The broker refuses at once (a topic of another squad without a grant, a group of another
+      // service), or later (a grant revoked): either way the messages stop, and so does the command.
+      let refuse: (err: Error) => void = () => {};
+      const refused = new Promise<never>((_, reject) => (refuse = reject));
+      refused.catch(() => {});
+      const sub = client.subscribe(topic, (message) => {
         if (seen >= limit) return;
         seen++;
         process.stdout.write(`${JSON.stringify(message)}\n`);
         if (seen >= limit) finish();
-      }, flags.group ? { group: flags.group } : {});
-      await client.flush();
-      process.stderr.write(`subscribed to ${topic}\n`);
-      await Promise.race([done, onShutdown(async () => {})]);
+      }, { ...(flags.group ? { group: flags.group } : {}), onRefused: refuse });
+      await sub.ready;
+      process.stderr.write(`subscribed to ${topic}${flags.group ? ` in group ${flags.group}` : ''}\n`);
+      await Promise.race([done, refused, onShutdown(async () => {})]);
       await client.close();
       process.exit(process.exitCode ?? 0);
     }));
