@@ -1,5 +1,7 @@
+import { Command } from 'commander';
 import { SquadronError } from '@squadron/protocol';
 import { ApiError } from '@squadron/client';
+import { actingAs, refusalNote } from './acting-as.ts';
 
 /** A mistake in how the command was called; exit code 2. */
 export class UsageError extends Error {
@@ -18,10 +20,10 @@ export function printTable(header: string[], rows: Array<Array<string | number>>
   for (const r of cells) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
 }
 
-/** One line on stderr, `CODE: message`, and the exit code for it. */
-export function reportFailure(err: unknown): number {
+/** One line on stderr, `CODE: message` (and `note`, if any), and the exit code for it. */
+export function reportFailure(err: unknown, note = ''): number {
   if (err instanceof SquadronError || err instanceof ApiError) {
-    process.stderr.write(`${err.code}: ${err.message}\n`);
+    process.stderr.write(`${err.code}: ${err.message}${note ? ` ${note}` : ''}\n`);
     return 1;
   }
   if (err instanceof UsageError) {
@@ -37,16 +39,25 @@ export function reportFailure(err: unknown): number {
   return 1;
 }
 
+/** Refusals of who the CLI acts as: the token is not accepted, or its holder may not do that. */
+const REFUSALS_OF_WHO = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'PERMISSION_DENIED']);
+
 /**
  * Run a command body; a failure prints one line and exits with its code at once, so that nothing
  * the command had opened (a listening socket, a reconnecting client) keeps the process alive.
+ * A refusal of who the CLI acts as names that identity and where its token came from: a saved
+ * login silently changes who every command acts as.
  */
 export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await body(...args);
     } catch (err) {
-      process.exit(reportFailure(err));
+      const code = err instanceof SquadronError || err instanceof ApiError ? err.code : null;
+      // Commander passes the command last; its options tell the data directory, and a --token of its own.
+      const opts = (args.find((a): a is Command => a instanceof Command))?.opts<{ dataDir?: string; token?: string }>() ?? {};
+      const note = code !== null && REFUSALS_OF_WHO.has(code) && opts.token === undefined ? refusalNote(await actingAs(opts.dataDir), opts.dataDir) : '';
+      process.exit(reportFailure(err, note));
     }
   };
 }

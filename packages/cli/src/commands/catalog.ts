@@ -1,16 +1,14 @@
 import type { Command } from 'commander';
 import { action, parseIntFlag, printJson, printTable } from '../output.ts';
 import { api } from '../platform-client.ts';
-import { platformUrl } from '../env.ts';
-import { saveLogin } from '../credentials.ts';
-import { ControlClient } from '@squadron/client';
+import { registerLogin } from './login.ts';
 
 interface Flags { json?: boolean; dataDir?: string }
 interface ServiceFlags extends Flags { squad: string; repo?: string; description?: string }
 
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
-/** `squads`, `services`, `login`, `whoami` and `audit`: who owns what, and who changed it. */
+/** `squads`, `services`, `audit`, and (login.ts) `login`, `logout`, `whoami`: who owns what, who changed it, who acts. */
 export function registerCatalog(program: Command): void {
   const squads = program.command('squads').description('squads: the teams that own services');
   squads
@@ -90,28 +88,7 @@ export function registerCatalog(program: Command): void {
       for (const r of s.claims.refused) process.stdout.write(`refused      ${r.kind} ${r.name}: ${r.message}\n`);
     }));
 
-  program
-    .command('login')
-    .description('save a token for this platform (used when SQUADRON_TOKEN is not set)')
-    .requiredOption('--token <token>', 'a squad token (squadron squads create) or the admin token')
-    .option('--data-dir <dir>', 'local platform data directory')
-    .action(action(async (flags: { token: string; dataDir?: string }) => {
-      const url = platformUrl(flags.dataDir);
-      const who = await new ControlClient({ url, token: flags.token }).whoami();
-      const file = saveLogin(url, flags.token);
-      process.stdout.write(`logged in to ${url} as ${who.kind === 'admin' ? 'the admin' : `squad ${who.name}`} (saved in ${file})\n`);
-    }));
-
-  program
-    .command('whoami')
-    .description('who the CLI acts as on this platform')
-    .option('--json', 'print JSON')
-    .option('--data-dir <dir>', 'local platform data directory')
-    .action(action(async (flags: Flags) => {
-      const who = await api(flags).whoami();
-      if (flags.json) return printJson(who);
-      process.stdout.write(`${who.kind === 'admin' ? 'admin' : `squad ${who.name}`}\n`);
-    }));
+  registerLogin(program);
 
   program
     .command('audit')
