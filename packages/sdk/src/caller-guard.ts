@@ -7,8 +7,9 @@ import type { Rejections } from './rejections.ts';
 /**
  * The caller's mirror of the callee's policy: a call the callee would refuse (no permission, or
  * over the pair's rate limit) fails here at once, without a round trip, with the same typed
- * error. The mirror holds the pair's whole limit, never less, so it refuses nothing the callees
- * would have accepted; the callees stay the authority.
+ * error. The mirror holds the pair's whole limit, never less, for each site a call is sent to
+ * (the callees hold it per site), so it refuses nothing the callees would have accepted; the
+ * callees stay the authority.
  */
 export class CallerGuard {
   private readonly limits = new CallerLimits();
@@ -19,8 +20,8 @@ export class CallerGuard {
     this.key = callerKey(self);
   }
 
-  /** The refusal a call would get, or null when it may go. */
-  call(service: string, method: string): SquadronError | null {
+  /** The refusal a call would get, or null when it may go; `site`: where the call is sent first. */
+  call(service: string, method: string, site: string): SquadronError | null {
     const policies = this.policies.current;
     if (policies === null) return null;
     const decision = policies.call(this.self, service, method);
@@ -28,7 +29,7 @@ export class CallerGuard {
       this.rejections.count(this.key, service, 'denied');
       return new PermissionDeniedError(decision.reason, { details: { policy: decision.policy, mirrored: true } });
     }
-    const admitted = this.limits.admit(service, decision.limit);
+    const admitted = this.limits.admit(`${service}@${site}`, decision.limit);
     if (admitted.ok) return null;
     this.rejections.count(this.key, service, 'rateLimited');
     const policy = formatRate(decision.limit!);

@@ -186,7 +186,7 @@ export class Client implements ContextHost {
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (timeoutMs <= 0) return Promise.reject(new TimeoutError(`deadline for ${service}.${method} passed before the call was made`));
-    const refusal = this.guard?.call(service, method);
+    const refusal = this.guard?.call(service, method, options.site ?? this.site);
     if (refusal) return Promise.reject(refusal);
     const deadline = Date.now() + timeoutMs;
     return this.caller.call(service, method, payload ?? null, deadline, options.traceId ?? newTraceId(), options.site) as Promise<Res>;

@@ -10,7 +10,7 @@ import { SubscriptionContext, QueueDeliveryContext } from './context.ts';
 import { HOST_ID } from './directory.ts';
 import { DEFAULT_OUTLIER_POLICY, DEFAULT_RETRY_POLICY, type BalancePolicy, type RetryPolicy, type OutlierPolicy } from './options.ts';
 import { authWith } from './identity-auth.ts';
-import type { RateLimit } from './caller-limits.ts';
+import { instancesInSite, type RateLimit } from './caller-limits.ts';
 import type { PolicySource } from './policy-source.ts';
 import { CallerGuard } from './caller-guard.ts';
 import { Rejections } from './rejections.ts';
@@ -110,7 +110,8 @@ export async function runService(definition: ServiceDefinition, options: RunOpti
     ...(socketDir ? { unixPath: join(socketDir, `squadron-${id}.sock`) } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.verifier ? { verifier: options.verifier } : {}),
-    instances: () => client.instances(service.name).length,
+    // A caller's calls stay in one site: the instances there share its whole limit.
+    instances: instancesInSite(client.directory, service.name),
     rejections,
     failures: client.payloadFailures,
     ...(limit !== undefined ? { rateLimit: typeof limit === 'function' ? limit : () => limit } : {}),

@@ -35,7 +35,7 @@ export interface ServiceServerOptions {
   rateLimit?: (caller: string) => RateLimit;
   /** Where refusals are counted (shared with the instance's own caller-side mirror). */
   rejections?: Rejections;
-  /** How many live instances share each caller's limit (default 1). */
+  /** How many live instances share each caller's limit: the service's in this site (default 1). */
   instances?: () => number;
   /** The squad that owns this service, from the instance's credential: methods of `visibility: 'squad'` are its own. */
   squad?: string;
