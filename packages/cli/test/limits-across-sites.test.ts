@@ -1,10 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ControlClient } from '@squadron/client';
+import { ControlClient, type ServicePolicyBody } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { RateLimitedError } from '@squadron/protocol';
 import { connect, type Client } from '@squadron/sdk';
-import { startTestPlatform, WORKER_DIR, type TestPlatform } from '@squadron/testkit';
+import { squadron, startTestPlatform, waitFor, WORKER_DIR, type TestPlatform } from '@squadron/testkit';
 
 /** The platform's default threshold: 50 calls a second, a burst of 100, per caller. */
 const RATE = 50;
@@ -66,6 +66,7 @@ async function drive(client: Client, perSecond: number, ms: number, siteOf: (k: 
  */
 describe('rate limits across sites, end to end', () => {
   let platform: TestPlatform;
+  let bankToken = '';
   const clients: Client[] = [];
   const brokers = new Map<string, string>();
 
@@ -83,7 +84,7 @@ describe('rate limits across sites, end to end', () => {
   before(async () => {
     platform = await startTestPlatform('limits');
     const { api } = platform;
-    await api.createSquad('bank');
+    bankToken = (await api.createSquad('bank')).token!;
     await api.createService({ name: 'worker', squad: 'bank' });
     await api.deploy('worker', { path: WORKER_DIR, sites: ['sto', 'gcp-eu'], instances: 2 });
     for (const s of (await api.sites()).sites) brokers.set(s.name, s.broker!.address);
@@ -130,5 +131,24 @@ describe('rate limits across sites, end to end', () => {
     const sum = 2 * (BURST + RATE * both.seconds);
     assert.ok(both.ok <= sum + 5, `spread over both sites, accepted ${both.ok} in ${both.seconds.toFixed(2)} s, bound ${sum.toFixed(0)}`);
     assert.ok((both.sites.sto ?? 0) <= sum / 2 + 3 && (both.sites['gcp-eu'] ?? 0) <= sum / 2 + 3, `no site gave more than its threshold: ${JSON.stringify(both.sites)}`);
+  });
+
+  it('applies the rate of a grant that names no methods to every method, with topics granted or not', async () => {
+    const fast = await callerIn('fast', 'sto');
+    const asBank = { ...platform.env, SQUADRON_TOKEN: bankToken };
+    const granted = async (...flags: string[]) => {
+      const r = await squadron(['grant', 'squad:fast', 'worker', '--rate', '2000/s', ...flags, '--json'], asBank);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as ServicePolicyBody).grants.map((g) => [g.caller, g.methods, g.rate, g.subscribe]);
+    };
+    const all = { ratePerSecond: 2000, burst: 4000 };
+    assert.deepEqual(await granted(), [['squad:fast', null, all, []]], 'every method (null), at 2000/s');
+    // A topic beside the rate does not make it a grant of the topic alone.
+    assert.deepEqual(await granted('--subscribe', 'worker.seen'), [['squad:fast', null, all, ['worker.seen']]]);
+    // In force within a second: twice the default burst passes, then four times it at once.
+    await waitFor(async () => (await burst(fast, 2 * BURST)).ok === 2 * BURST, 'the grant to reach the instances', 5000, 100);
+    const big = await burst(fast, 4 * BURST);
+    assert.deepEqual(big.other, []);
+    assert.equal(big.ok, 4 * BURST, `all ${4 * BURST} calls at once passed (${big.refused} refused)`);
   });
 });

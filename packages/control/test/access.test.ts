@@ -62,6 +62,24 @@ for (const store of STORES) {
       assert.ok((await audit()).filter((e) => e.action.startsWith('access.')).every((e) => e.actor === 'squad:music'));
     });
 
+    it('makes a grant with a rate or burst and no methods cover every method, topics beside it or not', async () => {
+      const grantClips = async (payload: object) => {
+        const r = await call('PUT', '/v1/services/playlists/grants/clips', music.token, payload);
+        assert.equal(r.statusCode, 200, r.body);
+        return (r.json() as ServicePolicyBody).grants.find((g) => g.caller === 'clips')?.methods;
+      };
+      assert.equal(await grantClips({ ratePerSecond: 2000 }), null);
+      assert.equal(await grantClips({ ratePerSecond: 2000, subscribe: ['playlist.created'] }), null, 'a rate beside a topic still covers every method');
+      const stored = await c.db.query<{ methods: string | null }>("SELECT methods FROM access_rules WHERE service = 'playlists' AND caller = 'clips'");
+      assert.deepEqual(stored, [{ methods: null }], 'stored as every method');
+      assert.equal(await grantClips({ burst: 500, publish: ['playlist.created'] }), null);
+      assert.deepEqual(await grantClips({ subscribe: ['playlist.created'] }), [], 'a topic alone covers no method');
+      // A grant with a rate stored with no methods, as the control plane once stored the one above, is read as every method.
+      await c.db.query("UPDATE access_rules SET rate = 2000, burst = 4000 WHERE service = 'playlists' AND caller = 'clips'");
+      assert.equal((await policy()).grants.find((g) => g.caller === 'clips')?.methods, null);
+      assert.equal((await call('DELETE', '/v1/services/playlists/rules/clips', music.token)).statusCode, 200);
+    });
+
     it('refuses another squad (403), unknown callers (404) and bad input (400), and writes nothing', async () => {
       const before = { policy: await policy(), audit: (await audit()).length };
       const foreign = await call('PUT', '/v1/services/playlists/access', video.token, { access: 'open' });

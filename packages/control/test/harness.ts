@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildControlServer, openStateStore, Sites, validateConfig, type ControlServerOptions, type PlatformConfig } from '@squadron/control';
+import { buildControlServer, openStateStore, Sites, validateConfig, type ControlServerOptions, type Db, type PlatformConfig } from '@squadron/control';
 import { freshPostgresDatabase, silent } from '@squadron/testkit';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -11,6 +11,8 @@ export const STORES: StoreKind[] = ['sqlite', 'postgres'];
 export interface TestControl {
   app: FastifyInstance;
   sites: Sites;
+  /** The state store itself, for rows as an earlier version of the platform wrote them. */
+  db: Db;
   adminToken: string;
   /** The control plane's data directory (its state store; no release may hold it). */
   dataDir: string;
@@ -38,7 +40,7 @@ export async function startControl(
   const adminToken = 'sqa_test-admin-token';
   const app = await buildControlServer({ sites, db, adminToken, logger: silent, dataDir: dir, ...(agentReportEveryMs ? { agentReportEveryMs } : {}), ...(storage ? { storage } : {}) });
   return {
-    app, sites, adminToken, dataDir: dir,
+    app, sites, db, adminToken, dataDir: dir,
     as: (token) => ({ authorization: `Bearer ${token}` }),
     close: async () => {
       await app.close();

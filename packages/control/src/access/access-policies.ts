@@ -54,8 +54,7 @@ export class AccessPolicies {
     return this.db.tx(async (q) => {
       await this.catalog.owned(q, by, service);
       await mustExist(q, caller);
-      const messagingOnly = req.methods === undefined && [req.publish, req.subscribe, req.consume].some((l) => l !== undefined && l.length > 0);
-      const methods = req.methods ?? (messagingOnly ? [] : null);
+      const methods = req.methods ?? (messagingOnly(req) ? [] : null);
       const limit = req.ratePerSecond !== undefined ? rateLimit(req.ratePerSecond, req.burst) : req.burst !== undefined ? { ...this.defaultRate, burst: req.burst } : null;
       await q.query('DELETE FROM access_rules WHERE service = $1 AND caller = $2 AND kind = $3', [service, caller, 'grant']);
       await q.query(
@@ -132,7 +131,9 @@ function servicePolicy(s: PolicyServiceRow, rules: RuleRow[], claims: ClaimRow[]
   const grants: GrantRule[] = [];
   const denies: DenyRule[] = [];
   for (const r of rules) {
-    const methods = r.methods === null ? null : (JSON.parse(r.methods) as string[]);
+    const named = r.methods === null ? null : (JSON.parse(r.methods) as string[]);
+    // A grant with a rate covers every method unless it names some (one stored with none before is read so).
+    const methods = named !== null && named.length === 0 && r.kind === 'grant' && r.rate !== null ? null : named;
     if (r.kind === 'deny') {
       denies.push({ caller: r.caller, methods });
     } else {
@@ -155,6 +156,15 @@ async function mustExist(q: Queryable, caller: string): Promise<void> {
   } else if ((await q.query('SELECT 1 FROM services WHERE name = $1', [caller])).length === 0) {
     throw new NotFoundError('service', caller, "'squadron services list' shows them; name a whole squad as squad:NAME");
   }
+}
+
+/**
+ * A grant of topics or queues alone covers no method: one without `methods` that names neither a
+ * rate nor a burst. Any other grant without `methods` covers every method.
+ */
+function messagingOnly(req: GrantRequest): boolean {
+  if (req.methods !== undefined || req.ratePerSecond !== undefined || req.burst !== undefined) return false;
+  return [req.publish, req.subscribe, req.consume].some((l) => l !== undefined && l.length > 0);
 }
 
 function pick(req: GrantRequest): Partial<GrantRequest> {
