@@ -2,7 +2,7 @@
 // `broker` command under plain Node, with the broker's flags. What the rows say of it (pub/sub
 // drops, the log's group commit) they ask it as any client would: a stats query.
 import { connect } from '@squadron/sdk';
-import { brokerScript, BROKER_PROCESS } from '@squadron/cli/broker-bundle';
+import { brokerScript, BROKER_PROCESS } from '@squadron/cli';
 import type { BrokerStats } from '@squadron/broker';
 import { Child } from './spawn.ts';
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { ApiError, MEMORY_CEILING_MB, type AssignmentsBody, type ControlClient } from '@squadron/client';
+import { ApiError, MEMORY_CEILING_MB, type AssignmentBody, type AssignmentsBody, type ControlClient } from '@squadron/client';
 import { Backoff } from '@squadron/transport';
 import { AgentError } from './errors.ts';
 import { InstanceSupervisor, type Runner } from './instance-supervisor.ts';
@@ -10,9 +10,10 @@ import { InstancePolicies } from './instance-policies.ts';
 import { InstanceStorage } from './instance-storage.ts';
 import { InstanceCredentials, squadOf } from './instance-credentials.ts';
 import { InstanceSandbox, type SandboxOptions } from './instance-sandbox.ts';
+import { ArtifactCache } from './artifact-cache.ts';
 
 /** What the agent needs of the control plane's client (a fake will do in tests). */
-export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies' | 'serviceStorage'>;
+export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies' | 'serviceStorage' | 'artifact'>;
 
 export interface AgentOptions {
   control: AgentControl;
@@ -24,6 +25,8 @@ export interface AgentOptions {
   runner: Runner;
   /** Where each instance's log file goes. */
   logDir: string;
+  /** Where the agent keeps its copies of the release artifacts it runs (emptied at start; default: in the sandbox's scratch root, else beside logDir). Squads' OS users must be able to pass through every folder above it. */
+  artifactDir?: string;
   logger: Logger;
   /** How long a drained instance may take to finish its in-flight requests (default 30 s). */
   drainGraceMs?: number;
@@ -71,6 +74,9 @@ export class Agent {
   private readonly credentials: InstanceCredentials;
   private readonly policies: InstancePolicies;
   private readonly storage: InstanceStorage;
+  private readonly artifacts: ArtifactCache;
+  /** Instances between being listed and being started (credential, OS user, artifact). */
+  private readonly preparing = new Set<string>();
   private readonly abort = new AbortController();
   /** Cuts short the long poll in flight when the agent registers again under a new id. */
   private pollAbort = new AbortController();
@@ -94,6 +100,8 @@ export class Agent {
     this.policies = new InstancePolicies(options.control, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.storage = new InstanceStorage(options.control, (id, env, message) => this.supervisor.update(id, env, message), options.logger);
     this.sandbox = options.sandbox === false ? null : new InstanceSandbox(options.runner.script, options.sandbox);
+    this.artifacts = new ArtifactCache(options.artifactDir ?? this.sandbox?.releaseRoot ?? `${options.logDir.replace(/\/+$/, '')}-artifacts`,
+      (digest) => options.control.artifact(digest, this.abort.signal), (squad) => this.sandbox?.ownerOf(squad) ?? null);
     for (const what of this.sandbox?.lost ?? ['instances are not sandboxed: each runs as the agent\'s own OS user, with its privileges']) {
       this.log.warn(`isolation between squads is weaker on this machine: ${what}`);
     }
@@ -125,6 +133,10 @@ export class Agent {
   async start(): Promise<string> {
     if (this.started) throw new AgentError('STARTED', 'start() was already called on this agent');
     this.started = true;
+    // Stopped meanwhile: the cache may be gone under it, and registering says STOPPED.
+    await this.artifacts.open().catch((err: unknown) => {
+      if (!this.stopped) throw err;
+    });
     const id = await this.register(null);
     void this.pollLoop();
     return id;
@@ -140,6 +152,7 @@ export class Agent {
       this.policies.stop();
       this.storage.stop();
       await this.supervisor.stopAll(this.options.drainGraceMs ?? 30_000);
+      await this.artifacts.close().catch((err: unknown) => this.log.warn({ err }, 'could not remove the copies of releases'));
       this.sandbox?.close();
       void this.reports.stop();
       if (this.agentId) await Promise.race([this.sendReport(), sleep(FINAL_REPORT_MS, undefined, { ref: false })]);
@@ -241,33 +254,58 @@ export class Agent {
     }
     let waiting = 0;
     for (const a of body.instances) {
-      if (this.supervisor.has(a.id) || this.credentials.pending(a.id)) continue;
+      if (this.supervisor.has(a.id) || this.credentials.pending(a.id) || this.preparing.has(a.id)) continue;
       if (body.broker === null) {
         waiting++;
         continue;
       }
-      const broker = body.broker;
-      // Each instance proves who it is with a credential of its own, got before it starts.
-      void Promise.all([this.credentials.obtain(a.id), this.storage.env(a.id, a.service)]).then(async ([env, storage]) => {
-        if (this.stopped || this.supervisor.has(a.id)) return;
-        // No credential yet (the control plane unreachable): try again soon, not at the next list.
-        if (env === null) return void setTimeout(() => this.lastList && !this.stopped && this.reconcile(this.lastList), 1000).unref();
-        const owner = squadOf(env);
-        // A failure here is the start's: it is tried again, and logged, when the instance launches.
-        if (owner) await this.sandbox?.prepare(owner).catch((err: unknown) => this.log.warn({ err, squad: owner }, 'could not make the squad\'s OS user yet'));
-        if (this.stopped || this.supervisor.has(a.id)) return;
-        this.log.info({ instance: a.id, service: a.service, release: a.release, delayMs: a.provisionDelayMs, maxMemoryMb: a.maxMemoryMb }, 'starting instance');
-        // A control plane from before memory ceilings sends none: the platform's default applies.
-        const maxMemoryMb = a.maxMemoryMb ?? MEMORY_CEILING_MB.default;
-        // The squad its own credential names: its instances run as that squad's OS user.
-        const squad = squadOf(env);
-        this.supervisor.start({ id: a.id, path: a.path, site: a.site, broker, maxMemoryMb, ...(squad ? { squad } : {}), env: { ...env, ...this.policies.env(), ...storage } }, a.provisionDelayMs);
-      });
+      if (a.artifact === null) {
+        this.log.error({ instance: a.id, service: a.service, release: a.release }, 'the release has no artifact to run (made before releases had one); deploy the service again');
+        continue;
+      }
+      this.preparing.add(a.id);
+      void this.prepareAndStart(a, a.artifact, body.broker).finally(() => this.preparing.delete(a.id));
     }
+    // The copies of releases no instance here is assigned any more.
+    void this.artifacts.retain(new Set(body.instances.flatMap((a) => (a.artifact ? [a.artifact] : []))))
+      .catch((err: unknown) => this.log.warn({ err }, 'could not remove the copies of releases no longer run here'));
     if (waiting > 0 && !this.waitingForBroker) {
       this.log.warn({ instances: waiting }, `the broker address of site '${this.options.site}' is not known yet; instances wait for it`);
     }
     this.waitingForBroker = waiting > 0;
+  }
+
+  /**
+   * What an instance needs before it starts: its credential and storage, its squad's OS user, and
+   * its release's artifact unpacked here. What cannot be had yet (the control plane unreachable)
+   * is tried again soon, not at the next list.
+   */
+  private async prepareAndStart(a: AssignmentBody, artifact: string, broker: string): Promise<void> {
+    const again = () => void setTimeout(() => this.lastList && !this.stopped && this.reconcile(this.lastList), 1000).unref();
+    // Each instance proves who it is with a credential of its own, got before it starts.
+    const [env, storage] = await Promise.all([this.credentials.obtain(a.id), this.storage.env(a.id, a.service)]);
+    if (this.stopped || this.supervisor.has(a.id)) return;
+    if (env === null) return again();
+    // The squad its own credential names: its instances run as that squad's OS user.
+    const squad = squadOf(env);
+    // A failure here is the start's: it is tried again, and logged, when the instance launches.
+    if (squad) await this.sandbox?.prepare(squad).catch((err: unknown) => this.log.warn({ err, squad }, 'could not make the squad\'s OS user yet'));
+    let release;
+    try {
+      release = await this.artifacts.unpacked(squad ?? '', artifact);
+    } catch (err) {
+      if (this.stopped) return;
+      this.log.warn({ err, instance: a.id, artifact }, 'could not fetch the release\'s artifact; trying again');
+      return again();
+    }
+    if (this.stopped || this.supervisor.has(a.id)) return;
+    this.log.info({ instance: a.id, service: a.service, release: a.release, artifact, delayMs: a.provisionDelayMs, maxMemoryMb: a.maxMemoryMb }, 'starting instance');
+    // A control plane from before memory ceilings sends none: the platform's default applies.
+    const maxMemoryMb = a.maxMemoryMb ?? MEMORY_CEILING_MB.default;
+    this.supervisor.start({
+      id: a.id, path: release.entry, releaseDir: release.dir, site: a.site, broker, maxMemoryMb,
+      ...(squad ? { squad } : {}), env: { ...env, ...this.policies.env(), ...storage },
+    }, a.provisionDelayMs);
   }
 
   /** Never rejects: a failed report is logged and the next one carries the state. */

@@ -121,6 +121,11 @@ export class InstanceSandbox {
     chmodSync(this.root, this.osUsers ? 0o711 : 0o700);
   }
 
+  /** A folder for the agent's copies of releases, below the scratch root that every squad's user may pass through. */
+  get releaseRoot(): string {
+    return join(this.root, 'releases');
+  }
+
   /** What isolation this machine cannot give, in plain words, for the agent's log at start; empty when all is in force. */
   get lost(): string[] {
     const lost: string[] = [];
@@ -139,6 +144,13 @@ export class InstanceSandbox {
     if (this.osUsers) await this.users.prepare(squad);
   }
 
+  /** The OS user a squad's instances run as; null when this sandbox runs them as the agent's own user. */
+  ownerOf(squad: string): { uid: number; gid: number } | null {
+    if (!this.osUsers) return null;
+    const { uid, gid } = this.users.userOf(squad);
+    return { uid, gid };
+  }
+
   /** The squad's folder for anything its instances write (HOME, TMPDIR, tsx's cache), private to its user. */
   scratchOf(squad: string): string {
     const dir = join(this.root, squadUserName(squad));
@@ -150,7 +162,7 @@ export class InstanceSandbox {
     return dir;
   }
 
-  /** The command that runs `node NODE_ARGS` for an instance of `squad` whose release is at `releasePath`. */
+  /** The command that runs `node NODE_ARGS` for an instance of `squad` whose release's files are in the folder `releasePath`. */
   command(squad: string, releasePath: string, nodeArgs: readonly string[]): SandboxedCommand {
     const scratch = this.scratchOf(squad);
     const user = this.osUsers ? this.users.userOf(squad) : null;

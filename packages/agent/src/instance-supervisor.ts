@@ -11,17 +11,26 @@ import { diedOfHeapLimit, heapCapFlag } from './memory-ceiling.ts';
 import { ResourceGuard, type InsulationOptions } from './resource-guard.ts';
 import { inheritedEnv, type InstanceSandbox, type SandboxedCommand } from './instance-sandbox.ts';
 
-/** How to run `squadron run`: the CLI passes its own entry script, so this package needs no CLI. */
+/**
+ * How to run an instance: `node EXEC_ARGV SCRIPT ARGS PATH --site S --broker B --instance-id ID`.
+ * The platform runs release artifacts with its instance runtime (SCRIPT, no ARGS, PATH the
+ * artifact's entry); `squadron run` (ARGS `run`, PATH a service folder) runs a folder as it is.
+ * The CLI passes its own scripts, so this package needs no CLI.
+ */
 export interface Runner {
   script: string;
   execArgv: readonly string[];
+  /** Between the script and the path (default `['run']`, for the squadron command). */
+  args?: readonly string[];
 }
 
 /** One instance to run. */
 export interface InstanceSpec {
   id: string;
-  /** The service folder. */
+  /** What the runner runs: the release artifact's entry file (or, for `squadron run`, the service folder). */
   path: string;
+  /** The folder holding the release's files, which the instance may read (default `path`). */
+  releaseDir?: string;
   site: string;
   /** The site broker's address. */
   broker: string;
@@ -237,7 +246,8 @@ export class InstanceSupervisor {
     try {
       const log = openSync(m.logFile, 'a');
       try {
-        writeSync(log, `--- ${new Date().toISOString()} starting ${spec.id} (restarts: ${m.restarts})\n`);
+        // A JSON line like the instance's own, so that its log file is JSON lines only.
+        writeSync(log, `${JSON.stringify({ level: 30, time: Date.now(), name: 'agent', instance: spec.id, restarts: m.restarts, msg: 'starting the instance' })}\n`);
         const command = this.commandFor(spec);
         child = spawn(command.file, command.args, {
           stdio: ['ignore', log, log, 'ipc'],
@@ -311,13 +321,13 @@ export class InstanceSupervisor {
     const nodeArgs = [
       // Last, so that it wins over the same flag in the runner's own.
       ...this.options.runner.execArgv, ...(spec.maxMemoryMb === undefined ? [] : [heapCapFlag(spec.maxMemoryMb)]),
-      this.options.runner.script, 'run', spec.path, '--site', spec.site, '--broker', spec.broker, '--instance-id', spec.id,
+      this.options.runner.script, ...(this.options.runner.args ?? ['run']), spec.path, '--site', spec.site, '--broker', spec.broker, '--instance-id', spec.id,
     ];
     // Nothing of this process's environment but the harmless: the agent's token is not the instance's.
     const env = { ...inheritedEnv(), ...this.options.env, ...spec.env };
     const { sandbox } = this.options;
     if (!sandbox || spec.squad === undefined) return { file: process.execPath, args: nodeArgs, cwd: process.cwd(), env };
-    const command = sandbox.command(spec.squad, spec.path, nodeArgs);
+    const command = sandbox.command(spec.squad, spec.releaseDir ?? spec.path, nodeArgs);
     return { ...command, env: { ...env, ...command.env } };
   }
 

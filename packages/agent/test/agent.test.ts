@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildControlServer, openStateStore, Sites, validateConfig, type PlatformConfig } from '@squadron/control';
 import { ControlClient } from '@squadron/client';
-import { startSites, silent, waitFor, alive, freePort, SQUADRON_BIN, WORKER_DIR, type TestSites } from '@squadron/testkit';
+import { startSites, silent, waitFor, alive, freePort, instanceRunner, WORKER_DIR, type TestSites } from '@squadron/testkit';
 import { Agent, AgentError } from '@squadron/agent';
 
 const TOKEN = 'sqa_agent-test-admin';
@@ -30,11 +30,12 @@ describe('Agent against the control plane', () => {
     return { app, api: new ControlClient({ url: `http://127.0.0.1:${port}`, token: TOKEN }) };
   }
 
+  let runner: Awaited<ReturnType<typeof instanceRunner>>;
   const startAgent = (port: number, name: string) => {
     const agent = new Agent({
       control: new ControlClient({ url: `http://127.0.0.1:${port}`, token: TOKEN, timeoutMs: 2000 }),
       site: 'sto', host: 'test-host',
-      runner: { script: SQUADRON_BIN, execArgv: [] },
+      runner,
       logDir: join(dir, name), logger: silent, drainGraceMs: 5000,
       retry: { minMs: 20, maxMs: 200 },
       env: { SQUADRON_LOG_LEVEL: 'warn' },
@@ -50,6 +51,7 @@ describe('Agent against the control plane', () => {
   }
 
   before(async () => {
+    runner = await instanceRunner();
     sites = await startSites(['sto']);
   });
 

@@ -10,7 +10,7 @@ import { buildControlServer, openStateStore, Sites, validateConfig, type Platfor
 import { ControlClient, type InstanceRecordBody } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { connect, type Client } from '@squadron/sdk';
-import { startSites, silent, waitFor, SQUADRON_BIN, type TestSites } from '@squadron/testkit';
+import { startSites, silent, waitFor, instanceRunner, type TestSites } from '@squadron/testkit';
 import { Agent } from '@squadron/agent';
 
 const TOKEN = 'sqa_isolation-test-admin';
@@ -62,7 +62,7 @@ describe('isolation: misbehaving services beside a healthy one', () => {
     api = new ControlClient({ url, token: TOKEN });
     agent = new Agent({
       control: new ControlClient({ url, token: TOKEN }), site: 'sto', host: 'test', logger: silent,
-      runner: { script: SQUADRON_BIN, execArgv: [] }, logDir: join(dir, 'logs'), drainGraceMs: 2000,
+      runner: await instanceRunner(), logDir: join(dir, 'logs'), drainGraceMs: 2000,
       env: { SQUADRON_LOG_LEVEL: 'warn' },
     });
     await agent.start();

@@ -1,5 +1,5 @@
 // The entry of a broker process that `squadron up` starts: the `broker` command alone. It is
-// bundled and run by plain Node (platform/broker-bundle.ts), so that a long-lived broker does
+// bundled and run by plain Node (platform/runtime-bundles.ts), so that a long-lived broker does
 // not carry the TypeScript loader.
 import { baseProgram } from './program.ts';
 import { registerBroker } from './commands/broker.ts';

@@ -13,6 +13,8 @@ import { registerAgent } from './commands/agent.ts';
 import { registerAccess } from './commands/access.ts';
 import { registerStorage } from './commands/storage.ts';
 
+export { brokerScript, instanceScript, BROKER_PROCESS, INSTANCE_EXEC_ARGV } from './platform/runtime-bundles.ts';
+
 /** Build the squadron command. */
 export function buildProgram(): Command {
   const program = baseProgram();

@@ -34,6 +34,15 @@ export interface SubscriptionBody {
   dropped: number;
 }
 
+/** Messages one subscriber (a client or an instance) dropped itself, its handler behind, as it last reported. */
+export interface SubscriberDropBody {
+  /** The instance id of a service's instance, or the name a client connected with. */
+  subscriber: string;
+  topic: string;
+  group: string;
+  dropped: number;
+}
+
 export interface SiteStatusBody extends SiteBody {
   /** `up: false` when the broker did not answer; `error` says why. */
   brokerStatus: {
@@ -42,6 +51,8 @@ export interface SiteStatusBody extends SiteBody {
     published: number;
     peers: Array<{ site: string; up: boolean; forwarded: number; dropped: number }>;
     subscriptions: SubscriptionBody[];
+    /** Messages subscribers dropped themselves, their handlers behind, per subscriber and subscription. */
+    subscriberDrops?: SubscriberDropBody[];
     /** Publishes, subscriptions and consumers the broker refused, per caller (access policies). */
     refusals?: RefusalBody[];
     error?: string;
@@ -200,8 +211,10 @@ export interface CreateServiceRequest {
 export interface ReleaseBody {
   service: string;
   number: number;
-  /** The service folder, as the agents of each site see it. */
-  path: string;
+  /** The digest of the artifact its instances run (`sha256:…`); null only for a release from before artifacts whose folder could not be built. */
+  artifact: string | null;
+  /** The folder its artifact was built from, as the deployer named it (for people: agents never read it); null when not given. */
+  path: string | null;
   /** Instances per site when this release was made. */
   desired: Record<string, number>;
   createdAt: number;
@@ -212,13 +225,27 @@ export interface ReleaseBody {
   maxMemoryMb: number;
 }
 
+/**
+ * A deploy runs an artifact uploaded before (`POST /v1/artifacts`), or one the control plane
+ * builds from a folder on its own machine (`path` alone). With both, `path` is only recorded.
+ */
 export interface DeployRequest {
-  path: string;
+  artifact?: string;
+  path?: string;
   sites: string[];
   /** Instances in each of `sites`. */
   instances: number;
   /** Each instance's memory ceiling in MiB (default 256; `MEMORY_CEILING_MB` has the range). */
   maxMemoryMb?: number;
+}
+
+/** A stored release artifact. */
+export interface ArtifactBody {
+  digest: string;
+  size: number;
+  /** The file the runtime imports. */
+  entry: string;
+  files: Array<{ name: string; bytes: number }>;
 }
 
 export interface ScaleRequest {
@@ -325,7 +352,8 @@ export interface AssignmentBody {
   id: string;
   service: string;
   release: number;
-  path: string;
+  /** The digest of the release's artifact, fetched from `GET /v1/artifacts/{digest}`; null for a release that has none (it cannot start). */
+  artifact: string | null;
   site: string;
   /** Wait this long before starting it (a cloud site provisioning capacity). */
   provisionDelayMs: number;

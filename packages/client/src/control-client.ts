@@ -1,6 +1,6 @@
 import type {
   ErrorBody, HealthBody, SiteBody, SitesBody, StatusBody, QueueRowBody, QueueLimitBody, QueueQuotasBody, DeadLetterBody, WhoAmIBody, SquadBody, CreatedSquadBody,
-  ServiceBody, CreateServiceRequest, ReleaseBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
+  ServiceBody, CreateServiceRequest, ReleaseBody, ArtifactBody, DeployRequest, ScaleRequest, RollbackRequest, InstanceRecordBody,
   AuditBody, AgentBody, RegisterAgentRequest, RegisteredAgentBody, AssignmentsBody, AgentReportRequest, HolderKeyBody, CredentialBody,
   AccessRequest, GrantRequest, DenyRequest, ServicePolicyBody, PoliciesBody,
   CreateStorageRequest, StorageBody, StorageDetailBody, StorageCredentialsBody, AppBody, CreatedAppBody, CreateAppRequest,
@@ -100,6 +100,18 @@ export class ControlClient {
 
   deploy(service: string, body: DeployRequest): Promise<ReleaseBody> {
     return this.request('POST', `/v1/services/${seg(service)}/releases`, body);
+  }
+
+  /** Store a release artifact (its bytes as built by `@squadron/artifact`); deploy it by the digest this returns. */
+  async uploadArtifact(bytes: Uint8Array): Promise<ArtifactBody> {
+    const res = await this.raw('POST', '/v1/artifacts', { 'content-type': 'application/octet-stream' }, bytes, 60_000);
+    return (await res.json()) as ArtifactBody;
+  }
+
+  /** A release artifact's bytes, as stored (the caller checks them against the digest). */
+  async artifact(digest: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const res = await this.raw('GET', `/v1/artifacts/${seg(digest)}`, {}, undefined, 60_000, signal);
+    return new Uint8Array(await res.arrayBuffer());
   }
 
   releases(service: string): Promise<{ releases: ReleaseBody[] }> {
@@ -287,6 +299,24 @@ export class ControlClient {
 
   destroyStorage(name: string): Promise<StorageBody> {
     return this.request('DELETE', `/v1/storage/${seg(name)}`);
+  }
+
+  /** A request whose body or answer is bytes: a failure still answers with the JSON error body. */
+  private async raw(method: Method, path: string, headers: Record<string, string>, body: Uint8Array | undefined, extraMs: number, signal?: AbortSignal): Promise<Response> {
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const timeout = AbortSignal.timeout((this.options.timeoutMs ?? 10_000) + extraMs);
+    let res: Response;
+    try {
+      // ArrayBufferLike (maybe shared) is wider than what the DOM types accept; an artifact is never shared memory.
+      res = await fetch(this.base + path, { method, headers, ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (err) {
+      throw new ApiError('UNAVAILABLE', `cannot reach the platform at ${this.base}: ${(err as Error).message}. Start it with 'squadron up' or set SQUADRON_URL.`, 0);
+    }
+    if (!res.ok) {
+      const e = ((await res.json().catch(() => null)) as ErrorBody | null)?.error;
+      throw new ApiError(e?.code ?? 'INTERNAL', e?.message ?? `HTTP ${res.status}`, res.status, e?.fields ?? []);
+    }
+    return res;
   }
 
   private async request<T>(method: Method, path: string, body?: unknown, extraMs = 0, signal?: AbortSignal): Promise<T> {

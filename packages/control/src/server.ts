@@ -10,6 +10,8 @@ import { Catalog } from './catalog/catalog.ts';
 import { AgentRegistry } from './deploy/agent-registry.ts';
 import { Reconciler } from './deploy/reconciler.ts';
 import { Deployments } from './deploy/deployments.ts';
+import { ArtifactStore } from './deploy/artifacts.ts';
+import { artifactRoutes } from './routes/artifact-routes.ts';
 import { installErrorReplies, frameworkErrorReply } from './http/error-reply.ts';
 import { InvalidInputError } from './control-errors.ts';
 import { errorSchema } from './http/schemas.ts';
@@ -99,12 +101,14 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   const catalog = new Catalog(options.db);
   const storage = new StorageManager(options.db, catalog, options.sites, options.storage?.provisioners ?? (() => ({})), options.storage?.dir ?? null, logger);
   const queueQuotas = new QueueQuotaStore(options.db, options.queueQuotas ?? DEFAULT_QUEUE_QUOTAS);
+  const artifacts = new ArtifactStore(options.db);
   const ctx: RouteContext = {
     db: options.db,
     sites: options.sites,
     queues: options.queues ?? new Queues(options.sites),
     catalog,
-    deployments: new Deployments(options.db, options.sites, catalog, agents, reconciler, options.dataDir ? [options.dataDir] : []),
+    artifacts,
+    deployments: new Deployments(options.db, options.sites, catalog, agents, reconciler, artifacts, options.dataDir ? [options.dataDir] : []),
     agents,
     reconciler,
     authority: await CredentialAuthority.open(options.db, options.credentialTtlMs !== undefined ? { ttlMs: options.credentialTtlMs } : {}),
@@ -133,6 +137,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   platformRoutes(app, ctx);
   queueRoutes(app, ctx);
   queueQuotaRoutes(app, ctx);
+  artifactRoutes(app, ctx);
   catalogRoutes(app, ctx);
   deployRoutes(app, ctx);
   agentRoutes(app, ctx);
@@ -141,6 +146,9 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   storageRoutes(app, ctx);
   kvRoutes(app, ctx);
 
+  // Releases from before artifacts get one now, before any agent asks what to run.
+  await ctx.deployments.buildMissingArtifacts((msg) => logger.warn(msg));
+  await ctx.artifacts.prune(options.db);
   reconciler.start();
   // Its own identity, for brokers that check who asks them.
   const firstSite = options.sites.names[0]!;
@@ -180,7 +188,7 @@ function nulStrings(value: unknown, where: string): string[] {
     const [v, path] = item;
     if (typeof v === 'string') {
       if (v.includes('\u0000')) found.push(`${where}${path || '/'}`);
-    } else if (v !== null && typeof v === 'object') {
+    } else if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v)) {
       for (const [k, child] of Object.entries(v)) todo.push([child, `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`]);
     }
   }

@@ -7,7 +7,7 @@ import { Agent } from '@squadron/agent';
 import { CredentialVerifier, Identity } from '@squadron/identity';
 import { ControlClient, ApiError, type InstanceRecordBody } from '@squadron/client';
 import { connect, type Client } from '@squadron/sdk';
-import { startSites, silent, waitFor, alive, SQUADRON_BIN, WORKER_DIR, type TestSites } from '@squadron/testkit';
+import { startSites, silent, waitFor, alive, instanceRunner, WORKER_DIR, type TestSites } from '@squadron/testkit';
 import { STORES, startControl, type TestControl } from './harness.ts';
 
 /**
@@ -51,7 +51,7 @@ for (const store of STORES) describe(`deployments through agents (${store} state
     for (const site of ['sto', 'gcp-eu']) {
       const agent = new Agent({
         control: new ControlClient({ url: address, token: control.adminToken }), site, host: 'test', logger: silent,
-        runner: { script: SQUADRON_BIN, execArgv: [] }, logDir: join(logs, site), drainGraceMs: 10_000,
+        runner: await instanceRunner(), logDir: join(logs, site), drainGraceMs: 10_000,
         env: { SQUADRON_LOG_LEVEL: 'warn' },
       });
       await agent.start();

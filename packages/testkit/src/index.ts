@@ -12,3 +12,5 @@ export { startTestPlatform } from './platform.ts';
 export type { TestPlatform } from './platform.ts';
 export { rawPeer } from './raw-peer.ts';
 export type { RawPeer, RawFrame } from './raw-peer.ts';
+export { instanceRunner } from './instance-runner.ts';
+export type { InstanceRunner } from './instance-runner.ts';

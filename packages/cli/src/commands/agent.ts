@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { ApiError, ControlClient } from '@squadron/client';
 import { action, parseIntFlag, reportFailure } from '../output.ts';
-import { BIN, dataDir } from '../env.ts';
+import { dataDir } from '../env.ts';
+import { instanceScript, INSTANCE_EXEC_ARGV } from '../platform/runtime-bundles.ts';
 import { onShutdown } from '../shutdown.ts';
 
 interface AgentFlags { site: string; control: string; slots?: string; token?: string; dataDir?: string }
 
 /**
  * `squadron agent --site S --control URL`: run the instances the control plane assigns to this
- * machine, in the foreground until Ctrl-C, which drains them. Each instance is a `squadron run`
- * child of this process, so the agent starts them through this same command.
+ * machine, in the foreground until Ctrl-C, which drains them. Each instance is a child process
+ * running its release's artifact under the platform's instance runtime.
  */
 export function registerAgent(program: Command): void {
   program
@@ -36,7 +37,8 @@ export function registerAgent(program: Command): void {
         site: flags.site,
         host: hostname(),
         ...(slots !== undefined ? { slots } : {}),
-        runner: { script: BIN, execArgv: process.execArgv },
+        // Releases run under plain Node from the instance runtime's bundle: nothing compiled at start.
+        runner: { script: await instanceScript(), execArgv: INSTANCE_EXEC_ARGV, args: [] },
         logDir,
         logger,
       });

@@ -6,6 +6,7 @@ import { api } from '../platform-client.ts';
 import { findEntry } from '../service-loader.ts';
 import { parseMemoryFlag } from '../memory-flag.ts';
 import { waitForRollout } from './rollout-progress.ts';
+import { buildAndUpload, shortDigest } from '../release-artifact.ts';
 
 interface Flags { json?: boolean; dataDir?: string }
 interface WaitFlags extends Flags { wait: boolean; timeout: string }
@@ -48,7 +49,7 @@ export function registerDeploy(program: Command): void {
     .command('deploy')
     .description('deploy a service folder: a new release with N instances in each named site, rolled out without downtime')
     .argument('<service>')
-    .requiredOption('--path <dir>', 'the service folder (on the machine the site\'s agents run on)')
+    .requiredOption('--path <dir>', 'the service folder: built here into the release\'s artifact, which the platform stores and runs')
     .requiredOption('--sites <list>', 'comma-separated sites, e.g. sto,gcp-eu')
     .option('--instances <n>', 'instances in each site', '1')
     .option('--max-memory <size>', 'each instance\'s memory ceiling, e.g. 512MB or 1GB (default 256MB)'))
@@ -60,11 +61,13 @@ export function registerDeploy(program: Command): void {
       const instances = parseIntFlag(flags.instances, '--instances', 1, 1000);
       const maxMemory = flags.maxMemory === undefined ? {} : { maxMemoryMb: parseMemoryFlag(flags.maxMemory, '--max-memory') };
       const client = api(flags);
-      const release = await client.deploy(service, { path, sites: siteList, instances, ...maxMemory });
-      if (!flags.json) process.stderr.write(`release ${release.number} of ${service}: ${sites(release.desired)}\n`);
+      const say = flags.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+      const artifact = await buildAndUpload(client, path, say);
+      const release = await client.deploy(service, { artifact: artifact.digest, path, sites: siteList, instances, ...maxMemory });
+      say(`release ${release.number} of ${service}: ${sites(release.desired)}, artifact ${shortDigest(artifact.digest)}`);
       await follow(client, service, flags);
       if (flags.json) return printJson(release);
-      process.stdout.write(`${service} release ${release.number} ${flags.wait ? 'is running' : 'recorded'}: ${sites(release.desired)}\n`);
+      process.stdout.write(`${service} release ${release.number} ${flags.wait ? 'is running' : 'recorded'}: ${sites(release.desired)}, artifact ${release.artifact}\n`);
     }));
 
   program
@@ -108,7 +111,7 @@ export function registerDeploy(program: Command): void {
       const release = await client.rollback(service, flags.to === undefined ? {} : { to: parseIntFlag(flags.to, '--to', 1) });
       await follow(client, service, flags);
       if (flags.json) return printJson(release);
-      process.stdout.write(`${service} release ${release.number} runs the code of release ${release.rollbackOf}\n`);
+      process.stdout.write(`${service} release ${release.number} runs the code of release ${release.rollbackOf} (artifact ${release.artifact ? shortDigest(release.artifact) : 'none'})\n`);
     }));
 
   waitOptions(program
@@ -132,9 +135,9 @@ export function registerDeploy(program: Command): void {
     .action(action(async (service: string, flags: Flags) => {
       const { releases } = await api(flags).releases(service);
       if (flags.json) return printJson({ releases });
-      printTable(['RELEASE', 'CREATED', 'BY', 'INSTANCES', 'MEMORY', 'PATH'], releases.map((r) => [
-        `${r.number}${r.rollbackOf !== null ? ` (rollback to ${r.rollbackOf})` : ''}`, new Date(r.createdAt).toISOString().slice(0, 19).replace('T', ' '), r.createdBy, sites(r.desired),
-        `${r.maxMemoryMb} MB`, r.path,
+      printTable(['RELEASE', 'ARTIFACT', 'CREATED', 'BY', 'INSTANCES', 'MEMORY', 'BUILT FROM'], releases.map((r) => [
+        `${r.number}${r.rollbackOf !== null ? ` (rollback to ${r.rollbackOf})` : ''}`, r.artifact ? shortDigest(r.artifact) : 'none',
+        new Date(r.createdAt).toISOString().slice(0, 19).replace('T', ' '), r.createdBy, sites(r.desired), `${r.maxMemoryMb} MB`, r.path ?? '-',
       ]));
     }));
 

@@ -1,28 +1,13 @@
 import type { Command } from 'commander';
-import pino from 'pino';
-import { runService, resolveBroker, PolicyHolder, StorageHolder, type ServiceDefinition, type StorageResources } from '@squadron/sdk';
-import { Policies, PolicyWatcher, type PolicySet } from '@squadron/policy';
 import { loadService } from '../service-loader.ts';
-import { CredentialVerifier, Identity } from '@squadron/identity';
-import { ControlClient } from '@squadron/client';
-import { randomBytes } from 'node:crypto';
 import { action } from '../output.ts';
-import { platformUrl } from '../env.ts';
-import { resolveToken } from '../credentials.ts';
-import { onShutdown } from '../shutdown.ts';
-
-interface RunFlags {
-  site: string;
-  broker?: string;
-  instanceId?: string;
-  listen?: string;
-  dataDir?: string;
-}
+import { runInstance, type InstanceFlags } from '../instance-runtime.ts';
 
 /**
- * `squadron run DIR --site S`: one instance of a service, in the foreground. Ctrl-C leaves the
- * registry at once and lets in-flight requests finish. The platform's own runners (up, agents)
- * start instances through this same command, with an IPC channel to learn when it is ready.
+ * `squadron run DIR --site S`: one instance of a service folder, in the foreground, its
+ * TypeScript loaded as it is (a developer's loop: edit, run again). Ctrl-C leaves the registry at
+ * once and lets in-flight requests finish. The platform's agents run releases instead: the
+ * artifact a deploy built, under plain Node (instance-main.ts).
  */
 export function registerRun(program: Command): void {
   program
@@ -34,84 +19,13 @@ export function registerRun(program: Command): void {
     .option('--instance-id <id>', 'instance id (default: service name and a random suffix)')
     .option('--listen <address>', 'address callers connect to (default tcp://127.0.0.1:0)')
     .option('--data-dir <dir>', 'local platform data directory')
-    .action(action(async (dir: string, flags: RunFlags) => {
-      // Started by the platform: never outlive it, even while still starting. Once running, a
+    .action(action(async (dir: string, flags: InstanceFlags) => {
+      // Started by a parent: never outlive it, even while still starting. Once running, a
       // parent that goes away stops this process gracefully (onShutdown) instead.
       const orphaned = () => process.exit(1);
       process.once('disconnect', orphaned);
       const definition = await loadService(dir);
-      const url = platformUrl(flags.dataDir);
-      const broker = flags.broker ?? process.env.SQUADRON_BROKER ?? (await resolveBroker(flags.site, url, resolveToken(url, flags.dataDir)));
-      const logger = pino({ name: definition.name, level: process.env.SQUADRON_LOG_LEVEL ?? 'info' });
-      // Started by an agent: the identity it issued this instance, renewed over IPC, and the keys
-      // that verify callers. Run by hand against a platform: the same, asked of it with the token.
-      const instanceId = flags.instanceId ?? `${definition.name}-${randomBytes(3).toString('hex')}`;
-      let identity = Identity.fromEnv();
-      let trust = process.env.SQUADRON_TRUST;
-      // The access policies: from the agent (environment, then IPC), or, by hand, from the platform.
-      const policies = new PolicyHolder();
-      // The storage the service owns, for ctx.storage(): from the agent (environment, then IPC).
-      const storage = new StorageHolder();
-      if (process.env.SQUADRON_STORAGE) storage.set(JSON.parse(process.env.SQUADRON_STORAGE) as StorageResources);
-      if (process.env.SQUADRON_POLICIES) policies.set(new Policies(JSON.parse(process.env.SQUADRON_POLICIES) as PolicySet));
-
-      let watcher: PolicyWatcher | null = null;
-      if (identity === null && !flags.broker && !process.env.SQUADRON_BROKER) {
-        const token = resolveToken(url, flags.dataDir);
-        if (token) {
-          const api = new ControlClient({ url, token });
-          watcher = new PolicyWatcher(api, (p) => policies.set(p), logger);
-          await watcher.start();
-          // Its service's storage as it is now (an agent keeps its instances' current; by hand, run again after creating more).
-          const owned = await api.serviceStorage(definition.name).catch(() => ({ storage: [] }));
-          storage.set(Object.fromEntries(owned.storage.map((r) => [r.name, { kind: r.kind, credentials: r.credentials }])));
-          const { privateKey, publicJwk } = Identity.newKey();
-          identity = new Identity((await api.ownInstanceCredential(definition.name, instanceId, flags.site, publicJwk)).credential, privateKey);
-          trust = JSON.stringify(await api.jwks());
-        }
-      }
-      // Revoked credentials: the list at start, then each change, from the agent.
-      let revoked = new Set<string>(JSON.parse(process.env.SQUADRON_REVOKED ?? '[]') as string[]);
-      process.on('message', (m: { type?: string; credential?: string; ids?: unknown; set?: PolicySet; resources?: StorageResources }) => {
-        if (m?.type === 'storage' && m.resources) storage.set(m.resources);
-        if (m?.type === 'credential' && typeof m.credential === 'string') identity?.renew(m.credential);
-        if (m?.type === 'policies' && m.set) policies.set(new Policies(m.set));
-        if (m?.type === 'revoked' && Array.isArray(m.ids)) revoked = new Set(m.ids.filter((id): id is string => typeof id === 'string'));
-      });
-      const verifier = trust ? CredentialVerifier.fromJwks(trust, (id) => revoked.has(id)) : undefined;
-      const running = await runService(definition, {
-        site: flags.site,
-        broker,
-        logger,
-        identity,
-        instanceId,
-        policies,
-        storage,
-        ...(verifier ? { verifier } : {}),
-        ...(flags.listen ? { listen: flags.listen } : {}),
-      });
-      process.send?.({ type: 'ready', instance: running.info, interface: serviceInterface(definition) });
-      if (!process.send) {
-        process.stdout.write(`instance ${running.info.id} of ${running.info.service} ready in ${flags.site} at ${running.info.address}\n`);
-      }
       process.removeListener('disconnect', orphaned);
-      await onShutdown(() => {
-        watcher?.stop();
-        return running.stop();
-      });
-      process.exit(process.exitCode ?? 0);
+      await runInstance(definition, flags);
     }));
-}
-
-/**
- * What the definition declares, sent with the ready message so that an agent can report it to
- * the control plane (the catalog shows a service's interface as its running code declares it).
- */
-function serviceInterface(definition: ServiceDefinition): { methods: string[]; topics: string[]; queues: string[]; publishes: string[] } {
-  return {
-    publishes: [...new Set(definition.publishes ?? [])],
-    methods: Object.keys(definition.methods ?? {}),
-    topics: Object.keys(definition.subscriptions ?? {}),
-    queues: Object.keys(definition.consumers ?? {}),
-  };
 }

@@ -4,7 +4,7 @@ import type { PlatformConfig, Sites } from '@squadron/control';
 import { ControlClient } from '@squadron/client';
 import { seed, type Seed } from './demo.ts';
 import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
-import { brokerScript, BROKER_PROCESS } from './broker-bundle.ts';
+import { brokerScript, BROKER_PROCESS } from './runtime-bundles.ts';
 import { ProcessTree } from './process-tree.ts';
 import type { BrokerControlMessage } from '../commands/broker.ts';
 

@@ -131,8 +131,8 @@ export class AgentRegistry {
         set.add(w);
       });
     }
-    const rows = await this.db.query<{ id: string; service: string; release: number; path: string; max_memory_mb: number }>(
-      `SELECT i.id, i.service, i.release, r.path, r.max_memory_mb FROM instances i JOIN releases r ON r.service = i.service AND r.number = i.release
+    const rows = await this.db.query<{ id: string; service: string; release: number; artifact: string | null; max_memory_mb: number }>(
+      `SELECT i.id, i.service, i.release, r.artifact, r.max_memory_mb FROM instances i JOIN releases r ON r.service = i.service AND r.number = i.release
        WHERE i.agent = $1 AND i.draining = 0 ORDER BY i.id`, [id],
     );
     const config = this.sites.get(site)!;
@@ -140,7 +140,7 @@ export class AgentRegistry {
       version: this.versions.get(id) ?? this.epoch,
       broker: this.sites.brokerOf(site) ?? null,
       instances: rows.map((r) => ({
-        id: r.id, service: r.service, release: r.release, path: r.path, site, provisionDelayMs: config.provisionDelayMs, maxMemoryMb: Number(r.max_memory_mb),
+        id: r.id, service: r.service, release: Number(r.release), artifact: r.artifact, site, provisionDelayMs: config.provisionDelayMs, maxMemoryMb: Number(r.max_memory_mb),
       })),
     };
   }

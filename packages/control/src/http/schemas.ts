@@ -64,8 +64,17 @@ export const serviceSchema = {
 
 export const releaseSchema = {
   type: 'object',
-  required: ['service', 'number', 'path', 'desired', 'createdAt', 'createdBy', 'rollbackOf', 'maxMemoryMb'],
-  properties: { service: str, number: int, path: str, desired: counts, createdAt: num, createdBy: str, rollbackOf: nullable(int), maxMemoryMb: int },
+  required: ['service', 'number', 'artifact', 'path', 'desired', 'createdAt', 'createdBy', 'rollbackOf', 'maxMemoryMb'],
+  properties: { service: str, number: int, artifact: nullable(str), path: nullable(str), desired: counts, createdAt: num, createdBy: str, rollbackOf: nullable(int), maxMemoryMb: int },
+} as const;
+
+export const artifactSchema = {
+  type: 'object',
+  required: ['digest', 'size', 'entry', 'files'],
+  properties: {
+    digest: str, size: int, entry: str,
+    files: { type: 'array', items: { type: 'object', required: ['name', 'bytes'], properties: { name: str, bytes: int } } },
+  },
 } as const;
 
 const exitSchema = nullable({

@@ -4,6 +4,7 @@ import type { Queues } from '../queues/queue-listing.ts';
 import type { QueueQuotaStore } from '../queues/queue-quotas.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Deployments } from '../deploy/deployments.ts';
+import type { ArtifactStore } from '../deploy/artifacts.ts';
 import type { AgentRegistry } from '../deploy/agent-registry.ts';
 import type { Reconciler } from '../deploy/reconciler.ts';
 import type { Db } from '../state/db.ts';
@@ -20,6 +21,7 @@ export interface RouteContext {
   queues: Queues;
   queueQuotas: QueueQuotaStore;
   catalog: Catalog;
+  artifacts: ArtifactStore;
   deployments: Deployments;
   agents: AgentRegistry;
   reconciler: Reconciler;

@@ -11,11 +11,12 @@ const MAX_RELEASE = 2 ** 31 - 1;
 export function deployRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Params: { name: string }; Body: DeployRequest }>('/v1/services/:name/releases', {
     schema: {
-      tags: ['deploy'], summary: 'Deploy: a new release, N instances in each named site (rolling)',
+      tags: ['deploy'], summary: 'Deploy: a new release of an uploaded artifact (or of a folder on this machine, built here), N instances in each named site (rolling)',
       params: nameParams,
       body: {
-        type: 'object', required: ['path', 'sites', 'instances'], additionalProperties: false,
+        type: 'object', required: ['sites', 'instances'], additionalProperties: false,
         properties: {
+          artifact: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
           path: { type: 'string', minLength: 1, maxLength: 4096 },
           sites: { type: 'array', minItems: 1, maxItems: 64, uniqueItems: true, items: NAME },
           instances: { type: 'integer', minimum: 1, maximum: MAX_INSTANCES },

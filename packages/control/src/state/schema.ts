@@ -144,7 +144,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'release artifacts: each release runs the content-addressed bundle a deploy built',
+    sql: {
+      sqlite: artifactsV10('BLOB'),
+      postgres: artifactsV10('BYTEA'),
+    },
+  },
 ];
+
+function artifactsV10(bytes: string): string {
+  return `
+    CREATE TABLE artifacts (
+      digest TEXT PRIMARY KEY,
+      bytes ${bytes} NOT NULL,
+      size BIGINT NOT NULL,
+      created_at BIGINT NOT NULL
+    );
+    CREATE TABLE artifact_owners (
+      digest TEXT NOT NULL REFERENCES artifacts(digest) ON DELETE CASCADE,
+      squad TEXT NOT NULL,
+      PRIMARY KEY (digest, squad)
+    );
+    ALTER TABLE releases ADD COLUMN artifact TEXT;
+  `;
+}
 
 function claimsV7(topics: string, queues: string, insert: string, onConflict: string): string {
   const declared = (select: string) => `
