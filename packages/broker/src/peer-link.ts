@@ -19,6 +19,8 @@ export class PeerLink {
   private heartbeat: NodeJS.Timeout | null = null;
   private lastSeen = 0;
   private unrenew: (() => void) | null = null;
+  /** Why the other broker said it closes the link on purpose (it is stopping), until the link is lost. */
+  private leaving: string | null = null;
   forwarded = 0;
   /** Publishes for the other site's groups that could not be sent: link down or backed up. */
   dropped = 0;
@@ -117,6 +119,12 @@ export class PeerLink {
       case FrameKind.Ping:
         this.conn?.send(FrameKind.Pong, 0);
         return;
+      case FrameKind.Goaway: {
+        // CLOSED: the other broker ends the link on purpose (it stops), which is no fault.
+        const [code, message] = decode(body) as [unknown, unknown];
+        if (code === 'CLOSED') this.leaving = typeof message === 'string' ? message : 'closed';
+        return;
+      }
       default:
         return;
     }
@@ -132,16 +140,20 @@ export class PeerLink {
   }
 
   private lost(reason: string): void {
+    const left = this.leaving;
+    this.leaving = null;
     this.conn = null;
     this.registry.dropRemoteSite(this.site, `link to ${this.site} lost: ${reason}`);
     this.topics.dropRemoteSite(this.site);
-    this.retry(reason);
+    if (left !== null && !this.stopped) this.log.info({ peer: this.site, reason: left }, 'peer site broker left; linking again once it is back');
+    this.retry(reason, left !== null);
   }
 
-  private retry(reason: string): void {
+  /** `left`: the other broker said it was going; only a long absence is worth a warning then. */
+  private retry(reason: string, left = false): void {
     if (this.stopped) return;
     const delay = this.backoff.next();
-    if (this.backoff.attempts === 1 || this.backoff.attempts % 10 === 0) this.log.warn({ peer: this.site, reason, retryInMs: delay }, 'peer site broker unreachable');
+    if ((this.backoff.attempts === 1 && !left) || this.backoff.attempts % 10 === 0) this.log.warn({ peer: this.site, reason, retryInMs: delay }, 'peer site broker unreachable');
     this.timer = setTimeout(() => void this.connect(), delay);
     this.timer.unref();
   }

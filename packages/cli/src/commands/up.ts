@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { basename, join, resolve } from 'node:path';
 import { SquadronError } from '@squadron/protocol';
-import type { ControlClient } from '@squadron/client';
+import type { ControlClient, InstanceRecordBody } from '@squadron/client';
 import { action, parseIntFlag } from '../output.ts';
 import { dataDir } from '../env.ts';
 import { onShutdown } from '../shutdown.ts';
@@ -54,7 +54,7 @@ export function registerUp(program: Command): void {
       });
       try {
         await platform.start();
-        const ready = await allReady(platform.client(), seeds.map((s) => s.service), say, join(dataDir(flags.dataDir), 'logs'));
+        const ready = await allReady(platform.client(), new Set(seeds.map((s) => s.service)), say, join(dataDir(flags.dataDir), 'logs'));
         started = true;
         process.stdout.write(`squadron ready: ${ready} instances in ${config.sites.length} sites, API ${platform.url} (${((Date.now() - began) / 1000).toFixed(1)} s). Try: npx squadron status\n`);
       } catch (err) {
@@ -67,22 +67,31 @@ export function registerUp(program: Command): void {
 }
 
 /**
- * Wait until every instance of these services is ready, saying how far along it is; an instance
- * that crash-loops stops the wait with its name and where its log is.
+ * Wait until every instance the platform runs is ready, saying how far along it is: those of the
+ * services just deployed, and those deployed before (a data directory used again). An instance of
+ * a service just deployed that crash-loops stops the wait with its name and where its log is; one
+ * of a service deployed before is said once and not waited for, since the platform is not
+ * this service's to refuse.
  */
-async function allReady(api: ControlClient, services: string[], say: (line: string) => void, logs: string): Promise<number> {
+async function allReady(api: ControlClient, seeded: ReadonlySet<string>, say: (line: string) => void, logs: string): Promise<number> {
   let shown = -1;
-  // What was just deployed does not change while it starts: count it once.
-  const wanted = (await Promise.all(services.map((s) => api.service(s)))).reduce((n, s) => n + Object.values(s.desired).reduce((a, b) => a + b, 0), 0);
+  const logOf = (i: InstanceRecordBody) => join(logs, `agent-${i.site}`, `${i.id}.log`);
+  // What is deployed does not change while it starts: count it once.
+  const deployed = (await api.services()).services.filter((s) => s.release !== null);
+  const wanted = deployed.reduce((n, s) => n + Object.values(s.desired).reduce((a, b) => a + b, 0), 0);
+  const given = new Set<string>();
   for (;;) {
-    const lists = await Promise.all(services.map((s) => api.instances(s)));
+    const lists = await Promise.all(deployed.map((s) => api.instances(s.name)));
     const all = lists.flatMap((l) => l.instances).filter((i) => i.state !== 'draining');
-    const looping = all.find((i) => i.crashLoop);
-    if (looping) {
-      throw new SquadronError('CRASH_LOOP', `instance ${looping.id} of ${looping.service} keeps exiting before it is ready; its log is ${join(logs, `agent-${looping.site}`, `${looping.id}.log`)}`);
+    for (const looping of all.filter((i) => i.crashLoop && !given.has(i.id))) {
+      if (seeded.has(looping.service)) {
+        throw new SquadronError('CRASH_LOOP', `instance ${looping.id} of ${looping.service} keeps exiting before it is ready; its log is ${logOf(looping)}`);
+      }
+      given.add(looping.id);
+      say(`warning: instance ${looping.id} of ${looping.service} keeps exiting before it is ready (its log is ${logOf(looping)}); not waiting for it`);
     }
     const ready = all.filter((i) => i.state === 'ready').length;
-    if (ready >= wanted) return ready;
+    if (ready >= wanted - given.size) return ready;
     if (ready !== shown) say(`${ready} of ${wanted} instances ready`);
     shown = ready;
     await new Promise((r) => setTimeout(r, 100));

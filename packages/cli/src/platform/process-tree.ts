@@ -85,6 +85,10 @@ export class ProcessTree {
     const { execArgv = [], env = {} } = m.spec.runtime ?? {};
     const child = fork(m.spec.script ?? BIN, m.spec.args, {
       stdio: ['ignore', log, log, 'ipc'],
+      // Its own process group: a terminal's Ctrl-C reaches this process alone, which stops the
+      // children in order (instances drain while their brokers still run); signalled directly,
+      // each would exit at once, in any order. Without this process, each exits by itself.
+      detached: true,
       env: { ...process.env, ...env },
       execArgv: m.spec.script ? [...execArgv] : [...process.execArgv, ...execArgv],
     });

@@ -46,6 +46,11 @@ export interface ReplicatorOptions {
   intervalMs?: number;
   /** Changes per pull (default 500). */
   batch?: number;
+  /**
+   * How long a peer may go unanswered before it is worth a warning (default 5 s). A shorter
+   * absence is the platform at work: a peer started after this site, stopping with it, restarting.
+   */
+  warnAfterMs?: number;
   log?: Logger;
 }
 
@@ -55,6 +60,9 @@ interface Peer {
   caughtUpAt: number | null;
   reachable: boolean;
   lastError: string | null;
+  /** Since when its pulls fail (null while they succeed), and whether that was warned of. */
+  failingSince: number | null;
+  warned: boolean;
   /** A wake came in (or a write is pending) since the current pull started: pull again at once. */
   wakeRequested: boolean;
   sleeper: (() => void) | null;
@@ -76,6 +84,7 @@ export class Replicator {
   private readonly store: KvStore;
   private readonly intervalMs: number;
   private readonly batch: number;
+  private readonly warnAfterMs: number;
   private readonly log: Logger | undefined;
   private peers = new Map<string, Peer>();
   private running = false;
@@ -84,6 +93,7 @@ export class Replicator {
     this.store = options.store;
     this.intervalMs = options.intervalMs ?? 150;
     this.batch = options.batch ?? 500;
+    this.warnAfterMs = options.warnAfterMs ?? 5_000;
     this.log = options.log;
     for (const link of options.peers) this.peers.set(link.site, newPeer(link));
   }
@@ -169,10 +179,10 @@ export class Replicator {
         again = await this.pull(p);
         p.reachable = true;
         p.lastError = null;
+        p.failingSince = null;
+        p.warned = false;
       } catch (err) {
-        if (p.reachable || p.lastError === null) this.log?.warn({ peer: p.link.site, error: (err as Error).message }, 'kv replication: cannot pull from peer; retrying');
-        p.reachable = false;
-        p.lastError = (err as Error).message;
+        this.failed(p, (err as Error).message);
       }
       if (!this.running) break;
       if (again || p.wakeRequested) continue;
@@ -186,6 +196,20 @@ export class Replicator {
         p.sleeper = done;
       });
     }
+  }
+
+  /** A pull failed: said once when it starts failing, and warned of once it has failed a while. */
+  private failed(p: Peer, error: string): void {
+    const now = Date.now();
+    if (p.failingSince === null) {
+      p.failingSince = now;
+      this.log?.info({ peer: p.link.site, error }, 'kv replication: cannot pull from peer; retrying');
+    } else if (!p.warned && now - p.failingSince >= this.warnAfterMs) {
+      p.warned = true;
+      this.log?.warn({ peer: p.link.site, error, failingForMs: now - p.failingSince }, 'kv replication: cannot pull from peer; retrying');
+    }
+    p.reachable = false;
+    p.lastError = error;
   }
 
   /** One pull; true when there is more to pull at once. */
@@ -231,7 +255,7 @@ export class Replicator {
 
 function newPeer(link: PeerLink): Peer {
   return {
-    link, head: null, caughtUpAt: null, reachable: false, lastError: null, wakeRequested: false,
+    link, head: null, caughtUpAt: null, reachable: false, lastError: null, failingSince: null, warned: false, wakeRequested: false,
     sleeper: null, waking: false, wakeAgain: false, acked: null, loop: null,
   };
 }

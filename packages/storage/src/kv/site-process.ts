@@ -94,6 +94,9 @@ export class SiteProcess {
         child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_MAIN, ...args], {
           stdio: ['ignore', out, out, 'ipc'],
           env: { ...process.env, ...env, SQUADRON_KV_SITE: settings.site },
+          // Its own process group: a terminal's Ctrl-C reaches the platform alone, which stops this
+          // server after what uses it (an exit it did not ask for would be taken for a crash).
+          detached: true,
         });
       } finally {
         closeSync(out);

@@ -127,7 +127,9 @@ export class MemcachedServer {
     try {
       // A small, fixed environment: the resource's SASL config, and nothing of the platform's.
       const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', SASL_CONF_PATH: o.saslConfDir };
-      child = spawn(o.binary, memcachedArgs(o), { stdio: ['ignore', out, 'pipe'], env });
+      // Its own process group: a terminal's Ctrl-C reaches the platform alone, which stops this
+      // server after what uses it (an exit it did not ask for would be taken for a crash).
+      child = spawn(o.binary, memcachedArgs(o), { stdio: ['ignore', out, 'pipe'], env, detached: true });
     } finally {
       closeSync(out);
     }
