@@ -58,6 +58,8 @@ export function unpackArtifact(bytes: Uint8Array, expected?: string): ArtifactCo
   }
   const c = value as Partial<ArtifactContents> | null;
   if (!c || typeof c !== 'object') throw new ArtifactError('not a release artifact');
+  // Other MessagePack (or bytes that happen to decode as some) has no format: say what it is not.
+  if (typeof c.format !== 'number') throw new ArtifactError('not a release artifact: it names no format');
   if (c.format !== ARTIFACT_FORMAT) throw new ArtifactError(`artifact format ${String(c.format)} is not known to this version (it knows ${ARTIFACT_FORMAT})`);
   if (typeof c.entry !== 'string' || !c.files || typeof c.files !== 'object') throw new ArtifactError('the artifact lacks its entry or files');
   for (const [name, data] of Object.entries(c.files)) {
