@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import {
   FrameKind, decode, encode, EnvelopeReader, envelopePayloadOffset, asInstanceInfo, asSubscribe, asEnqueue, asConsume, asPublishDurable, buildEnvelope,
-  errorToWire, UnavailableError, BadRequestError, PermissionDeniedError, asLoadReport, asAuth, type SquadronError, type EnqueueReply, type LoadRejections, type ConsumeBody,
+  errorToWire, UnavailableError, BadRequestError, PermissionDeniedError, asLoadReport, asDropReport, asAuth, type SquadronError, type EnqueueReply, type LoadRejections, type ConsumeBody,
   ProtocolError, DEFAULT_LIMITS, type AuthBody, type WireLimits, type RegistryEvent,
 } from '@squadron/protocol';
 import { Connection, acceptHandshake, listen, parseEndpoint, formatEndpoint } from '@squadron/transport';
@@ -20,6 +20,7 @@ import { MessagingGuard } from './messaging-guard.ts';
 import { checkRegistration, checkTakeover } from './registration.ts';
 import { checkGroupMembership } from './group-membership.ts';
 import { DEFAULT_CONNECTION_LIMITS, checkConnectionLimit, type ConnectionLimits } from './connection-limits.ts';
+import { SubscriberDrops } from './subscriber-drops.ts';
 import { callerKey, type Caller, type Decision, type Policies } from '@squadron/policy';
 
 export interface BrokerOptions {
@@ -107,6 +108,8 @@ export class Broker implements Forwarder {
   private readonly guard: MessagingGuard;
   /** Calls refused by each local instance, per caller, as its load reports say. */
   private readonly rejections = new Map<string, LoadRejections>();
+  /** Messages subscribers dropped themselves, as their SDKs report them. */
+  private readonly subscriberDrops = new SubscriberDrops();
   /** Instance id → the connection that registered it: one holder each. */
   private readonly registrations = new Map<string, Session>();
 
@@ -197,6 +200,7 @@ export class Broker implements Forwarder {
       refusals: this.guard.stats(),
       peers: [...this.links.values()].map((l) => ({ site: l.site, address: l.address, up: l.up, forwarded: l.forwarded, dropped: l.dropped })),
       subscriptions: this.topics.stats(),
+      subscriberDrops: this.subscriberDrops.stats(),
       memory: { rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed, external: memory.external },
       log: this.store?.logStats ?? null,
     };
@@ -296,6 +300,7 @@ export class Broker implements Forwarder {
       }
       case FrameKind.Unsubscribe: {
         session.parked.delete(parkedKey('subscription', id));
+        this.subscriberDrops.end(conn, id);
         const gone = this.topics.unsubscribe(conn, id);
         if (gone) this.announceInterest(gone.topic, gone.name, false);
         return;
@@ -328,6 +333,11 @@ export class Broker implements Forwarder {
           this.registry.setLoad(instanceId, inFlight);
           if (rejections) this.rejections.set(instanceId, rejections);
         }
+        return;
+      }
+      case FrameKind.Drops: {
+        const subscriber = session.auth.role === 'instance' && session.auth.instance ? session.auth.instance : session.auth.name;
+        this.subscriberDrops.report(conn, subscriber, asDropReport(decode(body)), (sid) => this.topics.subscriptionOf(conn, sid));
         return;
       }
       case FrameKind.Watch: {
@@ -549,6 +559,7 @@ export class Broker implements Forwarder {
     for (const instanceId of session.instances) {
       if (this.unregister(instanceId, reason)) this.log.info({ instance: instanceId, reason }, 'instance down');
     }
+    this.subscriberDrops.endConnection(session.conn);
     for (const group of this.topics.removeConnection(session.conn)) this.announceInterest(group.topic, group.name, false);
   }
 

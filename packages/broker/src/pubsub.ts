@@ -103,6 +103,12 @@ export class TopicTable {
     return this.bySession.get(conn)?.size ?? 0;
   }
 
+  /** The topic and group of one of a connection's subscriptions, or null when it holds no such id. */
+  subscriptionOf(conn: Connection, sid: number): { topic: string; group: string } | null {
+    const g = this.bySession.get(conn)?.get(sid);
+    return g ? { topic: g.topic, group: g.name } : null;
+  }
+
   /** A connection's subscriptions: its subscription ids and their topics and groups. */
   subscriptionsOf(conn: Connection): Array<{ sid: number; topic: string; group: string }> {
     return [...(this.bySession.get(conn) ?? [])].map(([sid, g]) => ({ sid, topic: g.topic, group: g.name }));

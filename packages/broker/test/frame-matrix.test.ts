@@ -49,6 +49,8 @@ const MATRIX: Record<keyof typeof FrameKind, Record<Role, Outcome>> = {
   Watch: all('ok'),
   RegistryEvent: all(NEVER_TAKEN),
   Load: { client: NEVER_TAKEN, instance: 'ok', control: NEVER_TAKEN, broker: NEVER_TAKEN },
+  // What a connection's own subscriptions dropped: counted for the subscriptions it holds, nobody else's.
+  Drops: messaging,
   Ping: all('ok'),
   Pong: all('ok'),
   Query: messaging,
@@ -130,6 +132,7 @@ describe('frame-by-role matrix at the broker', () => {
       case FrameKind.Watch: return encode(null);
       case FrameKind.RegistryEvent: return encode({ type: 'down', id: 'x', site: 'sto', reason: 'r' });
       case FrameKind.Load: return encode(0);
+      case FrameKind.Drops: return encode([[1, 5]]);
       case FrameKind.Query: return encode({ what: 'stats' });
       case FrameKind.Interest: return encode({ topic: 'matrix.topic', group: 'g', present: true });
       case FrameKind.Enqueue: return encode(['matrix.queue', null, null, 0, 'trace-1', encode({ n: 1 })]);

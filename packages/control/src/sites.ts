@@ -74,6 +74,8 @@ export class Sites {
             published: stats.published,
             peers: stats.peers.map((p) => ({ site: p.site, up: p.up, forwarded: p.forwarded, dropped: p.dropped })),
             subscriptions: stats.subscriptions,
+            // A broker of an earlier release reports none.
+            subscriberDrops: stats.subscriberDrops ?? [],
             refusals: stats.refusals ?? [],
           },
         },

@@ -15,9 +15,9 @@ export {
 export type { SquadronErrorOptions, WireError } from './errors.ts';
 export {
   asAuth, asHello, asReady, asInstanceInfo, asSubscribe, asInterest, asRegistryEvent, asRequest,
-  asEnqueue, asConsume, asDelivery, asPublishDurable, asLoadReport, durableQueueName,
+  asEnqueue, asConsume, asDelivery, asPublishDurable, asLoadReport, asDropReport, durableQueueName, MAX_DROP_REPORT_ENTRIES,
 } from './messages.ts';
 export type {
   PeerRole, HelloBody, AuthBody, ReadyBody, InstanceInfo, MethodInfo, RegistryEvent, SubscribeBody,
-  InterestBody, QueryBody, RequestBody, EnqueueBody, EnqueueReply, ConsumeBody, DeliveryBody, PublishDurableBody, LoadReport, LoadRejections,
+  InterestBody, QueryBody, RequestBody, EnqueueBody, EnqueueReply, ConsumeBody, DeliveryBody, PublishDurableBody, LoadReport, LoadRejections, DropReport,
 } from './messages.ts';

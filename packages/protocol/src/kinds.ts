@@ -45,6 +45,12 @@ export const FrameKind = {
   RegistryEvent: 33,
   /** instance → broker: load report { inFlight } */
   Load: 34,
+  /**
+   * client or instance → broker: body msgpack [[subscription id, dropped], ...]: the messages each
+   * of its subscriptions dropped itself since it began, its handler behind and its queue full
+   * (sent when they change); the broker shows them in its stats.
+   */
+  Drops: 35,
   /** either side: id = correlation id; Pong echoes it */
   Ping: 40,
   Pong: 41,

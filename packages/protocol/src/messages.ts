@@ -63,6 +63,12 @@ export interface LoadReport {
   rejections: LoadRejections | null;
 }
 
+/** What a Drops frame carries: per subscription that dropped messages, its id and how many it dropped. */
+export type DropReport = Array<[sid: number, dropped: number]>;
+
+/** A report names each subscription of one connection at most once: no more than this many. */
+export const MAX_DROP_REPORT_ENTRIES = 65_536;
+
 export interface MethodInfo {
   name: string;
   idempotent: boolean;
@@ -131,6 +137,15 @@ export function asLoadReport(v: unknown): LoadReport {
     return { inFlight: v[0] as number, rejections };
   }
   throw new ProtocolError('malformed load frame');
+}
+
+/** A Drops frame's body: pairs of non-negative integers (subscription id, messages dropped). */
+export function asDropReport(v: unknown): DropReport {
+  if (!Array.isArray(v) || v.length > MAX_DROP_REPORT_ENTRIES) fail('drops');
+  for (const e of v as unknown[]) {
+    if (!Array.isArray(e) || e.length !== 2 || !Number.isSafeInteger(e[0]) || !Number.isSafeInteger(e[1]) || (e[0] as number) < 0 || (e[1] as number) < 0) fail('drops');
+  }
+  return v as DropReport;
 }
 
 export function asInstanceInfo(v: unknown): InstanceInfo {

@@ -50,6 +50,7 @@ export const wellFormed: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
     fc.nat(),
     fc.tuple(fc.nat(), fc.dictionary(str.filter((k) => k !== '__proto__'), fc.record({ rateLimited: fc.nat(), denied: fc.nat() }), { maxKeys: 3 })),
   ),
+  asDropReport: fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 4 }),
 };
 
 const weird = (maxDepth: number) => fc.anything({

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import {
   FrameKind, decode, decodePayload, encode, encodeEnvelopeField, asRegistryEvent, errorFromWire, ClosedError, SquadronError, UnavailableError, AuthFailedError,
-  type InstanceInfo, type RegistryEvent, type LoadRejections,
+  type InstanceInfo, type RegistryEvent, type LoadRejections, type DropReport,
 } from '@squadron/protocol';
 import { Backoff, Connection, connectHandshake, dial, sendReauth, type AuthSource } from '@squadron/transport';
 import { PendingCalls } from './pending-calls.ts';
@@ -194,6 +194,13 @@ export class BrokerSession {
   /** Requests in flight, and (when any were refused) the calls refused per caller since start. */
   reportLoad(inFlight: number, rejections?: LoadRejections): void {
     this.conn?.sendValue(FrameKind.Load, 0, rejections ? [inFlight, rejections] : inFlight);
+  }
+
+  /** Messages each subscription dropped itself since it began; false when not connected. */
+  reportDrops(report: DropReport): boolean {
+    if (!this.connected) return false;
+    this.conn!.sendValue(FrameKind.Drops, 0, report);
+    return true;
   }
 
   watch(): void {

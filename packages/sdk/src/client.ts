@@ -20,6 +20,7 @@ import { authWith } from './identity-auth.ts';
 import type { AuthSource } from '@squadron/transport';
 import { Identity } from '@squadron/identity';
 import { CallerGuard } from './caller-guard.ts';
+import { reportDrops } from './drop-report.ts';
 import type { StorageHolder } from './storage-source.ts';
 import { PolicyHolder, type PolicySource } from './policy-source.ts';
 import { Rejections } from './rejections.ts';
@@ -166,6 +167,7 @@ export class Client implements ContextHost {
         else this.log.error({ what, id, err: err.message }, `the broker refused this ${what}: ${err.message}`);
       },
     }, init.log);
+    this.closers.push(reportDrops(this.session, () => this.subs.values()));
   }
 
   /** Sites in failover order, this one first. */

@@ -30,7 +30,7 @@ const MATRIX: Record<keyof typeof FrameKind, Record<Role, Outcome>> = {
   Reply: brokerRefused(NEVER), ErrorReply: brokerRefused(NEVER),
   Publish: brokerRefused(NEVER), Message: brokerRefused(NEVER), Subscribe: brokerRefused(NEVER), Unsubscribe: brokerRefused(NEVER),
   Refused: brokerRefused(NEVER), Register: brokerRefused(NEVER), Deregister: brokerRefused(NEVER), Watch: brokerRefused(NEVER),
-  RegistryEvent: brokerRefused(NEVER), Load: brokerRefused(NEVER),
+  RegistryEvent: brokerRefused(NEVER), Load: brokerRefused(NEVER), Drops: brokerRefused(NEVER),
   Ping: callers, Pong: callers,
   Query: brokerRefused(NEVER), Interest: brokerRefused(NEVER), Forward: brokerRefused(NEVER),
   Enqueue: brokerRefused(NEVER), Consume: brokerRefused(NEVER), Delivery: brokerRefused(NEVER), Ack: brokerRefused(NEVER),

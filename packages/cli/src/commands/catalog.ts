@@ -62,7 +62,7 @@ export function registerCatalog(program: Command): void {
     }));
   services
     .command('show')
-    .description('one service: owner, repository, and the methods, topics and queues its code declares')
+    .description('one service: owner, repository, and the methods, the topics it publishes and subscribes to, and the queues its code declares')
     .argument('<name>')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
@@ -76,10 +76,13 @@ export function registerCatalog(program: Command): void {
         `description  ${s.description ?? '-'}`,
         `release      ${s.release ?? 'not deployed'}`,
         `instances    ${Object.entries(s.desired).map(([site, n]) => `${site}:${n}`).join(' ') || '-'}`,
-        `methods      ${s.interface ? s.interface.methods.join(', ') || '-' : '(known once an instance of the release runs)'}`,
-        `topics       ${s.interface ? s.interface.topics.join(', ') || '-' : ''}`,
-        `queues       ${s.interface ? s.interface.queues.join(', ') || '-' : ''}`,
-        `publishes    ${s.interface ? (s.interface.publishes ?? []).join(', ') || '-' : ''}`,
+        // What the code declares, each line saying which way: a bare 'topics' read as "publishes none".
+        ...(s.interface ? [
+          `methods      ${s.interface.methods.join(', ') || '-'}`,
+          `publishes    ${(s.interface.publishes ?? []).join(', ') || '-'}`,
+          `subscribes   ${s.interface.topics.join(', ') || '-'}`,
+          `consumes     ${s.interface.queues.join(', ') || '-'}`,
+        ] : ['methods      (these, and the topics and queues it uses, are known once an instance of the release runs)']),
         `owns         ${s.claims.owned.map((c) => `${c.kind} ${c.name}`).join(', ') || '-'}`,
         ...s.claims.shared.map((c) => `shares       ${c.kind} ${c.name} (owned by ${c.owner}, of the same squad)`),
       ];

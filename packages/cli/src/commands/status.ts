@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { StatusBody } from '@squadron/client';
 import { NoInstancesError } from '@squadron/protocol';
 import { action, printJson, printTable } from '../output.ts';
 import { api } from '../platform-client.ts';
@@ -55,11 +56,15 @@ export function registerStatus(program: Command): void {
         process.stdout.write('\nREFUSED BY BROKERS\n');
         printTable(['SITE', 'CALLER', 'ASKED', 'REFUSED'], brokerRefusals);
       }
-      const subs = status.sites.flatMap((s) => s.brokerStatus.subscriptions.filter((x) => !x.group.startsWith('_sub.')).map((x) => [s.name, x.topic, x.group, x.members, x.delivered, x.dropped]));
+      // A subscriber's private group (`_sub.…`) is shown once the broker dropped some of its messages.
+      const subs = status.sites.flatMap((s) => s.brokerStatus.subscriptions
+        .filter((x) => (!x.group.startsWith('_sub.') || x.dropped > 0) && (!service || x.group === service))
+        .map((x) => [s.name, x.topic, x.group, x.members, x.delivered, x.dropped]));
       if (subs.length > 0) {
         process.stdout.write('\nSUBSCRIPTIONS\n');
         printTable(['SITE', 'TOPIC', 'GROUP', 'MEMBERS', 'DELIVERED', 'DROPPED'], subs);
       }
+      printSubscriberDrops(status, service);
     }));
 
   program
@@ -78,4 +83,17 @@ export function registerStatus(program: Command): void {
         return [s.name, s.kind, capacity, mine.length, used, s.broker?.address ?? '-'];
       }));
     }));
+}
+
+/**
+ * Messages subscribers dropped themselves, their handlers behind and their queues full: clients'
+ * (by the name they connected with) and instances' (by id), as each last reported to its broker.
+ */
+function printSubscriberDrops(status: StatusBody, service: string | undefined): void {
+  const rows = status.sites.flatMap((s) => (s.brokerStatus.subscriberDrops ?? [])
+    .filter((d) => !service || d.group === service)
+    .map((d) => [s.name, d.subscriber, d.topic, d.group, d.dropped]));
+  if (rows.length === 0) return;
+  process.stdout.write('\nDROPPED BY SUBSCRIBERS (their handlers fell behind)\n');
+  printTable(['SITE', 'SUBSCRIBER', 'TOPIC', 'GROUP', 'DROPPED'], rows);
 }

@@ -1,0 +1,43 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { squadron, startTestPlatform, waitFor, type TestPlatform } from '@squadron/testkit';
+
+const NEWSROOM = fileURLToPath(new URL('./fixtures/catalog/newsroom/', import.meta.url));
+
+/**
+ * What the commands print says what the platform holds: a service's topics in `services show`.
+ * Newsroom (squad 'press') publishes news.published, subscribes to news.tips and consumes news.edits.
+ */
+describe('what the commands say', () => {
+  let platform: TestPlatform;
+  let env: Record<string, string>;
+  const run = async (args: string[]) => {
+    const r = await squadron(args, env);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  before(async () => {
+    platform = await startTestPlatform('command-output', { config: 'sites:\n  - name: sto\n    kind: datacenter\n' });
+    env = { ...platform.env, SQUADRON_TOKEN: platform.adminToken };
+    await platform.api.createSquad('press');
+    await platform.api.createService({ name: 'newsroom', squad: 'press' });
+  });
+
+  after(async () => {
+    await platform?.stop();
+  });
+
+  it('shows the topics a service publishes and subscribes to, and the queues it consumes', async () => {
+    assert.match(await run(['services', 'show', 'newsroom']), /^methods {6}\(these, and the topics and queues it uses, are known once an instance of the release runs\)$/m);
+    await platform.api.deploy('newsroom', { path: NEWSROOM, sites: ['sto'], instances: 1 });
+    await waitFor(async () => (await platform.api.service('newsroom')).interface, 'newsroom\'s interface, once an instance runs', 30_000, 100);
+    const shown = await run(['services', 'show', 'newsroom']);
+    assert.match(shown, /^methods {6}ping$/m);
+    assert.match(shown, /^publishes {4}news\.published$/m);
+    assert.match(shown, /^subscribes {3}news\.tips$/m);
+    assert.match(shown, /^consumes {5}news\.edits$/m);
+    assert.match(shown, /^owns {9}(?=.*topic news\.published)(?=.*queue news\.edits)/m);
+  });
+});
