@@ -1,13 +1,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import type { AuditBody } from '@squadron/client';
 import { squadron, startTestPlatform, waitFor, type TestPlatform } from '@squadron/testkit';
 
 const NEWSROOM = fileURLToPath(new URL('./fixtures/catalog/newsroom/', import.meta.url));
 
 /**
- * What the commands print says what the platform holds: a service's topics in `services show`.
- * Newsroom (squad 'press') publishes news.published, subscribes to news.tips and consumes news.edits.
+ * What the commands print says what the platform holds: a service's topics in `services show`,
+ * and the audit of a service by its bare name. Newsroom (squad 'press') publishes
+ * news.published, subscribes to news.tips and consumes news.edits.
  */
 describe('what the commands say', () => {
   let platform: TestPlatform;
@@ -39,5 +41,16 @@ describe('what the commands say', () => {
     assert.match(shown, /^subscribes {3}news\.tips$/m);
     assert.match(shown, /^consumes {5}news\.edits$/m);
     assert.match(shown, /^owns {9}(?=.*topic news\.published)(?=.*queue news\.edits)/m);
+  });
+
+  it('finds a service\'s changes in the audit by its bare name, as by service:NAME, and other kinds by KIND:NAME', async () => {
+    const audit = async (target: string) => (JSON.parse(await run(['audit', '--target', target, '--json'])) as { entries: AuditBody[] }).entries;
+    const bare = await audit('newsroom');
+    assert.deepEqual(bare.map((e) => e.action).filter((a) => a.startsWith('service.')).reverse(), ['service.create', 'service.deploy']);
+    assert.ok(bare.every((e) => e.target === 'service:newsroom'));
+    assert.deepEqual(await audit('service:newsroom'), bare);
+    assert.deepEqual((await audit('squad:press')).map((e) => [e.action, e.target]), [['squad.create', 'squad:press']]);
+    assert.deepEqual(await audit('press'), [], 'a bare name is a service\'s');
+    assert.match(await run(['audit', '--target', 'newsroom']), /^\S+ \S+\s+admin\s+service\.deploy\s+service:newsroom/m);
   });
 });

@@ -96,7 +96,7 @@ export function registerCatalog(program: Command): void {
   program
     .command('audit')
     .description('every change: who made it, what it was, and when (newest first)')
-    .option('--target <target>', 'only changes to this, e.g. service:playlists')
+    .option('--target <target>', 'only changes to this service (NAME), or to anything as KIND:NAME, e.g. squad:radio, storage:ledger')
     .option('--limit <n>', 'at most this many entries (default 100)')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')

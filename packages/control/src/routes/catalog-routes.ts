@@ -54,7 +54,13 @@ export function catalogRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Querystring: { limit?: string; target?: string } }>('/v1/audit', {
     schema: {
       tags: ['catalog'], summary: 'Who changed what, and when; newest first',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,4}$' }, target: { type: 'string', maxLength: 200 } } },
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+          target: { type: 'string', maxLength: 200, description: 'only changes to this: KIND:NAME (service:playlists, squad:radio, storage:ledger), or a bare service name' },
+        },
+      },
       response: { 200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: auditSchema } } }, ...authErrors },
     },
   }, async (req) => ({
