@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { BuildFailure, Message, Metafile, Plugin } from 'esbuild';
 import { ArtifactError } from './errors.ts';
 import { findEntry } from './entry.ts';
@@ -54,14 +54,23 @@ const inside = (child: string, parent: string) => {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 };
 
+/** The node_modules folders the folder's package imports are found in: its own and each one above it. */
+function packageDirs(root: string): string[] {
+  const dirs = [join(root, 'node_modules')];
+  for (let dir = root; dirname(dir) !== dir; dir = dirname(dir)) dirs.push(join(dirname(dir), 'node_modules'));
+  return dirs;
+}
+
 /**
  * For a build on someone else's behalf (the control plane building a squad's folder): every file
- * the bundle takes in must be the folder's own or an npm package's (inside a node_modules
- * folder), found by its real path, and none may be inside a private folder (the platform's data
- * directory). Otherwise a release could carry any file its builder may read.
+ * the bundle takes in must be the folder's own or an npm package's (inside a node_modules folder
+ * its imports look in, not any folder of that name), found by its real path, and none may be
+ * inside a private folder (the platform's data directory). Otherwise a release could carry any
+ * file its builder may read.
  */
 function confinedTo(folder: string, privateDirs: readonly string[]): Plugin {
   const root = realpathSync(folder);
+  const packages = packageDirs(root);
   const secret = privateDirs.map((d) => resolve(d));
   return {
     name: 'confined-to-folder',
@@ -73,7 +82,7 @@ function confinedTo(folder: string, privateDirs: readonly string[]): Plugin {
         } catch {
           return undefined;
         }
-        const ok = (inside(real, root) || real.split(sep).includes('node_modules')) && !secret.some((d) => inside(real, d));
+        const ok = (inside(real, root) || packages.some((d) => inside(real, d))) && !secret.some((d) => inside(real, d));
         return ok ? undefined : { errors: [{ text: `${args.path} is outside the service folder and its npm packages; a release holds only those` }] };
       });
     },
@@ -94,9 +103,10 @@ function buildProblem(folder: string, err: unknown): ArtifactError {
 }
 
 /** The largest inputs, to say what to leave out of a bundle that is over the limit. */
-function biggestInputs(meta: Metafile, folder: string): string {
+function biggestInputs(meta: Metafile): string {
+  // The metafile names inputs relative to the folder (the build's working directory) already.
   return Object.entries(meta.inputs).sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 5)
-    .map(([file, input]) => `${relative(folder, file) || file} (${(input.bytes / 1048576).toFixed(1)} MiB)`).join(', ');
+    .map(([file, input]) => `${file} (${(input.bytes / 1048576).toFixed(1)} MiB)`).join(', ');
 }
 
 /**
@@ -127,7 +137,7 @@ export async function buildArtifact(folder: string, options: { maxBytes?: number
   const bytes = packArtifact({ entry: ARTIFACT_ENTRY, files });
   const limit = options.maxBytes ?? MAX_ARTIFACT_BYTES;
   if (bytes.byteLength > limit) {
-    throw new ArtifactError(`${folder} builds into ${(bytes.byteLength / 1048576).toFixed(1)} MiB; a release may be at most ${(limit / 1048576).toFixed(0)} MiB. Its largest inputs: ${biggestInputs(result.metafile, folder)}`);
+    throw new ArtifactError(`${folder} builds into ${(bytes.byteLength / 1048576).toFixed(1)} MiB; a release may be at most ${(limit / 1048576).toFixed(0)} MiB. Its largest inputs: ${biggestInputs(result.metafile)}`);
   }
   return {
     digest: digestOf(bytes), bytes, source: entry,

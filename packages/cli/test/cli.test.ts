@@ -119,7 +119,7 @@ describe('the squadron command against a running platform', () => {
     const one = JSON.parse((await squadron(['status', 'worker', '--json'], env)).stdout) as StatusBody;
     assert.deepEqual(one.services.map((x) => x.name), ['worker']);
     const none = await squadron(['status', 'nobody'], env);
-    assert.match(none.stderr, /^NO_INSTANCES: no live instance of service 'nobody'/);
+    assert.match(none.stderr, /^NOT_FOUND: no service 'nobody'/);
   });
 
   it('enqueues, lists queues, and lists and replays dead letters', async () => {

@@ -3,16 +3,16 @@ import assert from 'node:assert/strict';
 import type { StatusBody } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { connect, type Client } from '@squadron/sdk';
-import { squadron, startTestPlatform, waitFor, type TestPlatform } from '@squadron/testkit';
+import { squadron, startTestPlatform, waitFor, WORKER_DIR, type TestPlatform } from '@squadron/testkit';
 
-/** `squadron status` on a running platform: what subscribers drop. */
+/** `squadron status` on a running platform: what subscribers drop, and services with no instance. */
 describe('squadron status', () => {
   let platform: TestPlatform;
   let broker = '';
   const clients: Client[] = [];
 
-  const status = async (): Promise<StatusBody> => {
-    const r = await squadron(['status', '--json'], platform.env);
+  const status = async (...args: string[]): Promise<StatusBody> => {
+    const r = await squadron(['status', ...args, '--json'], platform.env);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as StatusBody;
   };
@@ -62,5 +62,26 @@ describe('squadron status', () => {
     await slow.close();
     const after = (await status()).sites[0]!.brokerStatus.subscriberDrops?.filter((d) => d.subscriber === 'slow-reader');
     assert.deepEqual(after?.map((d) => d.dropped), [189]);
+  });
+
+  it('shows a service with no instances, created or undeployed, with none', async () => {
+    await platform.api.createSquad('quiet');
+    await platform.api.createService({ name: 'idle', squad: 'quiet' });
+    const created = await squadron(['status', 'idle'], platform.env);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /^idle has no live instances; deploy it: squadron deploy idle --path DIR --sites SITE$/m);
+    assert.deepEqual((await status('idle')).services, [{ name: 'idle', instances: [] }]);
+
+    await platform.api.createService({ name: 'worker', squad: 'quiet' });
+    await platform.api.deploy('worker', { path: WORKER_DIR, sites: ['sto'], instances: 1 });
+    await waitFor(async () => (await status('worker')).services[0]!.instances.length === 1, 'worker to run', 30_000, 200);
+    await platform.api.undeploy('worker');
+    await waitFor(async () => (await status('worker')).services[0]!.instances.length === 0, 'worker to be undeployed', 30_000, 200);
+    assert.deepEqual((await status('worker')).services, [{ name: 'worker', instances: [] }]);
+    assert.match((await squadron(['status', 'worker'], platform.env)).stdout, /^worker has no live instances/m);
+
+    const unknown = await squadron(['status', 'nobody'], platform.env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^NOT_FOUND: no service 'nobody'; 'squadron services list' shows them/);
   });
 });

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { StatusBody } from '@squadron/client';
-import { NoInstancesError } from '@squadron/protocol';
 import { action, printJson, printTable } from '../output.ts';
 import { api } from '../platform-client.ts';
 
@@ -15,11 +14,17 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (service: string | undefined, flags: ListFlags) => {
-      const status = await api(flags).status();
+      const client = api(flags);
+      const status = await client.status();
       const all = status.services;
       if (service) {
         status.services = status.services.filter((s) => s.name === service);
-        if (status.services.length === 0) throw new NoInstancesError(service);
+        // No live instance: a service the platform knows (created, or undeployed) is shown with
+        // none; for one it does not know, the API's NOT_FOUND says so and how to list them.
+        if (status.services.length === 0) {
+          await client.service(service);
+          status.services = [{ name: service, instances: [] }];
+        }
       }
       if (flags.json) return printJson(status);
       process.stdout.write('SITES\n');
@@ -29,7 +34,8 @@ export function registerStatus(program: Command): void {
       ]));
       process.stdout.write('\nINSTANCES\n');
       const rows = status.services.flatMap((svc) => svc.instances.map((i) => [svc.name, i.id, i.site, i.address, i.inFlight, i.pid]));
-      if (rows.length === 0) process.stdout.write('no live instances; start one with: npx squadron run ./my-service --site <site>\n');
+      if (rows.length === 0 && service) process.stdout.write(`${service} has no live instances; deploy it: squadron deploy ${service} --path DIR --sites SITE\n`);
+      else if (rows.length === 0) process.stdout.write('no live instances; start one with: npx squadron run ./my-service --site <site>\n');
       else printTable(['SERVICE', 'INSTANCE', 'SITE', 'ADDRESS', 'IN-FLIGHT', 'PID'], rows);
       // Refused calls per caller-to-service pair, summed over the instances that counted them:
       // callees (their policy) and callers (its mirror, which refuses at once).
