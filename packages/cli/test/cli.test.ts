@@ -125,12 +125,12 @@ describe('the squadron command against a running platform', () => {
   it('enqueues, lists queues, and lists and replays dead letters', async () => {
     const done = startSquadron(['subscribe', 'worker.done', '--count', '1'], env);
     await done.waitFor(/subscribed to worker.done/);
-    const ok = await squadron(['enqueue', 'worker.jobs', '{"n":1}', '--id', 'job-1'], env);
+    const ok = await squadron(['enqueue', 'worker.jobs', '{"n":1}', '--id', 'job-1', '--json'], env);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.deepEqual(JSON.parse(ok.stdout), { id: 'job-1', duplicate: false });
+    assert.deepEqual(JSON.parse(ok.stdout), { queue: 'worker.jobs', site: 'sto', id: 'job-1', duplicate: false });
     assert.equal(await done.stop('SIGCONT'), 0);
     assert.equal((JSON.parse(done.stdout().trim()) as { id: string }).id, 'job-1');
-    assert.deepEqual(JSON.parse((await squadron(['enqueue', 'worker.jobs', '{"n":1}', '--id', 'job-1'], env)).stdout), { id: 'job-1', duplicate: true });
+    assert.deepEqual(JSON.parse((await squadron(['enqueue', 'worker.jobs', '{"n":1}', '--id', 'job-1', '--json'], env)).stdout), { queue: 'worker.jobs', site: 'sto', id: 'job-1', duplicate: true });
 
     await squadron(['enqueue', 'worker.jobs', '{"fail":true}', '--id', 'job-bad'], env);
     const dead = await waitFor(async () => {

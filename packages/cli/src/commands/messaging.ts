@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { action, parseJsonArg, parseIntFlag } from '../output.ts';
+import { UnavailableError } from '@squadron/protocol';
+import { action, parseJsonArg, parseIntFlag, printJson } from '../output.ts';
 import { connectToSite } from '../platform-client.ts';
 import { onShutdown } from '../shutdown.ts';
 
 interface CallFlags { site?: string; timeout: string; dataDir?: string }
 interface SiteOnly { site?: string; dataDir?: string }
+interface PublishFlags extends SiteOnly { json?: boolean }
 interface SubscribeFlags extends SiteOnly { count?: string; group?: string }
 
 /** `call`, `publish` and `subscribe`: the messaging layer from a terminal. */
@@ -32,16 +34,25 @@ export function registerMessaging(program: Command): void {
 
   program
     .command('publish')
-    .description('publish a message to a topic (at most once)')
+    .description('publish a message to a topic (at most once: to the subscribers connected now)')
     .argument('<topic>')
     .argument('<json>', 'message as JSON')
     .option('--site <site>', 'publish from this site (default: the first site)')
+    .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
-    .action(action(async (topic: string, json: string, flags: SiteOnly) => {
+    .action(action(async (topic: string, json: string, flags: PublishFlags) => {
       const message = parseJsonArg(json, 'the message');
       const client = await connectToSite(flags);
-      client.publish(topic, message);
-      await client.close();
+      try {
+        client.publish(topic, message);
+        // Confirm only what happened: the broker has fanned it out (one round trip), or say it did not.
+        if (client.stats().publishDropped > 0) throw new UnavailableError(`the connection to the broker of ${client.site} was down: nothing was published; try again`);
+        await client.flush();
+      } finally {
+        await client.close();
+      }
+      if (flags.json) return printJson({ topic, site: client.site, delivery: 'at-most-once' });
+      process.stdout.write(`published to ${topic} from site ${client.site} (at most once: delivered to subscribers connected now)\n`);
     }));
 
   program

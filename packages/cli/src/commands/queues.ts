@@ -4,31 +4,36 @@ import { formatBytes } from '@squadron/policy';
 import { api, connectToSite } from '../platform-client.ts';
 import { registerQueueQuotas } from './queue-quotas.ts';
 
-interface EnqueueFlags { id?: string; key?: string; delay?: string; site?: string; dataDir?: string }
+interface EnqueueFlags { id?: string; key?: string; delay?: string; site?: string; json?: boolean; dataDir?: string }
 interface ListFlags { json?: boolean; site?: string; dataDir?: string }
 
 /** `enqueue`, `queues` and `dlq`: durable messaging from a terminal. */
 export function registerQueues(program: Command): void {
   program
     .command('enqueue')
-    .description('put a message on a durable queue; prints its id once it is on disk')
+    .description('put a message on a durable queue; says its id once it is on disk')
     .argument('<queue>')
     .argument('<json>', 'message as JSON')
     .option('--id <id>', 'producer message id: the same id within 2 minutes is stored once')
     .option('--key <key>', 'messages with the same key are delivered in order, one at a time')
     .option('--delay <ms>', 'deliver no sooner than this many milliseconds from now')
     .option('--site <site>', 'enqueue in this site (default: the first site)')
+    .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'local platform data directory')
     .action(action(async (queue: string, json: string, flags: EnqueueFlags) => {
       const message = parseJsonArg(json, 'the message');
       const delayMs = flags.delay === undefined ? 0 : parseIntFlag(flags.delay, '--delay', 0, 7 * 24 * 3_600_000);
       const client = await connectToSite(flags);
+      let result: { id: string; duplicate: boolean };
       try {
-        const result = await client.enqueue(queue, message, { delayMs, ...(flags.id ? { id: flags.id } : {}), ...(flags.key ? { key: flags.key } : {}) });
-        process.stdout.write(`${JSON.stringify(result)}\n`);
+        result = await client.enqueue(queue, message, { delayMs, ...(flags.id ? { id: flags.id } : {}), ...(flags.key ? { key: flags.key } : {}) });
       } finally {
         await client.close();
       }
+      if (flags.json) return printJson({ queue, site: client.site, ...result, ...(flags.key ? { key: flags.key } : {}), ...(delayMs ? { delayMs } : {}) });
+      process.stdout.write(result.duplicate
+        ? `${queue} in site ${client.site} already has message ${result.id} (the same id within 2 minutes is stored once): nothing added\n`
+        : `enqueued ${result.id} to ${queue} in site ${client.site}, on disk${delayMs ? `, for delivery in ${delayMs} ms or later` : ''} (delivered at least once)\n`);
     }));
 
   const queues = program
