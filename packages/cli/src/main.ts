@@ -12,6 +12,7 @@ import { registerControl } from './commands/control.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerAccess } from './commands/access.ts';
 import { registerStorage } from './commands/storage.ts';
+import { registerNew } from './commands/new.ts';
 import { registerLogs } from './commands/logs.ts';
 
 export { brokerScript, instanceScript, BROKER_PROCESS, INSTANCE_EXEC_ARGV } from './platform/runtime-bundles.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerAccess(program);
   registerStorage(program);
+  registerNew(program);
   registerLogs(program);
   return program;
 }
