@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test file of the repository with Node's test runner, TypeScript loaded by tsx.
 // Files run in parallel processes (two at a time on a 2-core machine), but for the few that
-// measure latency, which run last, alone; arguments filter by path.
+// take much longer, or measure latency, which run after the rest, alone; arguments filter by path.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,11 +28,17 @@ const concurrency = Number(process.env.TEST_CONCURRENCY ?? Math.max(2, Math.min(
 // that wait on many instances starting at once on two cores, run last, alone: beside another
 // test file, the machine's other work is what they would measure (or wait for).
 const ALONE = ['packages/agent/test/isolation.test.ts', 'packages/control/test/deploy.test.ts'];
-const together = selected.filter((f) => !ALONE.includes(f)).sort();
+// Files that take longer than any other, with a timeout of their own (the rest keep 120 s, which
+// names a hung test sooner); they run on their own, after the rest. The README walkthrough runs
+// every command of README.md and examples/README.md, one after the other, on a platform of its own.
+const LONG = { 'packages/cli/test/readme-walkthrough.test.ts': 420_000 };
+const together = selected.filter((f) => !ALONE.includes(f) && !(f in LONG)).sort();
+const long = selected.filter((f) => f in LONG).sort();
 const alone = selected.filter((f) => ALONE.includes(f)).sort();
-const run = (list, n) => list.length === 0 ? 0 : spawnSync(process.execPath, [
-  '--import', 'tsx', '--test', `--test-concurrency=${n}`, '--test-timeout=120000', ...list,
+const run = (list, n, timeoutMs = 120_000) => list.length === 0 ? 0 : spawnSync(process.execPath, [
+  '--import', 'tsx', '--test', `--test-concurrency=${n}`, `--test-timeout=${timeoutMs}`, ...list,
 ], { stdio: 'inherit' }).status ?? 1;
 const first = run(together, concurrency);
+const second = run(long, 1, Math.max(0, ...long.map((f) => LONG[f])));
 const last = run(alone, 1);
-process.exit(first || last);
+process.exit(first || second || last);
