@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Identity } from '@squadron/identity';
@@ -86,7 +87,6 @@ describe('squadron logs', () => {
     const lines = await logs(['--grep', `turn-${run}-2`]);
     assert.ok(lines.length >= 3, `the method's, the subscription's and the consumer's lines: ${lines.join('\n')}`);
     assert.deepEqual(lines.filter((l) => !l.includes(`turn-${run}-2`)), []);
-    assert.deepEqual(await logs(['--grep', `nothing-says-${run}`]), []);
   });
 
   it('--json: the lines as JSON, each with its instance and site, in time order', async () => {
@@ -101,10 +101,9 @@ describe('squadron logs', () => {
   it('shows a line that is not JSON (stderr) at the time of the line before it', async () => {
     const text = `plain words ${run}`;
     await client.call('chatter', 'raw', { text }, { site: 'sto', timeoutMs: 5_000 });
-    const lines = await waitFor(async () => {
-      const all = await jsonLogs(['--site', 'sto']);
-      return all.some((l) => l.msg === text) ? all : null;
-    }, 'the stderr line to show', 10_000, 100);
+    const file = join(platform.dataDir, 'logs', 'agent-sto', `${instanceIn.sto}.log`);
+    await waitFor(() => readFileSync(file, 'utf8').includes(text), 'the stderr line to reach the instance\'s log file', 10_000, 50);
+    const lines = await jsonLogs(['--site', 'sto']);
     const at = lines.findIndex((l) => l.msg === text);
     assert.equal(lines[at]!.raw, true);
     assert.equal(lines[at]!.instance, instanceIn.sto);
@@ -128,7 +127,7 @@ describe('squadron logs', () => {
     assert.match(bad.stderr, /^BAD_REQUEST: --since takes a number and a unit/);
   });
 
-  it('--follow: prints lines written after it started, of instances started after it too, until Ctrl-C', async () => {
+  it('--follow, as the owner squad: prints lines written after it started, of instances started after it too, until Ctrl-C', async () => {
     const follow = startSquadron(['logs', 'chatter', '--follow', '--grep', run], alpha);
     try {
       await follow.waitFor(new RegExp(`turn-${run}-3`), 15_000);
@@ -147,8 +146,7 @@ describe('squadron logs', () => {
     }
   });
 
-  it('lets a squad read its own service\'s logs, and refuses another squad\'s', async () => {
-    assert.ok((await logs(['--grep', `turn-${run}-0`], alpha)).length >= 1);
+  it('refuses another squad than the owner (which --follow above acted as)', async () => {
     for (const args of [[], ['--follow']]) {
       const refused = await squadron(['logs', 'chatter', ...args], beta);
       assert.equal(refused.code, 1);
