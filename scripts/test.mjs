@@ -31,7 +31,7 @@ const ALONE = ['packages/agent/test/isolation.test.ts', 'packages/control/test/d
 // Files that take longer than any other, with a timeout of their own (the rest keep 120 s, which
 // names a hung test sooner); they run on their own, after the rest. The README walkthrough runs
 // every command of README.md and examples/README.md, one after the other, on a platform of its own.
-const LONG = { 'packages/cli/test/readme-walkthrough.test.ts': 420_000 };
+const LONG = { 'packages/cli/test/readme-walkthrough.test.ts': 900_000 };
 const together = selected.filter((f) => !ALONE.includes(f) && !(f in LONG)).sort();
 const long = selected.filter((f) => f in LONG).sort();
 const alone = selected.filter((f) => ALONE.includes(f)).sort();
