@@ -64,6 +64,21 @@ export interface ReceiveResult {
   localDropped: number;
 }
 
+/** Many idle services on one machine, and the same count of bare Node servers (the floor). */
+export interface FleetResult {
+  services: number;
+  /** From the first `squadron deploy --no-wait` to every instance ready and answering. */
+  deployAllMs: number;
+  /** Of that, until the last deploy command returned. */
+  deployCommandsMs: number;
+  /** Mean and largest resident memory of one idle instance. */
+  instanceRssBytes: number;
+  instanceRssMaxBytes: number;
+  /** CPU of every process of the platform (control plane, broker, agent, instances) while nothing is called, in % of one core. */
+  idleCpuPercent: number;
+  floor: { readyAllMs: number; rssBytes: number; rssMaxBytes: number; idleCpuPercent: number };
+}
+
 export type FromChild =
   | { type: 'ready'; address?: string; note?: string }
   | { type: 'load'; result: LoadResult }
@@ -72,6 +87,7 @@ export type FromChild =
   | { type: 'enqueued'; result: EnqueueResult }
   | { type: 'consumed'; result: ConsumeResult }
   | { type: 'deployed'; result: DeployResult }
+  | { type: 'fleet'; result: FleetResult }
   | { type: 'error'; message: string };
 
 export type ToChild =

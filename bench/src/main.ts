@@ -15,6 +15,7 @@ import { SUITES as RPC_PUBSUB_SUITES, type BenchContext } from './suites.ts';
 import { DURABLE_SUITES } from './durable-suites.ts';
 import { memorySuite } from './memory-suite.ts';
 import { deploySuite } from './deploy-suite.ts';
+import { fleetSuite } from './fleet-suite.ts';
 import { installCleanup, liveCount, stopAll } from './spawn.ts';
 import { checks, render, writeResults, type Meta } from './report.ts';
 import type { Row } from './row.ts';
@@ -22,7 +23,7 @@ import { medianRows } from './rounds.ts';
 
 const WARMUP = 2000;
 const PAYLOAD_BYTES = 128;
-const SUITES = [...RPC_PUBSUB_SUITES, ...DURABLE_SUITES, memorySuite, deploySuite];
+const SUITES = [...RPC_PUBSUB_SUITES, ...DURABLE_SUITES, memorySuite, deploySuite, fleetSuite];
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -131,7 +131,34 @@ export function checks(rows: readonly Row[]): Check[] {
   });
   out.push(...durableChecks(rows));
   out.push(...deployChecks(rows));
+  out.push(...fleetChecks(rows));
   return out;
+}
+
+/** Many idle services: memory per instance against the bare Node floor, the platform's idle CPU, the time to deploy them all. */
+function fleetChecks(rows: readonly Row[]): Check[] {
+  const sq = findRow(rows, 'squadron', 'fleet');
+  const floor = findRow(rows, 'node-floor', 'fleet');
+  if (!rows.some((r) => r.scenario === 'fleet')) return [];
+  const n = sq?.count ?? floor?.count ?? 0;
+  const mem = ratio(sq?.rssBytes, floor?.rssBytes);
+  const mb = (b: number | undefined) => (b === undefined ? '—' : `${(b / 1048576).toFixed(1)} MB`);
+  return [
+    {
+      variant: 'deploy', name: `${n} ${SCENARIO_LABEL.fleet}: resident memory per idle instance vs a bare node server`, target: '≤ 1.50x',
+      measured: `${x(mem)} (${mb(sq?.rssBytes)} vs ${mb(floor?.rssBytes)})`, status: judge(mem, (v) => v <= 1.5),
+    },
+    {
+      variant: 'deploy', name: `${n} ${SCENARIO_LABEL.fleet}: idle CPU of the whole platform`, target: '< 5% of a core',
+      measured: sq?.idleCpuPercent === undefined ? '—' : `${sq.idleCpuPercent.toFixed(2)}% (floor ${floor?.idleCpuPercent?.toFixed(2) ?? '—'}%)`,
+      status: judge(sq?.idleCpuPercent ?? Number.NaN, (v) => v < 5),
+    },
+    {
+      variant: 'deploy', name: `${n} ${SCENARIO_LABEL.fleet}: deploy all (--no-wait) until every one answers`, target: '< 60 s',
+      measured: sq?.elapsedMs === undefined ? '—' : `${(sq.elapsedMs / 1000).toFixed(1)} s (floor ${floor?.elapsedMs === undefined ? '—' : `${(floor.elapsedMs / 1000).toFixed(1)} s`})`,
+      status: judge(sq?.elapsedMs ?? Number.NaN, (v) => v < 60_000),
+    },
+  ];
 }
 
 /** Deploy to first call: the target, and what the platform adds to the runner by hand. */

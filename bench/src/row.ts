@@ -8,8 +8,10 @@ export type SystemId =
   // on a private nats-server syncing every write, Redis Streams with `appendfsync always`.
   | 'jetstream' | 'jetstream-sync' | 'redis'
   // Deploy to first call: through the CLI, through the API, and the runner started by hand (the floor).
-  | 'squadron-cli' | 'squadron-api' | 'squadron-run';
-export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub' | 'enqueue' | 'consume' | 'memory' | 'deploy';
+  | 'squadron-cli' | 'squadron-api' | 'squadron-run'
+  // Many idle services: bare Node servers, one per process (the floor).
+  | 'node-floor';
+export type ScenarioId = 'rpc-1' | 'rpc-64' | 'pubsub' | 'enqueue' | 'consume' | 'memory' | 'deploy' | 'fleet';
 
 export const SYSTEM_LABEL: Record<SystemId, string> = {
   'raw-tcp': 'raw net (tcp)',
@@ -26,6 +28,7 @@ export const SYSTEM_LABEL: Record<SystemId, string> = {
   'squadron-cli': 'squadron deploy (CLI)',
   'squadron-api': 'squadron deploy (API)',
   'squadron-run': 'squadron run by hand (floor)',
+  'node-floor': 'bare node servers (floor)',
 };
 
 export const SCENARIO_LABEL: Record<ScenarioId, string> = {
@@ -36,6 +39,7 @@ export const SCENARIO_LABEL: Record<ScenarioId, string> = {
   consume: 'durable consume + ack',
   memory: 'durable queue of 1M × 1 KB, unconsumed',
   deploy: 'deploy → first successful call (datacenter site)',
+  fleet: 'idle one-method services on one machine',
 };
 
 export interface Row {
@@ -66,6 +70,10 @@ export interface Row {
   syncedBeforeAck?: boolean;
   /** Memory row: the broker's peak resident memory, in bytes. */
   rssPeakBytes?: number;
+  /** Fleet row: the mean resident memory of one idle instance, in bytes. */
+  rssBytes?: number;
+  /** Fleet row: CPU of the whole platform (or of the floor's processes) while idle, in % of one core. */
+  idleCpuPercent?: number;
 }
 
 export function failedRow(system: SystemId, scenario: ScenarioId, err: unknown): Row {

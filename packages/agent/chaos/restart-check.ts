@@ -1,7 +1,7 @@
 // An instance SIGKILLed again and again: each time, the supervisor must bring it back ready.
 // Shared by the test (a few kills) and `npm run chaos` (100 kills, p99 under 2 s).
 import { join } from 'node:path';
-import { instanceRunner, WORKER_DIR, waitFor } from '@squadron/testkit';
+import { SQUADRON_BIN, WORKER_DIR, waitFor } from '@squadron/testkit';
 import { InstanceSupervisor, type InstanceChange } from '@squadron/agent';
 
 export interface RestartCheckOptions {
@@ -35,7 +35,7 @@ export async function restartCheck(o: RestartCheckOptions): Promise<RestartCheck
   const readyAt: number[] = [];
   const restartDelaysMs: number[] = [];
   const sup = new InstanceSupervisor({
-    runner: await instanceRunner(),
+    runner: { script: SQUADRON_BIN, execArgv: [] },
     logDir: join(o.logDir, 'restart-check'),
     env: { SQUADRON_LOG_LEVEL: 'warn' },
     onChange: (c: InstanceChange) => {

@@ -13,7 +13,7 @@ import { InstanceSandbox, type SandboxOptions } from './instance-sandbox.ts';
 import { ArtifactCache } from './artifact-cache.ts';
 
 /** What the agent needs of the control plane's client (a fake will do in tests). */
-export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies' | 'serviceStorage' | 'artifact'>;
+export type AgentControl = Pick<ControlClient, 'url' | 'registerAgent' | 'assignments' | 'report' | 'jwks' | 'instanceCredential' | 'revokedCredentials' | 'policies' | 'serviceStorage' | 'servicesStorage' | 'artifact'>;
 
 export interface AgentOptions {
   control: AgentControl;
@@ -114,6 +114,7 @@ export class Agent {
       ...(options.insulation ? { insulation: options.insulation } : {}),
       onChange: (c) => {
         this.log.debug({ instance: c.id, from: c.from, to: c.to }, 'instance state changed');
+        if (c.to === null) this.releaseCopy(c.id);
         this.reports.soon();
       },
       onDemotion: () => this.reports.soon(),
@@ -266,9 +267,6 @@ export class Agent {
       this.preparing.add(a.id);
       void this.prepareAndStart(a, a.artifact, body.broker).finally(() => this.preparing.delete(a.id));
     }
-    // The copies of releases no instance here is assigned any more.
-    void this.artifacts.retain(new Set(body.instances.flatMap((a) => (a.artifact ? [a.artifact] : []))))
-      .catch((err: unknown) => this.log.warn({ err }, 'could not remove the copies of releases no longer run here'));
     if (waiting > 0 && !this.waitingForBroker) {
       this.log.warn({ instances: waiting }, `the broker address of site '${this.options.site}' is not known yet; instances wait for it`);
     }
@@ -292,13 +290,16 @@ export class Agent {
     if (squad) await this.sandbox?.prepare(squad).catch((err: unknown) => this.log.warn({ err, squad }, 'could not make the squad\'s OS user yet'));
     let release;
     try {
-      release = await this.artifacts.unpacked(squad ?? '', artifact);
+      release = await this.artifacts.unpacked(squad ?? '', artifact, a.id);
     } catch (err) {
+      this.artifacts.release(a.id);
       if (this.stopped) return;
       this.log.warn({ err, instance: a.id, artifact }, 'could not fetch the release\'s artifact; trying again');
       return again();
     }
     if (this.stopped || this.supervisor.has(a.id)) return;
+    // No longer assigned while it was being prepared: nothing to start.
+    if (this.lastList && !this.lastList.instances.some((x) => x.id === a.id)) return this.releaseCopy(a.id);
     this.log.info({ instance: a.id, service: a.service, release: a.release, artifact, delayMs: a.provisionDelayMs, maxMemoryMb: a.maxMemoryMb }, 'starting instance');
     // A control plane from before memory ceilings sends none: the platform's default applies.
     const maxMemoryMb = a.maxMemoryMb ?? MEMORY_CEILING_MB.default;
@@ -306,6 +307,12 @@ export class Agent {
       id: a.id, path: release.entry, releaseDir: release.dir, site: a.site, broker, maxMemoryMb,
       ...(squad ? { squad } : {}), env: { ...env, ...this.policies.env(), ...storage },
     }, a.provisionDelayMs);
+  }
+
+  /** An instance is gone for good: the copy of its release goes once no other instance here runs it. */
+  private releaseCopy(id: string): void {
+    this.artifacts.release(id);
+    void this.artifacts.prune().catch((err: unknown) => this.log.warn({ err }, 'could not remove the copy of a release no longer run here'));
   }
 
   /** Never rejects: a failed report is logged and the next one carries the state. */

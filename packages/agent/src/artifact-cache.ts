@@ -21,7 +21,10 @@ export type SquadOwner = (squad: string) => { uid: number; gid: number } | null;
  * starts empty.
  */
 export class ArtifactCache {
-  private readonly ready = new Map<string, Promise<UnpackedRelease>>();
+  /** Each copy, and the instances that run it (a copy no instance runs is removed at the next prune). */
+  private readonly entries = new Map<string, { ready: Promise<UnpackedRelease>; users: Set<string> }>();
+  /** Copies being removed: a new copy of the same release waits for its removal first. */
+  private readonly removing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly root: string,
@@ -39,31 +42,47 @@ export class ArtifactCache {
 
   /** Remove every copy (the agent stops). */
   async close(): Promise<void> {
-    this.ready.clear();
+    this.entries.clear();
+    await Promise.all(this.removing.values());
     await removeTree(this.root);
   }
 
-  /** The unpacked release for `squad`, fetched and unpacked once however many instances ask at once. */
-  unpacked(squad: string, digest: string): Promise<UnpackedRelease> {
+  /**
+   * The unpacked release for `squad`, for instance `user`: fetched and unpacked once however many
+   * instances ask at once, and kept while any instance that asked for it runs.
+   */
+  unpacked(squad: string, digest: string, user: string): Promise<UnpackedRelease> {
     const key = `${squad}/${digest}`;
-    let p = this.ready.get(key);
-    if (!p) {
-      p = this.unpack(squad, digest);
-      this.ready.set(key, p);
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const removed = this.removing.get(key) ?? Promise.resolve();
+      const ready = removed.then(() => this.unpack(squad, digest));
+      const made = { ready, users: new Set<string>() };
+      entry = made;
+      this.entries.set(key, made);
       // A failed fetch is tried again at the next start.
-      p.catch(() => this.ready.delete(key));
+      ready.catch(() => this.entries.get(key) === made && this.entries.delete(key));
     }
-    return p;
+    entry.users.add(user);
+    return entry.ready;
   }
 
-  /** Remove every copy of a release whose digest is not in `keep`: the releases no instance here runs any more. */
-  async retain(keep: ReadonlySet<string>): Promise<void> {
-    for (const [key, p] of [...this.ready]) {
-      if (keep.has(key.slice(key.lastIndexOf('/') + 1))) continue;
-      this.ready.delete(key);
-      const unpacked = await p.catch(() => null);
-      if (unpacked) await removeTree(unpacked.dir);
+  /** The instance no longer runs (it was drained, or never started): its copy may go. */
+  release(user: string): void {
+    for (const entry of this.entries.values()) entry.users.delete(user);
+  }
+
+  /** Remove the copies no instance runs. */
+  async prune(): Promise<void> {
+    const gone: Array<Promise<void>> = [];
+    for (const [key, entry] of this.entries) {
+      if (entry.users.size > 0) continue;
+      this.entries.delete(key);
+      const removal = entry.ready.then((u) => removeTree(u.dir), () => undefined);
+      this.removing.set(key, removal);
+      gone.push(removal.finally(() => this.removing.get(key) === removal && this.removing.delete(key)).then(() => undefined));
     }
+    await Promise.all(gone);
   }
 
   private async unpack(squad: string, digest: string): Promise<UnpackedRelease> {

@@ -22,7 +22,7 @@ export class InstanceStorage {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly control: Pick<ControlClient, 'serviceStorage'>,
+    private readonly control: Pick<ControlClient, 'serviceStorage' | 'servicesStorage'>,
     private readonly update: (instance: string, env: Record<string, string>, message: object) => void,
     private readonly log: Logger,
   ) {}
@@ -57,17 +57,24 @@ export class InstanceStorage {
   }
 
   private async poll(): Promise<void> {
-    for (const [service, instances] of this.services) {
-      if (instances.size === 0) continue;
-      try {
-        const resources = asResources((await this.control.serviceStorage(service)).storage);
-        const text = JSON.stringify(resources);
-        if (text === this.byService.get(service)) continue;
-        this.byService.set(service, text);
-        for (const id of instances) this.update(id, { [STORAGE_ENV]: text }, { type: 'storage', resources });
-      } catch (err) {
-        this.log.debug({ service, err: (err as Error).message }, 'cannot read the service\'s storage; keeping what its instances have');
-      }
+    const running = [...this.services].filter(([, instances]) => instances.size > 0);
+    if (running.length === 0) return;
+    let all: Record<string, StorageCredentialsBody[]>;
+    try {
+      // One request for every service it runs, however many.
+      all = (await this.control.servicesStorage(running.map(([service]) => service))).storage;
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'cannot read the services\' storage; keeping what their instances have');
+      return;
+    }
+    for (const [service, instances] of running) {
+      const list = all[service];
+      if (!list) continue;
+      const resources = asResources(list);
+      const text = JSON.stringify(resources);
+      if (text === this.byService.get(service)) continue;
+      this.byService.set(service, text);
+      for (const id of instances) this.update(id, { [STORAGE_ENV]: text }, { type: 'storage', resources });
     }
   }
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { InstanceExitBody, InstanceExitReason, InstanceReportBody, InstanceState, ServiceInterfaceBody } from '@squadron/client';
@@ -67,6 +68,12 @@ export interface SupervisorOptions {
   restart?: { minMs?: number; maxMs?: number };
   /** Exits before ready, in a row, that make an instance `crashLoop` (default 3). */
   crashLoopAfter?: number;
+  /**
+   * Instances starting at once (default: the machine's cores, at least 2); the others wait their
+   * turn. A hundred Node processes booting together on two cores starve the agent itself, whose
+   * reports then come late enough for the control plane to take it for dead.
+   */
+  maxStarting?: number;
   /** Memory ceilings and CPU demotion: how often instances are sampled, when to act. */
   insulation?: InsulationOptions;
   /** Called when an instance is demoted for its CPU use, or gets its priority back. */
@@ -119,11 +126,15 @@ const isReady = (m: unknown): m is ReadyMessage =>
  */
 export class InstanceSupervisor {
   private readonly instances = new Map<string, Managed>();
+  /** Waiting for a turn to start, in order. */
+  private readonly queued: Managed[] = [];
+  private readonly maxStarting: number;
   private readonly guard: ResourceGuard;
   private closed = false;
 
   constructor(private readonly options: SupervisorOptions) {
     mkdirSync(options.logDir, { recursive: true });
+    this.maxStarting = Math.max(1, options.maxStarting ?? Math.max(2, availableParallelism()));
     this.guard = new ResourceGuard(options.insulation ?? {}, {
       overMemory: (id, rssBytes, ceilingBytes) => this.killForMemory(id, rssBytes, ceilingBytes),
       priorityChanged: (id, demoted) => {
@@ -223,6 +234,7 @@ export class InstanceSupervisor {
     const from = m.state;
     m.state = 'draining';
     this.emit(m, from, 'draining');
+    this.launchQueued();
     child.kill('SIGTERM');
     const killer = setTimeout(() => {
       this.options.logger?.warn({ instance: id, graceMs }, 'instance did not stop within its grace period; killing it');
@@ -238,9 +250,35 @@ export class InstanceSupervisor {
     this.guard.stop();
   }
 
+  /** Start it now if fewer than `maxStarting` are starting, else when one of them is done starting. */
   private launch(m: Managed, from: InstanceState | null = m.state): void {
     m.timer = null;
     m.restartAt = null;
+    if (this.startingCount() >= this.maxStarting) {
+      if (from === null) this.emit(m, null, 'pending');
+      this.queued.push(m);
+      return;
+    }
+    this.spawnNow(m, from);
+  }
+
+  private startingCount(): number {
+    let n = 0;
+    for (const m of this.instances.values()) if (m.state === 'starting') n++;
+    return n;
+  }
+
+  /** One finished starting (ready, exited, drained): the next waiting ones get their turn. */
+  private launchQueued(): void {
+    while (this.queued.length > 0 && this.startingCount() < this.maxStarting) {
+      const m = this.queued.shift()!;
+      // Drained or forgotten while it waited.
+      if (this.instances.get(m.spec.id) !== m || m.child || this.closed) continue;
+      this.spawnNow(m, m.state);
+    }
+  }
+
+  private spawnNow(m: Managed, from: InstanceState | null): void {
     const { spec } = m;
     let child: ChildProcess;
     try {
@@ -285,6 +323,7 @@ export class InstanceSupervisor {
           m.killReason = null;
           if (reason === 'heap-limit') this.options.logger?.warn({ instance: spec.id, maxMemoryMb: spec.maxMemoryMb }, 'instance ran out of the heap its memory ceiling allows');
           this.afterExit(m, m.state, { code, signal, at: Date.now(), ...(reason ? { reason } : {}) }, readySinceStart);
+          this.launchQueued();
         }
         resolve();
       };
@@ -312,6 +351,7 @@ export class InstanceSupervisor {
         m.state = 'ready';
         this.emit(m, 'starting', 'ready');
       }
+      this.launchQueued();
     });
     this.emit(m, from, 'starting');
   }

@@ -5,8 +5,15 @@ import { MemoryWatch } from './memory-ceiling.ts';
 
 /** How the agent keeps one instance from taking memory and CPU from the others. */
 export interface InsulationOptions {
-  /** How often every instance's memory and CPU are read (default 250 ms). */
+  /** How often a busy instance's memory and CPU are read (default 250 ms). */
   sampleEveryMs?: number;
+  /**
+   * How often a quiet one's are (default 2 s): one that used under 5% of a core, is not demoted,
+   * and holds under 60% of its ceiling without growing fast. Most instances are quiet most of the
+   * time, and reading /proc four times a second for each of hundreds of them was most of an idle
+   * host's CPU. A quiet instance that starts working is read fast again from its next sample.
+   */
+  quietSampleEveryMs?: number;
   /** Samples in a row over its memory ceiling that get an instance killed (default 3). */
   memoryOverSamples?: number;
   /** When an instance is demoted for its CPU use (DEFAULT_CPU_INSULATION); false: never. */
@@ -36,7 +43,19 @@ interface Watched {
   memory: MemoryWatch | null;
   cpu: CpuState | null;
   overMemory: boolean;
+  /** When it is next read. */
+  nextAt: number;
+  /** Its resident memory at the last read, to see it growing. */
+  lastRss: number | null;
+  /** The share of a core it wanted at the last read (null until known). */
+  lastShare: number | null;
 }
+
+/** Under these an instance is quiet: read at `quietSampleEveryMs`. */
+const QUIET_CPU_PERCENT = 5;
+const QUIET_MEMORY_SHARE = 0.6;
+/** Growth between two reads, as a share of its ceiling, that is not quiet. */
+const QUIET_GROWTH_SHARE = 0.05;
 
 /**
  * Samples the memory and CPU of every running instance on a timer. An instance whose resident
@@ -50,6 +69,7 @@ interface Watched {
 export class ResourceGuard {
   private readonly watched = new Map<string, Watched>();
   private readonly sampleEveryMs: number;
+  private readonly quietSampleEveryMs: number;
   private readonly memoryOverSamples: number;
   private readonly cpuPolicy: CpuInsulationPolicy | null;
   private readonly baseNice = baseNiceness();
@@ -59,6 +79,7 @@ export class ResourceGuard {
 
   constructor(options: InsulationOptions, private readonly handlers: GuardHandlers, private readonly logger?: Logger) {
     this.sampleEveryMs = options.sampleEveryMs ?? 250;
+    this.quietSampleEveryMs = Math.max(this.sampleEveryMs, options.quietSampleEveryMs ?? 2000);
     this.memoryOverSamples = options.memoryOverSamples ?? 3;
     this.cpuPolicy = options.cpu === false ? null : { ...DEFAULT_CPU_INSULATION, ...options.cpu };
     const starting = this.cpuPolicy?.startingNiceness ?? this.baseNice;
@@ -72,7 +93,7 @@ export class ResourceGuard {
   watch(id: string, pid: number, ceilingMb: number | null, restarted: boolean): void {
     const memory = ceilingMb === null ? null : new MemoryWatch(ceilingMb * 1024 * 1024, this.memoryOverSamples);
     const starting = restarted && this.startingNice !== null && this.renice(id, pid, this.startingNice);
-    this.watched.set(id, { pid, starting, memory, cpu: null, overMemory: false });
+    this.watched.set(id, { pid, starting, memory, cpu: null, overMemory: false, nextAt: 0, lastRss: null, lastShare: null });
     this.timer ??= setInterval(() => this.sample(), this.sampleEveryMs).unref();
   }
 
@@ -117,18 +138,32 @@ export class ResourceGuard {
   private sample(): void {
     const now = Date.now();
     for (const [id, w] of this.watched) {
+      if (now < w.nextAt) continue;
+      let rss: number | null = null;
       if (w.memory && !w.overMemory) {
-        const rss = readRssBytes(w.pid);
+        rss = readRssBytes(w.pid);
         if (w.memory.observe(rss)) {
           w.overMemory = true; // once: the kill is on its way
           this.handlers.overMemory(id, rss!, w.memory.ceilingBytes);
         }
       }
-      if (w.cpu && !w.cpu.stuck) this.sampleCpu(id, w.pid, w.cpu, now);
+      if (w.cpu && !w.cpu.stuck) w.lastShare = this.sampleCpu(id, w.pid, w.cpu, now);
+      w.nextAt = now + (this.quiet(w, rss) ? this.quietSampleEveryMs : this.sampleEveryMs) - this.sampleEveryMs / 2;
+      w.lastRss = rss;
     }
   }
 
-  private sampleCpu(id: string, pid: number, c: CpuState, now: number): void {
+  /** Ready, calm, small and not growing: nothing to act on soon. */
+  private quiet(w: Watched, rss: number | null): boolean {
+    if (w.starting || !w.cpu || w.cpu.watch.isDemoted || w.lastShare === null || w.lastShare >= QUIET_CPU_PERCENT) return false;
+    if (!w.memory) return true;
+    if (rss === null) return false;
+    const ceiling = w.memory.ceilingBytes;
+    return rss < ceiling * QUIET_MEMORY_SHARE && (w.lastRss === null || rss - w.lastRss < ceiling * QUIET_GROWTH_SHARE);
+  }
+
+  /** Returns the share of a core it wanted since the last read (null when unknown). */
+  private sampleCpu(id: string, pid: number, c: CpuState, now: number): number | null {
     const cpu = c.sampler.sample(now);
     const runnable = readRunnableNs(pid);
     const elapsedMs = now - c.at;
@@ -137,9 +172,9 @@ export class ResourceGuard {
     c.at = now;
     // Where the system does not say how long it waited for a CPU, the CPU it got stands in.
     const share = wanted ?? cpu;
-    if (share === null) return;
+    if (share === null) return null;
     const action = c.watch.observe(share);
-    if (action === null) return;
+    if (action === null) return share;
     const niceness = action === 'demote' ? this.cpuPolicy!.niceness : this.baseNice;
     try {
       setProcessNiceness(pid, niceness);
@@ -147,13 +182,13 @@ export class ResourceGuard {
       if (action === 'demote') {
         c.watch.set(false);
         this.logger?.error({ instance: id, err }, 'could not lower the priority of an instance that uses more than its share of CPU');
-        return;
+        return share;
       }
       c.watch.set(true);
       c.stuck = true;
       this.logger?.warn({ instance: id, err: (err as Error).message },
         'could not give a calmed-down instance its CPU priority back (raising a priority needs CAP_SYS_NICE); it stays demoted until it restarts');
-      return;
+      return share;
     }
     if (action === 'demote') {
       this.logger?.warn({ instance: id, wantedPercent: Math.round(share), cpuPercent: cpu, niceness }, 'instance wants more than its share of CPU: demoted to the lowest priority');
@@ -161,5 +196,6 @@ export class ResourceGuard {
       this.logger?.info({ instance: id, wantedPercent: Math.round(share), cpuPercent: cpu }, 'instance calmed down: CPU priority restored');
     }
     this.handlers.priorityChanged(id, action === 'demote');
+    return share;
   }
 }

@@ -287,6 +287,11 @@ export class ControlClient {
   serviceStorage(service: string): Promise<{ storage: StorageCredentialsBody[] }> {
     return this.request('GET', `/v1/services/${seg(service)}/storage`);
   }
+  /** The storage of several services at once (what an agent polls for the services it runs). */
+  servicesStorage(services: string[]): Promise<{ storage: Record<string, StorageCredentialsBody[]> }> {
+    return this.request('POST', '/v1/services/storage', { services });
+  }
+
 
   /** An API app with a key for one of the squad's kv stores; the key is in this answer only. */
   createApp(body: CreateAppRequest): Promise<CreatedAppBody> {
