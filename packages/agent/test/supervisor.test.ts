@@ -41,6 +41,28 @@ describe('InstanceSupervisor', () => {
   const spec = (id: string, path = WORKER_DIR) => ({ id, path, site: 'sto', broker: h.sites.address('sto') });
   const stateOf = (sup: InstanceSupervisor, id: string) => sup.snapshot().find((i) => i.id === id);
 
+  it('starts at most maxStarting instances at once, the others pending until one is ready, and all of them in the end', async () => {
+    const { sup, changes } = supervise('turns', { maxStarting: 1 });
+    for (const id of ['turn-1', 'turn-2', 'turn-3']) sup.start(spec(id));
+    assert.deepEqual(sup.snapshot().map((i) => i.state).sort(), ['pending', 'pending', 'starting']);
+    await waitFor(() => sup.snapshot().every((i) => i.state === 'ready'), 'all three ready', 60_000);
+    // Replay the transitions: never two starting at once.
+    const starting = new Set<string>();
+    let most = 0;
+    for (const c of changes) {
+      if (c.to === 'starting') starting.add(c.id);
+      else starting.delete(c.id);
+      most = Math.max(most, starting.size);
+    }
+    assert.equal(most, 1);
+    // A drained instance that was waiting its turn never starts.
+    sup.start(spec('turn-4'));
+    sup.start(spec('turn-5'));
+    await sup.drain('turn-5', 1000);
+    await waitFor(() => stateOf(sup, 'turn-4')?.state === 'ready', 'the fourth ready', 30_000);
+    assert.ok(!changes.some((c) => c.id === 'turn-5' && c.to === 'starting'), 'the drained one never started');
+  });
+
   it('starts an instance that registers with the broker and reports ready with its pid and interface', async () => {
     const { sup, changes } = supervise('ready');
     sup.start(spec('ready-1'));
