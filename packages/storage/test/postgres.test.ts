@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
 import { waitFor, silent } from '@squadron/testkit';
 import {
   PostgresProvisioner, postgresPool, locatePostgresBinaries, StorageError,
@@ -21,10 +22,10 @@ after(async () => {
 });
 
 /** A 2-site resource named after the test, destroyed after the file whatever happens. */
-async function resource(title: string, sync: boolean): Promise<{ spec: StorageSpec; ctx: ProvisionContext; state: PostgresState; pool: pg.Pool }> {
+async function resource(title: string, sync: boolean, log: ProvisionContext['log'] = silent): Promise<{ spec: StorageSpec; ctx: ProvisionContext; state: PostgresState; pool: pg.Pool }> {
   const name = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 30).replace(/-$/, '');
   const spec: StorageSpec = { name, kind: 'postgres', service: 'orders', squad: 'shop', sites: ['sto', 'gcp-eu'], primary: 'sto', sync };
-  const ctx = { dir: join(root, name), log: silent };
+  const ctx = { dir: join(root, name), log };
   mkdirSync(ctx.dir);
   const state = await provisioner.create(spec, ctx);
   const pool = await postgresPool(() => provisioner.credentials(spec, state), { connectionTimeoutMillis: 1_000 });
@@ -159,6 +160,29 @@ describe('postgres: a primary and a streaming standby on this machine', () => {
     await insert.promise;
     assert.equal((await watcher.query('SELECT count(*)::int AS n FROM t')).rows[0]?.n, 1);
     await watcher.end();
+  });
+});
+
+describe('postgres: a busy machine', () => {
+  it('a primary and a standby that run but do not answer are neither failed over nor said to be down', async () => {
+    const warnings: Array<{ msg: string; err?: string }> = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as { msg: string; err?: string }) });
+    const { spec, pool } = await resource('frozen servers', false, log);
+    // A frozen postmaster takes no new connection: the monitor's probes go unanswered, as on a machine too busy to serve them in time.
+    const frozen = ['sto', 'gcp-eu'].map((site) => provisioner.pidOf(spec.name, site)!);
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    try {
+      const said = await waitFor(() => warnings.find((w) => w.msg.startsWith('no failover possible')), 'the monitor to find no standby to take over', 10_000, 20);
+      assert.equal(said.msg, 'no failover possible; waiting for the primary (still running) or a standby to answer');
+      assert.match(said.err ?? '', /^no standby of frozen-servers answers to take over/);
+    } finally {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    }
+    assert.deepEqual(frozen.map((pid, n) => provisioner.pidOf(spec.name, ['sto', 'gcp-eu'][n]!) === pid), [true, true], 'neither server was restarted');
+    const now = provisioner.stateOf(spec.name);
+    assert.ok(now?.mode === 'embedded');
+    assert.equal(now.primary, 'sto', 'nor failed over');
+    await waitFor(async () => (await pool.query('SELECT 1 AS one')).rows[0]?.one === 1, 'the primary to answer again', 10_000, 100);
   });
 });
 

@@ -39,14 +39,17 @@ export function failover(cluster: PostgresCluster, request: FailoverRequest): Pr
       if (request.to === old.site) throw new StorageError('CONFLICT', `site ${request.to} is already the primary of ${spec.name}`);
     }
     const candidates: string[] = [];
+    let silent = 0; // running, but not answering within the probe's time (a busy machine, a recovery)
     for (const site of request.to !== undefined ? [request.to] : cluster.standbySites()) {
       const s = cluster.server(site);
       if (s.running && (await s.answers(1_000))) candidates.push(site);
+      else if (s.running) silent++;
     }
     if (candidates.length === 0) {
+      const why = silent > 0 ? 'does not answer' : 'is not running';
       throw new StorageError('STORAGE_UNAVAILABLE', request.to !== undefined
-        ? `the standby of site ${request.to} is not running, so it cannot take over ${spec.name}: wait for it to come back (squadron storage show), or name another site`
-        : `no standby of ${spec.name} is running to take over: wait for one to come back (squadron storage show)`);
+        ? `the standby of site ${request.to} ${why}, so it cannot take over ${spec.name}: wait for it to come back (squadron storage show), or name another site`
+        : `no standby of ${spec.name} ${silent > 0 ? 'answers' : 'is running'} to take over: wait for one to come back (squadron storage show)`);
     }
 
     if (request.since === undefined && old.running && (await old.answers(1_000))) {

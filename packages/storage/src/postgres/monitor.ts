@@ -94,7 +94,9 @@ export class FailoverMonitor {
           this.silentSince = null;
           return;
         }
-        this.cluster.deps.log.warn({ resource: this.cluster.spec.name, err: (err as Error).message }, 'no failover possible; restarting the primary in place');
+        // heal(true) below restarts a primary whose process is gone; one still running is left to answer.
+        const next = primary.running ? 'waiting for the primary (still running) or a standby to answer' : 'restarting the primary in place';
+        this.cluster.deps.log.warn({ resource: this.cluster.spec.name, err: (err as Error).message }, `no failover possible; ${next}`);
       }
     }
     // Nobody to take over (or not allowed to): a primary whose process is gone starts again as it is.
