@@ -92,9 +92,9 @@ export class ShellSession {
    * Start a command in the background, its output to a file, and wait until it says it is
    * ready (`ready`), or fail when it ends first or `timeoutMs` passes.
    */
-  async start(command: string, ready: RegExp, timeoutMs: number): Promise<string> {
+  async start(command: string, ready: RegExp, timeoutMs: number): Promise<void> {
     const file = join(this.scratch, `background-${this.background.length + 1}.out`);
-    const { code, output } = await this.run(`${command} >${shellQuote(file)} 2>&1 &\necho "pid $!"`, 5000);
+    const { code, output } = await this.run(`${command} >${shellQuote(file)} 2>&1 &\necho "pid $!"`, 10_000);
     const pid = Number(/pid (\d+)/.exec(output)?.[1]);
     if (code !== 0 || !pid) throw new Error(`could not start \`${command}\` in the background: ${output}`);
     this.background.push({ command, pid, file });
@@ -106,7 +106,6 @@ export class ShellSession {
     }, `\`${command}\` to say it is ready (${ready})`, timeoutMs).catch((err: Error) => {
       throw new Error(`${err.message}; it printed:\n${said()}`);
     });
-    return said();
   }
 
   /** What each background command has printed so far, for a failure's report. */
