@@ -38,7 +38,8 @@ for (const store of STORES) {
       // An agent in the cloud site: a deploy to it would be accepted, so only the path can refuse it.
       await call('POST', '/v1/agents', c.adminToken, { site: 'gcp-eu', host: 'agent-1' });
       writeFileSync(join(dir, 'index.mjs'), 'export default {};\n');
-      mkdirSync(join(dir, 'empty'));
+      mkdirSync(join(dir, 'small'));
+      writeFileSync(join(dir, 'small', 'index.mjs'), 'export default {};\n');
       execFileSync('mkfifo', [join(dir, 'pipe')]);
     });
     after(async () => {
@@ -86,7 +87,7 @@ for (const store of STORES) {
     });
 
     it('takes a folder: the same request with a real one is recorded', async () => {
-      for (const path of [WORKER_DIR, join(dir, 'empty')]) {
+      for (const path of [WORKER_DIR, join(dir, 'small')]) {
         const res = await call('POST', '/v1/services/playlists/releases', music.token, { path, sites: ['gcp-eu'], instances: 1 });
         assert.equal(res.status, 201, JSON.stringify(res.body));
       }

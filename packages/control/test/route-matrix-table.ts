@@ -1,3 +1,4 @@
+import { packArtifact } from '@squadron/artifact';
 /**
  * Who may call each route of the control plane's API: a table written by hand from what the
  * platform promises (README "Ownership" and "Tokens", the route table of the control README),
@@ -19,6 +20,11 @@
  * JWKS and revocations). The column is kept so that the day agents get tokens of their own, only
  * this table changes.
  */
+/** A small release artifact whose code says `text`. */
+function matrixArtifact(text: string): Uint8Array {
+  return packArtifact({ entry: 'index.mjs', files: { 'index.mjs': new TextEncoder().encode(`export default ${JSON.stringify(text)};`) } });
+}
+
 export const PRINCIPALS = ['none', 'app', 'other', 'owner', 'agent', 'admin'] as const;
 export type PrincipalName = (typeof PRINCIPALS)[number];
 
@@ -160,6 +166,17 @@ export const ROUTE_MATRIX: readonly MatrixRow[] = [
     method: 'POST', path: '/v1/services/{name}/releases', expect: OWNER_OR_ADMIN, why: 'only the owner squad (or the admin) changes a service',
     request: (fx) => ({ url: `/v1/services/${fx.service}/releases`, body: { path: fx.releasePath, sites: [fx.deploySite], instances: 1 } }),
   },
+  {
+    method: 'POST', path: '/v1/artifacts', expect: ANY_TOKEN, why: 'any squad uploads the artifacts it deploys (an upload is its own: no other squad may use it)',
+    request: () => ({ url: '/v1/artifacts', body: Buffer.from(matrixArtifact(`upload ${Math.random()}`)) }),
+  },
+  {
+    method: 'GET', path: '/v1/artifacts/{digest}', expect: OWNER_OR_ADMIN, why: 'an artifact is its uploader\'s code: that squad, the admin and the agents that run it read it',
+    request: async (fx) => {
+      const up = await fx.call('owner', 'POST', '/v1/artifacts', Buffer.from(matrixArtifact('the owner\'s code')));
+      return { url: `/v1/artifacts/${(up.body as { digest: string }).digest}` };
+    },
+  },
   { method: 'GET', path: '/v1/services/{name}/releases', expect: ANY_TOKEN, why: 'every squad reads the whole catalog', request: (fx) => ({ url: `/v1/services/${fx.service}/releases` }) },
   {
     method: 'POST', path: '/v1/services/{name}/scale', expect: OWNER_OR_ADMIN, why: 'only the owner squad (or the admin) changes a service',
@@ -268,6 +285,10 @@ export const ROUTE_MATRIX: readonly MatrixRow[] = [
   {
     method: 'GET', path: '/v1/services/{name}/storage', expect: OWNER_OR_ADMIN, why: 'a service\'s storage credentials are for its squad and its instances (the agents)',
     request: (fx) => ({ url: `/v1/services/${fx.service}/storage` }),
+  },
+  {
+    method: 'POST', path: '/v1/services/storage', expect: OWNER_OR_ADMIN, why: 'the storage credentials of several services at once (what an agent polls): each service\'s squad, the agents',
+    request: (fx) => ({ url: '/v1/services/storage', body: { services: [fx.service] } }),
   },
   {
     method: 'POST', path: '/v1/storage/{name}/failover', expect: OWNER_OR_ADMIN, why: 'only the owner squad moves its primary',

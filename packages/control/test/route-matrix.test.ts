@@ -51,7 +51,9 @@ describe('route-by-principal matrix of the control plane\'s API', () => {
 
   const inject = (who: PrincipalName, method: HttpMethod | 'HEAD', url: string, body?: unknown): Promise<LightMyRequestResponse> => {
     const token = tokens[who];
-    return c.app.inject({ method, url, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(body !== undefined ? { payload: body as object } : {}) });
+    // Bytes (a release artifact) go as they are; anything else as JSON.
+    const bytes = body instanceof Uint8Array ? { 'content-type': 'application/octet-stream' } : {};
+    return c.app.inject({ method, url, headers: { ...bytes, ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body !== undefined ? { payload: body as object } : {}) });
   };
   const call: Fixtures['call'] = async (who, method, url, body) => {
     const res = await inject(who, method, url, body);

@@ -119,7 +119,7 @@ for (const target of targets) {
       }
       const before = Date.now();
       const db = await open();
-      const rows = await db.query<{ version: number; name: string; applied_at: number }>('SELECT * FROM schema_migrations');
+      const rows = await db.query<{ version: number; name: string; applied_at: number }>('SELECT * FROM schema_migrations ORDER BY version');
       assert.deepEqual(rows.map((r) => [r.version, r.name]), MIGRATIONS.map((m) => [m.version, m.name]));
       const appliedAt = rows[0]!.applied_at;
       assert.ok(appliedAt >= before && appliedAt <= Date.now(), `applied_at ${appliedAt}`);
@@ -127,7 +127,7 @@ for (const target of targets) {
       await closeAll();
 
       const again = await open();
-      const after = await again.query<{ version: number; applied_at: number }>('SELECT version, applied_at FROM schema_migrations');
+      const after = await again.query<{ version: number; applied_at: number }>('SELECT version, applied_at FROM schema_migrations ORDER BY version');
       assert.deepEqual(after.map((r) => r.version), ALL);
       assert.equal(after[0]!.applied_at, appliedAt);
       assert.equal(await count(again, 'squads'), 1, 'reopening keeps the data');
@@ -145,7 +145,7 @@ for (const target of targets) {
 
     it('migrates once when several processes start at the same time', async () => {
       const applied = await Promise.all([migrate(connect(), MIGRATIONS), migrate(connect(), MIGRATIONS)]);
-      assert.deepEqual(applied.flat().sort(), ALL, 'each version applied once, by one of them');
+      assert.deepEqual(applied.flat().sort((a, b) => a - b), ALL, 'each version applied once, by one of them');
       assert.deepEqual(await versions(connect()), ALL);
     });
 
