@@ -5,7 +5,7 @@
 // to its first successful call.
 //   probe: { rounds, dataDir } -> deployed { deployMs[], floorMs[], apiMs[] }
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, NoInstancesError, type Client } from '@squadron/sdk';
@@ -13,6 +13,7 @@ import { ControlClient } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { SQUADRON_BIN } from '@squadron/testkit';
 import { childMain, config, onStop, send } from '../child.ts';
+import { writeService } from './service-folder.ts';
 
 interface Plan {
   rounds: number;
@@ -21,15 +22,6 @@ interface Plan {
 
 const SITE = 'sto';
 const FIRST_CALL_CAP_MS = 30_000;
-
-/** A service folder of the smallest kind: one method. */
-function writeService(root: string, name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name, private: true, type: 'module' })}\n`);
-  writeFileSync(join(dir, 'index.ts'), `import { defineService } from '@squadron/sdk';\nexport default defineService({ name: '${name}', methods: { ping: async () => 'pong' } });\n`);
-  return dir;
-}
 
 function squadron(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [SQUADRON_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

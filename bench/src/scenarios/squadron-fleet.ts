@@ -13,6 +13,7 @@ import { ControlClient } from '@squadron/client';
 import { Identity } from '@squadron/identity';
 import { SQUADRON_BIN } from '@squadron/testkit';
 import { childMain, config, onStop, send } from '../child.ts';
+import { writeService } from './service-folder.ts';
 import type { FleetResult } from '../ipc.ts';
 
 interface Plan {
@@ -26,20 +27,13 @@ const SITE = 'sto';
 const DEPLOYS_AT_ONCE = 4;
 const CLK_TCK = 100;
 
-function writeService(root: string, name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name, private: true, type: 'module' })}\n`);
-  writeFileSync(join(dir, 'index.ts'), `import { defineService } from '@squadron/sdk';\nexport default defineService({ name: '${name}', methods: { ping: async () => 'pong' } });\n`);
-  return dir;
-}
-
 function run(args: string[], env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SQUADRON_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`squadron ${args.join(' ')} exited ${code}: ${err.slice(-3000)}`))));
+    const child = spawn(process.execPath, [SQUADRON_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`squadron ${args.join(' ')} exited ${code ?? signal}: ${out.slice(-3000)}`))));
   });
 }
 
