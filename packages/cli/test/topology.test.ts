@@ -81,14 +81,15 @@ describe('the platform as separate parts, driven by a squad through the CLI', ()
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stdout, /as squad video/);
     const saved = { SQUADRON_URL: url, XDG_CONFIG_HOME: config, SQUADRON_DATA_DIR: join(dataDir, 'nowhere') };
-    assert.equal((await squadron(['whoami'], saved)).stdout.trim(), 'squad video');
+    assert.equal((await squadron(['whoami'], saved)).stdout.trim(), `squad video (from squadron login (saved in ${join(config, 'squadron', 'login.json')}))`);
 
+    // A refusal names who acted and where its token came from; no local admin to fall back to here.
     const forbidden = await squadron(['scale', 'worker', '--instances', '3'], saved);
     assert.equal(forbidden.code, 1);
-    assert.match(forbidden.stderr.trim(), /^FORBIDDEN: service 'worker' belongs to squad 'music'/);
+    assert.match(forbidden.stderr.trim(), /^FORBIDDEN: service 'worker' belongs to squad 'music'.* \(acting as squad video, from squadron login; run `squadron logout` to forget it\)$/);
     const wrong = await squadron(['services', 'list'], { ...saved, SQUADRON_TOKEN: 'sqs_wrong' });
     assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr.trim(), /^UNAUTHENTICATED: /);
+    assert.match(wrong.stderr.trim(), /^UNAUTHENTICATED: .* \(acting with the token, from SQUADRON_TOKEN\)$/);
     const audit = JSON.parse((await squadron(['audit', '--json'], { SQUADRON_URL: url, SQUADRON_TOKEN: admin })).stdout) as { entries: Array<{ actor: string; action: string }> };
     assert.deepEqual(audit.entries.filter((e) => e.actor === 'squad:music').map((e) => e.action).reverse(), ['service.create', 'service.deploy', 'service.scale']);
   });
