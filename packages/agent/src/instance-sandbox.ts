@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { SquadUsers, squadUserName } from './squad-users.ts';
@@ -8,11 +8,24 @@ import { SquadUsers, squadUserName } from './squad-users.ts';
 export interface InstanceLimits {
   /** RLIMIT_NOFILE: open files and sockets of one instance. */
   openFiles: number;
-  /** RLIMIT_NPROC: processes and threads of the squad's OS user (a Node process has about a dozen threads). */
+  /** RLIMIT_NPROC: processes and threads of the squad's OS user on this machine (a Node process has about ten threads). */
   processes: number;
 }
 
-export const DEFAULT_INSTANCE_LIMITS: InstanceLimits = Object.freeze({ openFiles: 4096, processes: 1024 });
+/**
+ * A quarter of the machine's pids (at least 1024): a squad's fork bomb cannot take them all, and a
+ * squad's hundreds of instances on one host (each Node process about ten threads, which count)
+ * fit. A fixed 1024 aborted the hundredth instance of one squad at start.
+ */
+function squadProcessLimit(): number {
+  try {
+    return Math.max(1024, Math.floor(Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) / 4));
+  } catch {
+    return 8192;
+  }
+}
+
+export const DEFAULT_INSTANCE_LIMITS: InstanceLimits = Object.freeze({ openFiles: 4096, processes: squadProcessLimit() });
 
 export interface SandboxOptions {
   /** Folders every instance may read: the squadron command, tsx and the SDK (default: derived from the runner's script). */
