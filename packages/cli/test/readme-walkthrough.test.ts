@@ -17,10 +17,11 @@ const READY = /subscribed to |\bready\b/;
 /** One command's time, at most; a deploy or a storage create waits for its rollout. */
 const COMMAND_TIMEOUT_MS = 90_000;
 /**
- * The whole walkthrough's time, at most: about 100 s on two idle cores, but several minutes on a
- * machine busy with other work. scripts/test.mjs gives this file 900 s, the platform's start
- * included: a command still running when this is spent fails, named, before the runner's own
- * timeout would end the file without saying where it was (and leave its platform running).
+ * The whole walkthrough's time, at most. Each of its ~70 squadron commands costs about 0.9 s of
+ * CPU to start; on two cores it took 3.5 minutes beside other work (load 5 to 13), 11 at a load
+ * of 50. scripts/test.mjs gives this file 900 s, the platform's start included: a command still
+ * running when this is spent fails, named, before the runner's own timeout would end the file
+ * without saying where it was (and leave its platform running).
  */
 const WALKTHROUGH_MS = 690_000;
 
