@@ -61,6 +61,8 @@ describe('InstanceSupervisor', () => {
     await sup.drain('turn-5', 1000);
     await waitFor(() => stateOf(sup, 'turn-4')?.state === 'ready', 'the fourth ready', 30_000);
     assert.ok(!changes.some((c) => c.id === 'turn-5' && c.to === 'starting'), 'the drained one never started');
+    // They are instances of the worker too: the tests after this one call it and must reach their own.
+    await sup.stopAll(2000);
   });
 
   it('starts an instance that registers with the broker and reports ready with its pid and interface', async () => {
