@@ -1,43 +1,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { squadron, startTestPlatform, SQUADRON_BIN, type CliResult, type TestPlatform } from '@squadron/testkit';
+import { runCommand, squadron, startTestPlatform, type CliResult, type TestPlatform } from '@squadron/testkit';
 
-/** `npm test` in a folder, as its author would run it. */
+/** `npm test` in a folder, as its author would run it; outside this test runner (a nested `node --test` would report to it, not print TAP). */
 function npmTest(cwd: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    // Outside this test runner: a nested `node --test` would otherwise report to it, not print TAP.
-    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    const child = spawn('npm', ['test'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`npm test in ${cwd} did not finish within 60 s: ${stdout}${stderr}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  return runCommand('npm', ['test'], { cwd, env, timeoutMs: 60_000 });
 }
 
 /** `squadron new` run from `cwd` (the default folder is ./NAME there). */
-function squadronIn(cwd: string, args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SQUADRON_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const squadronIn = (cwd: string, args: string[]) => squadron(args, {}, 30_000, cwd);
 
 /**
  * `squadron new` writes a service folder that works as it is: its own test passes with `npm

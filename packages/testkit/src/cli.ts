@@ -8,23 +8,29 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run one squadron command to its end. */
-export function squadron(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+/** Run a command to its end, its output collected; SIGKILLed (and rejected) past `timeoutMs`. */
+export function runCommand(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SQUADRON_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { ...(options.cwd ? { cwd: options.cwd } : {}), env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`squadron ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
+      reject(new Error(`${args.join(' ')} did not finish within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
     }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Run one squadron command to its end (from `cwd`, default this process's). */
+export function squadron(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, cwd?: string): Promise<CliResult> {
+  return runCommand(process.execPath, [SQUADRON_BIN, ...args], { env: { ...process.env, ...env }, timeoutMs, ...(cwd ? { cwd } : {}) });
 }
 
 /** A long-running squadron command whose output is collected as it comes. */
